@@ -1,0 +1,238 @@
+"""The demo storyline, replayed through the real HTTP API of a running ingest service.
+
+A visitor browses anonymously, signs up (Shopify customers/create), is identified (Segment
+identify), browses and fills a cart (native events), starts a checkout, leaves, and later buys
+(orders/create, then orders/paid — the same order, so it collapses into one event), and the
+parcel ships and arrives. `make run` prints each event as it lands on shop.events.v1.
+
+Usage: python deploy/local/demo/storyline.py BASE_URL CREDENTIALS_JSON
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SHOP_DOMAIN = "demo-coffee.myshopify.com"
+CUSTOMER_ID = 7390498521379  # Shopify customer ids are 64-bit integers
+VISITOR = f"visitor-{uuid.uuid4().hex[:8]}"
+ORDER_ID = 5830165512483
+RUN = uuid.uuid4().hex[:6]  # fresh webhook ids per run, so a second `make run` shows events too
+START = datetime.now(UTC) - timedelta(days=3)
+
+
+def at(hours: float) -> str:
+    return (START + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+
+
+BEANS = {
+    "product_id": "8012345678901",
+    "variant_id": "44012345678901",
+    "sku": "ETH-YIRG-250",
+    "title": "Ethiopia Yirgacheffe, 250 g",
+    "category": "coffee",
+    "brand": "Demo Roasters",
+    "price": {"amount": "14.50", "currency": "EUR"},
+    "url": "https://demo-coffee.example/products/ethiopia-yirgacheffe",
+}
+
+
+class Client:
+    def __init__(self, base: str, credentials: dict[str, str]) -> None:
+        self.http = httpx.Client(base_url=base, timeout=10)
+        self.key = credentials["api_key"]
+        self.secret = credentials["webhook_secret"]
+
+    def shopify(self, topic: str, payload: dict[str, Any], what: str) -> None:
+        raw = json.dumps(payload).encode()
+        digest = hmac.new(self.secret.encode(), raw, hashlib.sha256).digest()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
+            "X-Shopify-Shop-Domain": SHOP_DOMAIN,
+            "X-Shopify-Webhook-Id": f"demo-{RUN}-{topic}-{payload.get('id')}",
+            "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
+        }
+        self._report(what, self.http.post("/v1/webhooks/shopify", content=raw, headers=headers))
+
+    def segment(self, path: str, call: dict[str, Any], what: str) -> None:
+        auth = base64.b64encode(f"{self.key}:".encode()).decode()
+        response = self.http.post(path, json=call, headers={"Authorization": f"Basic {auth}"})
+        self._report(what, response)
+
+    def native(self, events: list[dict[str, Any]], what: str) -> None:
+        response = self.http.post(
+            "/v1/events",
+            json={"events": events},
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        self._report(what, response)
+
+    @staticmethod
+    def _report(what: str, response: httpx.Response) -> None:
+        body = response.json()
+        statuses = [r["status"] for r in body.get("results", [])] or [body.get("status")]
+        print(f"  -> {what:58} HTTP {response.status_code} {', '.join(map(str, statuses))}")
+        if response.status_code >= 300:
+            print(f"     {body}")
+            raise SystemExit(1)
+        time.sleep(0.4)  # lets the tail print each event under its step
+
+
+def customer(first_name: str) -> dict[str, Any]:
+    return {
+        "id": CUSTOMER_ID,
+        "email": "ada@example.com",
+        "first_name": first_name,
+        "last_name": "Lovelace",
+        "phone": "+31612345678",
+        "created_at": at(0.5),
+        "updated_at": at(0.5),
+        "email_marketing_consent": {
+            "state": "subscribed",
+            "opt_in_level": "single_opt_in",
+            "consent_updated_at": at(0.5),
+        },
+        "sms_marketing_consent": {
+            "state": "subscribed",
+            "opt_in_level": "single_opt_in",
+            "consent_updated_at": at(0.5),
+            "consent_collected_from": "SHOPIFY",
+        },
+    }
+
+
+def line_item() -> dict[str, Any]:
+    return {
+        "id": 1001,
+        "product_id": int(BEANS["product_id"]),
+        "variant_id": int(BEANS["variant_id"]),
+        "sku": BEANS["sku"],
+        "title": BEANS["title"],
+        "quantity": 2,
+        "price": "14.50",
+        "vendor": "Demo Roasters",
+        "product_type": "coffee",
+    }
+
+
+def main() -> None:
+    base, credentials_path = sys.argv[1], Path(sys.argv[2])
+    c = Client(base, json.loads(credentials_path.read_text()))
+    cust = str(CUSTOMER_ID)
+    print("Demo storyline for shop 'demo-coffee':")
+    c.segment(
+        "/v1/track",
+        {
+            "messageId": f"m-{uuid.uuid4()}",
+            "anonymousId": VISITOR,
+            "event": "Product Viewed",
+            "timestamp": at(0),
+            "properties": {**{k: v for k, v in BEANS.items() if k != "price"}, "price": 14.5,
+                           "currency": "EUR", "name": BEANS["title"]},
+        },
+        "a visitor looks at coffee beans (Segment track)",
+    )
+    c.shopify("customers/create", customer("Ada"), "she signs up (Shopify customers/create)")
+    c.segment(
+        "/v1/identify",
+        {
+            "messageId": f"m-{uuid.uuid4()}",
+            "anonymousId": VISITOR,
+            "userId": cust,
+            "timestamp": at(0.6),
+            "traits": {"email": "ada@example.com", "firstName": "Ada"},
+            "context": {"locale": "nl-NL", "timezone": "Europe/Amsterdam"},
+        },
+        "the visitor is identified as her (Segment identify)",
+    )
+    item = {**BEANS, "quantity": 2}
+    c.native(
+        [
+            {"id": str(uuid.uuid4()), "type": "product.viewed", "time": at(1),
+             "customerid": cust, "data": {"product": BEANS}},
+            {"id": str(uuid.uuid4()), "type": "product.added", "time": at(1.1),
+             "customerid": cust, "data": {"cart_id": "cart-1", "item": item}},
+            {"id": str(uuid.uuid4()), "type": "cart.updated", "time": at(1.1),
+             "customerid": cust,
+             "data": {"cart_id": "cart-1", "items": [item],
+                      "value": {"amount": "29.00", "currency": "EUR"},
+                      "recovery_url": "https://demo-coffee.example/cart/c1"}},
+        ],
+        "she views, adds 2 bags, cart updated (native batch)",
+    )
+    checkout = {
+        "id": 9013000001,
+        "token": "chk-" + RUN,
+        "cart_token": "cart-1",
+        "email": "ada@example.com",
+        "created_at": at(1.2),
+        "updated_at": at(1.2),
+        "currency": "EUR",
+        "total_price": "29.00",
+        "subtotal_price": "29.00",
+        "abandoned_checkout_url": "https://demo-coffee.example/checkouts/recover/" + RUN,
+        "line_items": [line_item()],
+        "customer": {"id": CUSTOMER_ID, "email": "ada@example.com", "first_name": "Ada"},
+    }
+    c.shopify("checkouts/create", checkout, "she starts checkout, then leaves (checkouts/create)")
+    order = {
+        "id": ORDER_ID,
+        "name": "#1001",
+        "email": "ada@example.com",
+        "created_at": at(50),
+        "processed_at": at(50),
+        "updated_at": at(50),
+        "currency": "EUR",
+        "total_price": "33.95",
+        "subtotal_price": "29.00",
+        "total_tax": "0.00",
+        "total_discounts": "0.00",
+        "total_shipping_price_set": {"shop_money": {"amount": "4.95", "currency_code": "EUR"}},
+        "checkout_token": checkout["token"],
+        "line_items": [line_item()],
+        "customer": {"id": CUSTOMER_ID, "email": "ada@example.com", "first_name": "Ada"},
+        "order_status_url": "https://demo-coffee.example/orders/1001",
+    }
+    c.shopify("orders/create", order, "two days later she buys (orders/create)")
+    c.shopify("orders/paid", order, "payment captured (orders/paid: same order, no new event)")
+    fulfillment = {
+        "id": 4400000001,
+        "order_id": ORDER_ID,
+        "status": "success",
+        "created_at": at(60),
+        "updated_at": at(60),
+        "tracking_company": "PostNL",
+        "tracking_number": "3SABCD1234567",
+        "tracking_url": "https://postnl.example/track/3SABCD1234567",
+        "line_items": [line_item()],
+    }
+    c.shopify("fulfillments/create", fulfillment, "the parcel ships (fulfillments/create)")
+    c.shopify(
+        "fulfillment_events/create",
+        {
+            "id": 7700000001,
+            "fulfillment_id": fulfillment["id"],
+            "order_id": ORDER_ID,
+            "status": "delivered",
+            "happened_at": at(80),
+            "created_at": at(80),
+            "message": "Delivered to the front door",
+        },
+        "the parcel arrives (fulfillment_events/create)",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The one path every accepted event takes: drop repeats, rate-limit, publish, report.
+
+All three APIs (native, Shopify, Segment) turn their payload into `Item`s and hand them here,
+so that acknowledgement, deduplication and limits behave the same whichever door an event
+came through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from services.ingest import metrics, problems
+from services.ingest.dedup import RecentIds
+from services.ingest.problems import FieldError
+from services.ingest.publisher import BrokerUnavailable, EventPublisher
+from services.ingest.rate_limit import ShopRateLimiter
+from shared.events import EventEnvelope
+from shared.tenancy import ShopAccess
+
+Status = Literal["accepted", "duplicate", "rejected", "ignored"]
+
+
+@dataclass
+class Item:
+    """One unit of a request (a batch entry, a webhook): the events it became, or why not."""
+
+    events: list[EventEnvelope] = field(default_factory=list)
+    errors: list[FieldError] = field(default_factory=list)
+    ignored_reason: str | None = None
+    ref: str | None = None
+    """The caller's own id for the item (event id, messageId, webhook id), echoed back."""
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    index: int
+    status: Status
+    ref: str | None
+    event_ids: list[str]
+    errors: list[FieldError]
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        body: dict[str, object] = {"index": self.index, "status": self.status}
+        if self.ref is not None:
+            body["id"] = self.ref
+        if self.event_ids:
+            body["event_ids"] = self.event_ids
+        if self.errors:
+            body["errors"] = [{"field": e.field, "reason": e.reason} for e in self.errors]
+        if self.reason:
+            body["reason"] = self.reason
+        return body
+
+
+def field_errors(
+    exc: ValidationError, prefix: str = "", skip_tag: bool = False
+) -> list[FieldError]:
+    """Pydantic errors as dotted field paths (`data.items.0.price.amount`) with reasons."""
+    out = []
+    for err in exc.errors(include_url=False, include_input=False):
+        out.append(FieldError(_path(err, prefix, skip_tag), err["msg"]))
+    return out
+
+
+def _path(err: ErrorDetails, prefix: str, skip_tag: bool) -> str:
+    loc = list(err["loc"])
+    if skip_tag and loc and err["type"] != "union_tag_invalid":
+        loc = loc[1:]  # the first element names the union member (the event type)
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        loc = [*loc, "type"]
+    parts = [prefix] if prefix else []
+    parts.extend(str(p) for p in loc)
+    return ".".join(parts) or "(body)"
+
+
+class Intake:
+    def __init__(
+        self,
+        publisher: EventPublisher,
+        recent: RecentIds,
+        limiter: ShopRateLimiter,
+        retry_after_s: int,
+    ) -> None:
+        self._publisher = publisher
+        self._recent = recent
+        self._limiter = limiter
+        self._retry_after_s = retry_after_s
+
+    async def submit(self, shop: ShopAccess, items: list[Item]) -> list[ItemResult]:
+        """Publish every new event of `items`; all or nothing per request.
+
+        Raises a 429 or 503 Problem when nothing was acknowledged, so the caller retries the
+        whole request with the same ids.
+        """
+        fresh: list[EventEnvelope] = []
+        seen_here: set[str] = set()
+        for item in items:
+            for event in item.events:
+                if event.id not in self._recent and event.id not in seen_here:
+                    fresh.append(event)
+                seen_here.add(event.id)
+        if fresh:
+            wait = self._limiter.take(shop.shop_id, shop.rate_limit_per_s, len(fresh))
+            if wait:
+                metrics.EVENTS.labels("*", "rate_limited").inc(len(fresh))
+                raise problems.rate_limited(wait)
+            try:
+                with metrics.PUBLISH_SECONDS.time():
+                    await self._publisher.publish(fresh)
+            except BrokerUnavailable as exc:
+                metrics.EVENTS.labels("*", "unavailable").inc(len(fresh))
+                raise problems.unavailable(str(exc), self._retry_after_s) from exc
+            self._recent.remember(e.id for e in fresh)
+        fresh_ids = {e.id for e in fresh}
+        return [self._result(i, item, fresh_ids) for i, item in enumerate(items)]
+
+    @staticmethod
+    def _result(index: int, item: Item, fresh_ids: set[str]) -> ItemResult:
+        ids = [e.id for e in item.events]
+        if item.errors:
+            metrics.EVENTS.labels("*", "rejected").inc()
+            return ItemResult(index, "rejected", item.ref, [], item.errors)
+        if not item.events:
+            metrics.EVENTS.labels("*", "ignored").inc()
+            return ItemResult(index, "ignored", item.ref, [], [], item.ignored_reason)
+        for event in item.events:
+            outcome = "accepted" if event.id in fresh_ids else "duplicate"
+            metrics.EVENTS.labels(event.type, outcome).inc()
+        status: Status = "accepted" if any(i in fresh_ids for i in ids) else "duplicate"
+        return ItemResult(index, status, item.ref, ids, [])

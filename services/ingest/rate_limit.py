@@ -1,0 +1,46 @@
+"""Per-shop token buckets: one noisy shop cannot starve the others."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+
+class TokenBucket:
+    """Allows `rate` events per second on average, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float]) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._clock = clock
+        self._at = clock()
+
+    def take(self, cost: float) -> float:
+        """Take `cost` tokens; returns 0 when allowed, else seconds until it would be."""
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if cost <= self._tokens:
+            self._tokens -= cost
+            return 0.0
+        return (cost - self._tokens) / self.rate
+
+
+class ShopRateLimiter:
+    """A bucket per shop; the burst is one second's worth of events (at least one batch)."""
+
+    def __init__(self, min_burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._buckets: dict[str, TokenBucket] = {}
+        self._min_burst = min_burst
+        self._clock = clock
+
+    def take(self, shop_id: str, rate_per_s: int, cost: int) -> int:
+        """0 when allowed, else the whole seconds to wait (for Retry-After)."""
+        bucket = self._buckets.get(shop_id)
+        if bucket is None or bucket.rate != rate_per_s:
+            burst = max(rate_per_s, self._min_burst)
+            bucket = self._buckets[shop_id] = TokenBucket(rate_per_s, burst, self._clock)
+        wait = bucket.take(cost)
+        return 0 if wait == 0 else max(1, math.ceil(wait))

@@ -1,0 +1,97 @@
+"""What every route shares: the service's parts, authentication, metrics, JSON answers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import orjson
+from fastapi import Request, Response
+
+from services.ingest import metrics, problems
+from services.ingest.access import SIGNATURE_HEADER, Access
+from services.ingest.intake import Intake, ItemResult
+from services.ingest.publisher import EventPublisher
+from services.ingest.settings import IngestSettings
+from shared.tenancy import ShopAccess
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The service's collaborators, kept on `app.state.parts`."""
+
+    settings: IngestSettings
+    access: Access
+    publisher: EventPublisher
+    intake: Intake
+
+
+def parts(request: Request) -> Parts:
+    found: Parts = request.app.state.parts
+    return found
+
+
+def json_response(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def observed(route: str) -> Callable[[Handler], Handler]:
+    """Count and time the request, and render a raised Problem as its error answer."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def run(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                response = await handler(request)
+            except problems.Problem as problem:
+                response = problem.response()
+            metrics.REQUEST_SECONDS.labels(route).observe(time.perf_counter() - started)
+            metrics.REQUESTS.labels(route, str(response.status_code)).inc()
+            return response
+
+        return run
+
+    return wrap
+
+
+def presented_key(request: Request) -> str:
+    """The API key: `Authorization: Bearer <key>`, or HTTP Basic with the key as user name
+    (how Segment's libraries send their write key)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return value
+    if scheme.lower() == "basic" and value:
+        try:
+            user = base64.b64decode(value, validate=True).decode().partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            raise problems.unauthorized("malformed Basic authorization") from None
+        if user:
+            return user
+    raise problems.unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+
+
+async def authenticate(request: Request, raw_body: bytes) -> ShopAccess:
+    access = parts(request).access
+    shop = await access.shop_for_key(presented_key(request))
+    access.check_signature(shop, request.headers.get(SIGNATURE_HEADER), raw_body)
+    return shop
+
+
+def batch_answer(results: list[ItemResult]) -> Response:
+    """200 when anything was taken (or already had been), 422 when every item was refused."""
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0, "ignored": 0}
+    for result in results:
+        counts[result.status] += 1
+    body = {**counts, "results": [r.as_json() for r in results]}
+    refused_all = counts["rejected"] == len(results) and results
+    return json_response(body, 422 if refused_all else 200)

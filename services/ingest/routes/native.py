@@ -1,0 +1,66 @@
+"""`POST /v1/events`: a batch of native events (CloudEvents-shaped, typed by `type`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from services.ingest import problems
+from services.ingest.body import json_object, parse_json, read_capped, require_json
+from services.ingest.intake import Item, field_errors
+from services.ingest.openapi import NATIVE_BATCH_BODY, RESULTS_ANSWER
+from services.ingest.problems import FieldError
+from services.ingest.routes.common import authenticate, batch_answer, observed, parts
+from shared.events import SHOP_EVENT
+from shared.tenancy import ShopAccess
+
+router = APIRouter()
+
+
+def native_item(raw: Any, shop: ShopAccess) -> Item:
+    """Validate one batch entry; the API key decides the shop, never the payload."""
+    if not isinstance(raw, dict):
+        return Item(errors=[FieldError("(item)", "expected an event object")])
+    ref = raw.get("id") if isinstance(raw.get("id"), str) else None
+    claimed = raw.get("shopid")
+    if claimed is not None and claimed != shop.shop_id:
+        return Item(ref=ref, errors=[FieldError("shopid", "does not match the API key's shop")])
+    candidate = {
+        "specversion": "1.0",
+        "source": f"/shops/{shop.shop_id}/api",
+        **raw,
+        "shopid": shop.shop_id,
+    }
+    try:
+        event = SHOP_EVENT.validate_python(candidate)
+    except ValidationError as exc:
+        return Item(ref=ref, errors=field_errors(exc, skip_tag=True))
+    return Item(events=[event], ref=event.id)
+
+
+@router.post(
+    "/v1/events",
+    summary="Send a batch of native events",
+    openapi_extra={"requestBody": NATIVE_BATCH_BODY, "responses": RESULTS_ANSWER},
+)
+@observed("/v1/events")
+async def post_events(request: Request) -> Response:
+    p = parts(request)
+    require_json(request)
+    raw = await read_capped(request, p.settings.max_body_bytes)
+    shop = await authenticate(request, raw)
+    body = json_object(parse_json(raw), "the batch")
+    events = body.get("events")
+    if not isinstance(events, list) or not events:
+        raise problems.invalid(
+            "the batch needs a non-empty 'events' array",
+            [FieldError("events", "expected a non-empty array of events")],
+        )
+    if len(events) > p.settings.max_batch_events:
+        raise problems.too_large(
+            f"batch has {len(events)} events; at most {p.settings.max_batch_events} per request"
+        )
+    items = [native_item(e, shop) for e in events]
+    return batch_answer(await p.intake.submit(shop, items))

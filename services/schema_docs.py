@@ -1,0 +1,52 @@
+"""The documents Nudge publishes for its users, generated from the models.
+
+JSON Schema per topic (for analysts and consumers in other languages) and the ingest OpenAPI
+document (for shops). They are committed; a test fails when a model change would alter them
+without the files being regenerated, so every schema change shows up as a diff in review.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from shared.events import SHOP_EVENT, DeadLetter
+from shared.topics import SHOP_EVENTS, SHOP_EVENTS_DLQ, TopicSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_DIR = ROOT / "shared" / "schemas"
+OPENAPI_PATH = ROOT / "services" / "ingest" / "openapi.json"
+
+
+def _render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def topic_schema(spec: TopicSpec, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://nudge.dev/schemas/{spec.name}.json",
+        "title": spec.name,
+        "description": f"{spec.description} Key: {spec.key}.",
+        **schema,
+    }
+
+
+def published_documents() -> dict[Path, str]:
+    from services.ingest.app import create_app
+    from shared.settings import SecretKeySettings
+
+    docs = {
+        SCHEMA_DIR / f"{SHOP_EVENTS.name}.json": _render(
+            topic_schema(SHOP_EVENTS, SHOP_EVENT.json_schema())
+        ),
+        SCHEMA_DIR / f"{SHOP_EVENTS_DLQ.name}.json": _render(
+            topic_schema(SHOP_EVENTS_DLQ, DeadLetter.model_json_schema())
+        ),
+    }
+    app = create_app(secret_key=SecretKeySettings(secret_key=SecretStr("x" * 32)))
+    docs[OPENAPI_PATH] = _render(app.openapi())
+    return docs

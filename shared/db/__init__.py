@@ -1,0 +1,1 @@
+"""PostgreSQL access: one async engine per process, tables, and Alembic migrations."""

@@ -1,0 +1,99 @@
+"""Kafka helpers every service uses: topic creation, the producer, a tailing consumer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from kafka import KafkaAdminClient
+from kafka.errors import TopicAlreadyExistsError
+
+from shared.settings import KafkaSettings
+from shared.topics import ALL_TOPICS, TopicSpec
+
+
+@dataclass(frozen=True)
+class TopicOutcome:
+    name: str
+    created: bool
+    detail: str
+
+
+def create_topics(
+    settings: KafkaSettings,
+    topics: Iterable[TopicSpec] = ALL_TOPICS,
+    *,
+    partitions: int | None = None,
+    replication_factor: int = 1,
+) -> list[TopicOutcome]:
+    """Create the declared topics that are missing; existing ones are left as they are.
+
+    `partitions` overrides the declared counts (a small local broker does not need 12).
+    """
+    admin = KafkaAdminClient(**settings.client_options(), client_id="nudge-admin")
+    try:
+        existing = set(admin.list_topics())
+        outcomes: list[TopicOutcome] = []
+        for spec in topics:
+            if spec.name in existing:
+                outcomes.append(TopicOutcome(spec.name, False, "exists"))
+                continue
+            count = partitions or spec.partitions
+            try:
+                admin.create_topics(
+                    [
+                        {
+                            "name": spec.name,
+                            "num_partitions": count,
+                            "replication_factor": replication_factor,
+                            "configs": spec.config(),
+                        }
+                    ]
+                )
+                outcomes.append(TopicOutcome(spec.name, True, f"{count} partitions"))
+            except TopicAlreadyExistsError:
+                outcomes.append(TopicOutcome(spec.name, False, "exists"))
+        return outcomes
+    finally:
+        admin.close()
+
+
+def producer_options(settings: KafkaSettings) -> dict[str, Any]:
+    """Options for a producer whose acknowledgement means the record is durable.
+
+    acks=all with idempotence: no acknowledged record is lost and a retried batch is never
+    written twice.
+    """
+    return {
+        **settings.client_options(),
+        "acks": "all",
+        "enable_idempotence": True,
+    }
+
+
+def make_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
+    return AIOKafkaProducer(**{**producer_options(settings), **overrides})
+
+
+async def tail(
+    settings: KafkaSettings, topic: str, *, from_beginning: bool = False
+) -> AsyncIterator[tuple[int, int, bytes | None, bytes | None]]:
+    """Yield (partition, offset, key, value) for every record arriving on `topic`.
+
+    No consumer group: tailing never moves a service's committed offsets.
+    """
+    consumer = AIOKafkaConsumer(
+        topic,
+        **settings.client_options(),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
+    await consumer.start()
+    try:
+        async for record in consumer:
+            yield record.partition, record.offset, record.key, record.value
+    finally:
+        await consumer.stop()

@@ -1,0 +1,80 @@
+"""The ingest service run as users run it: `nudge ingest` in its own process, over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnop"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def service_env(kafka: str, database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "DATABASE_URL": database_url,
+        "NUDGE_SECRET_KEY": TEST_SECRET_KEY,
+        **extra,
+    }
+
+
+@contextmanager
+def running_ingest(kafka: str, database_url: str, log_path: Path, **settings: str) -> Iterator[str]:
+    """Start `nudge ingest`, wait until /healthz answers, yield its base URL, stop it."""
+    port = free_port()
+    env = service_env(
+        kafka,
+        database_url,
+        NUDGE_INGEST_PORT=str(port),
+        NUDGE_INGEST_CREDENTIALS_REFRESH_S="1",
+        **{f"NUDGE_INGEST_{k.upper()}": v for k, v in settings.items()},
+    )
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.ingest"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(base, proc, log_path)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_until_ready(base: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"ingest exited with {proc.returncode}: {log_path.read_text()}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"ingest not ready in 60s: {log_path.read_text()[-3000:]}")
