@@ -43,14 +43,13 @@ def create_topics(
             count = partitions or spec.partitions
             try:
                 admin.create_topics(
-                    [
-                        {
-                            "name": spec.name,
+                    {
+                        spec.name: {
                             "num_partitions": count,
                             "replication_factor": replication_factor,
                             "configs": spec.config(),
                         }
-                    ]
+                    }
                 )
                 outcomes.append(TopicOutcome(spec.name, True, f"{count} partitions"))
             except TopicAlreadyExistsError:

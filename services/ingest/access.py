@@ -42,6 +42,7 @@ class Access:
         self._task: asyncio.Task[None] | None = None
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
+        self._miss_lock = asyncio.Lock()
 
     @property
     def ready(self) -> bool:
@@ -52,20 +53,23 @@ class Access:
             self._snapshot = await self._load()
             self._loaded_at = time.monotonic()
 
-    async def refresh_on_miss(self) -> bool:
-        """Reload now when a credential is unknown, at most once a second.
+    async def refresh_on_miss(self) -> None:
+        """Reload when a credential is unknown: a shop added a moment ago works at once.
 
-        A shop added a moment ago works at once, and a flood of bad keys cannot turn into a
-        flood of database queries.
+        Concurrent misses share one reload, and reloads happen at most once a second, so a
+        flood of bad keys cannot become a flood of database queries (it only slows itself).
         """
-        if time.monotonic() - self._loaded_at < MISS_REFRESH_INTERVAL_S:
-            return False
-        try:
-            await self.refresh()
-        except Exception:
-            log.exception("cannot refresh shop credentials")
-            return False
-        return True
+        asked_at = time.monotonic()
+        async with self._miss_lock:
+            if self._loaded_at > asked_at:
+                return
+            wait = self._loaded_at + MISS_REFRESH_INTERVAL_S - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("cannot refresh shop credentials")
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._refresh_forever())

@@ -1,0 +1,64 @@
+# Nudge — the two commands a newcomer needs are `make run` and `make test`.
+# Every target installs what it needs first: Python packages (into .venv), the Kafka jars
+# (Maven Central, cached in .cache/) and PostgreSQL (Debian's packages, when missing).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+VENV_STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+export NUDGE_SECRET_KEY_FILE ?= $(CURDIR)/.local/secret.key
+
+include mk/infra.mk
+
+.PHONY: help deps venv lock up run stop test check lint typecheck bench schemas clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+venv: $(VENV_STAMP) ## Python environment with the locked dependency versions
+
+$(VENV_STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@rm -f $(VENV)/.installed-* && touch $@
+
+deps: venv kafka-fetch pg-install ## Install everything that is missing
+
+lock: ## Re-resolve requirements.lock from pyproject.toml (after changing dependencies)
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev -o requirements.lock
+
+up: deps ## Start Kafka, PostgreSQL and the services in the background
+	deploy/local/run.sh up
+
+run: deps ## Start everything, replay the demo storyline, follow shop.events.v1 (Ctrl-C stops)
+	deploy/local/run.sh run
+
+stop: ## Stop the services, Kafka and PostgreSQL
+	deploy/local/run.sh down
+
+test: deps check ## Lint, type-check and run the whole suite against real Kafka and PostgreSQL
+	$(BIN)/pytest
+
+check: lint typecheck ## ruff and mypy
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy shared services tests
+
+bench: deps ## Throughput and latency of ingest next to the raw Kafka producer
+	deploy/local/run.sh infra
+	$(BIN)/python -m tests.bench.ingest
+
+schemas: venv ## Regenerate the committed JSON Schemas and OpenAPI document
+	$(BIN)/nudge schemas export
+
+clean: stop ## Stop everything and delete local data (keeps the caches)
+	rm -rf .local

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The local stack in one command: Kafka, PostgreSQL, topics, schema, the services, the demo.
+#
+# Usage: deploy/local/run.sh infra|up|run|down
+#   infra  Kafka + PostgreSQL, topics created, schema migrated
+#   up     infra + every service in the background (logs in .local/logs/)
+#   run    up + the demo shop + the demo storyline through the HTTP API, then follows
+#          shop.events.v1 until Ctrl-C, which stops everything
+#   down   stop the services, Kafka and PostgreSQL
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+BIN="$ROOT/.venv/bin"
+LOCAL="$ROOT/.local"
+LOGS="$LOCAL/logs"
+INGEST_PORT="${NUDGE_INGEST_PORT:-8080}"
+INGEST_URL="http://127.0.0.1:$INGEST_PORT"
+DEMO_CREDENTIALS="$LOCAL/demo-shop.json"
+export NUDGE_SECRET_KEY_FILE="${NUDGE_SECRET_KEY_FILE:-$LOCAL/secret.key}"
+export NUDGE_INGEST_PORT="$INGEST_PORT"
+mkdir -p "$LOGS"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+secret_key() {
+  if [[ ! -s $NUDGE_SECRET_KEY_FILE ]]; then
+    (umask 077 && "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(48))' \
+      >"$NUDGE_SECRET_KEY_FILE")
+  fi
+}
+
+infra() {
+  deploy/local/kafka.sh start
+  deploy/local/postgres.sh start
+  secret_key
+  "$BIN/nudge" topics create
+  "$BIN/nudge" db migrate
+}
+
+# start_service NAME COMMAND...: runs it detached, pid in .local/NAME.pid, log in .local/logs/
+start_service() {
+  local name="$1"
+  shift
+  local pid_file="$LOCAL/$name.pid"
+  if [[ -f $pid_file ]] && kill -0 "$(<"$pid_file")" 2>/dev/null; then
+    echo "$name already running (pid $(<"$pid_file"))"
+    return 0
+  fi
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$pid_file"
+  echo "$name started (pid $!, log .local/logs/$name.log)"
+}
+
+stop_service() {
+  local pid_file="$LOCAL/$1.pid"
+  [[ -f $pid_file ]] || return 0
+  local pid
+  pid="$(<"$pid_file")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+    echo "$1 stopped"
+  fi
+  rm -f "$pid_file"
+}
+
+wait_ready() {
+  local url="$1" name="$2"
+  for _ in $(seq 1 150); do
+    if "$BIN/python" -c "import httpx,sys; sys.exit(httpx.get('$url', timeout=1).status_code != 200)" \
+      2>/dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "$name did not become ready; last log lines:" >&2
+  tail -n 30 "$LOGS/$name.log" >&2
+  return 1
+}
+
+up() {
+  infra
+  start_service ingest "$BIN/nudge" ingest --port "$INGEST_PORT"
+  wait_ready "$INGEST_URL/readyz" ingest
+  say "ingest is ready at $INGEST_URL (OpenAPI: $INGEST_URL/docs)"
+}
+
+demo_shop() {
+  if [[ -s $DEMO_CREDENTIALS ]]; then
+    return 0
+  fi
+  if "$BIN/nudge" shops list | grep -q '^demo-coffee '; then
+    "$BIN/nudge" shops rotate demo-coffee --grace-minutes 0 --json >"$DEMO_CREDENTIALS"
+  else
+    "$BIN/nudge" shops add demo-coffee --name "Demo Coffee Roasters" \
+      --shopify-domain demo-coffee.myshopify.com --json >"$DEMO_CREDENTIALS"
+  fi
+  chmod 600 "$DEMO_CREDENTIALS"
+}
+
+down() {
+  stop_service tail
+  stop_service ingest
+  deploy/local/kafka.sh stop || true
+  deploy/local/postgres.sh stop || true
+}
+
+run() {
+  up
+  demo_shop
+  say "events arriving on shop.events.v1:"
+  "$BIN/nudge" tail shop.events.v1 &
+  local tail_pid=$!
+  trap 'kill $tail_pid 2>/dev/null; echo; say "stopping"; down; exit 0' INT TERM
+  sleep 3  # the tail joins the topic before the first event
+  "$BIN/python" deploy/local/demo/storyline.py "$INGEST_URL" "$DEMO_CREDENTIALS"
+  sleep 2
+  say "the stack keeps running: send your own events to $INGEST_URL (credentials in"
+  say ".local/demo-shop.json). Ctrl-C (or make stop) stops everything."
+  wait "$tail_pid"
+}
+
+case "${1:-}" in
+  infra) infra ;;
+  up) up ;;
+  run) run ;;
+  down) down ;;
+  *) echo "usage: $0 infra|up|run|down" >&2; exit 2 ;;
+esac
