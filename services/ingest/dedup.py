@@ -2,7 +2,7 @@
 
 This is the first line against duplicates, not the guarantee: it is per process and bounded.
 The guarantee is the deterministic event id, which every consumer uses to drop a record it
-has seen (docs/deduplication.md). An id is remembered only after the broker acknowledged it,
+has seen (README, "Duplicates"). An id is remembered only after the broker acknowledged it,
 so a failed publish can always be retried.
 """
 

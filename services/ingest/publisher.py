@@ -7,7 +7,13 @@ import logging
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 
 from shared.events import EventEnvelope, dump_shop_event
 from shared.kafka import make_producer
@@ -15,6 +21,16 @@ from shared.settings import KafkaSettings
 from shared.topics import SHOP_EVENTS
 
 log = logging.getLogger(__name__)
+
+# After these the idempotent producer's sequence state no longer matches the broker's (typical
+# after an outage in which batches expired). The Java client bumps its epoch; aiokafka stays
+# stuck, so the producer is replaced by a fresh one with a new producer id.
+_FATAL_PRODUCER_ERRORS = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    ProducerFenced,
+)
 
 
 class BrokerUnavailable(Exception):
@@ -39,6 +55,7 @@ class EventPublisher:
         self._topic = topic or SHOP_EVENTS.name
         self._producer: AIOKafkaProducer | None = None
         self._starting: asyncio.Task[None] | None = None
+        self._retired: set[asyncio.Task[None]] = set()
 
     @property
     def ready(self) -> bool:
@@ -77,6 +94,14 @@ class EventPublisher:
             await self._producer.stop()
             self._producer = None
 
+    @staticmethod
+    async def _close(producer: AIOKafkaProducer) -> None:
+        try:
+            async with asyncio.timeout(10):
+                await producer.stop()
+        except (TimeoutError, KafkaError):
+            log.warning("the replaced kafka producer did not close cleanly")
+
     async def publish(self, events: Sequence[EventEnvelope]) -> None:
         """Return once every event is acknowledged by the broker, or raise BrokerUnavailable."""
         producer = self._producer
@@ -93,5 +118,19 @@ class EventPublisher:
             raise BrokerUnavailable(
                 f"kafka did not acknowledge within {self._timeout_s:g}s"
             ) from exc
+        except _FATAL_PRODUCER_ERRORS as exc:
+            self._replace(producer)
+            raise BrokerUnavailable(f"kafka producer reset after: {exc}") from exc
         except KafkaError as exc:
             raise BrokerUnavailable(f"kafka refused the records: {exc}") from exc
+
+    def _replace(self, broken: AIOKafkaProducer) -> None:
+        """Swap in a new producer; the broken one is closed in the background."""
+        if self._producer is not broken:
+            return  # another request already replaced it
+        log.warning("replacing the kafka producer after a fatal idempotence error")
+        self._producer = None
+        closing = asyncio.create_task(self._close(broken))
+        self._retired.add(closing)
+        closing.add_done_callback(self._retired.discard)
+        self._starting = asyncio.create_task(self._connect_forever())

@@ -25,7 +25,7 @@ def derived_event_id(shop_id: str, origin: str, origin_id: str) -> str:
     """A stable id for an event that has an id at its origin (webhook id, Segment messageId).
 
     The same delivery always maps to the same id, which is what lets every consumer drop
-    duplicates (see docs/deduplication.md).
+    duplicates (README, "Duplicates").
     """
     return str(uuid.uuid5(_NUDGE_NAMESPACE, f"{shop_id}\x1f{origin}\x1f{origin_id}"))
 

@@ -80,7 +80,7 @@ class CustomerIdentified(Model):
     """An anonymous visitor turned out to be a known customer.
 
     Published under the anonymous visitor's key so that the state kept for the visitor can be
-    handed over to the customer's key by whoever owns it (see docs/identity.md).
+    handed over to the customer's key by whoever owns it (README, "Anonymous visitors").
     """
 
     anonymous_id: Id

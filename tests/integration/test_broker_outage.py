@@ -7,6 +7,7 @@ stopping it cannot disturb the rest of the suite.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 import uuid
@@ -40,6 +41,8 @@ BROKER_ENV = {
 
 @pytest.fixture(scope="module")
 def second_broker() -> Iterator[str]:
+    run_script("kafka.sh", "stop", env=BROKER_ENV)
+    shutil.rmtree(BROKER_ENV["NUDGE_KAFKA_DIR"], ignore_errors=True)  # a fresh, empty broker
     run_script("kafka.sh", "start", env=BROKER_ENV)
     try:
         create_topics(KafkaSettings(bootstrap_servers=BOOTSTRAP), [SHOP_EVENTS], partitions=3)

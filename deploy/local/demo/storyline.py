@@ -139,8 +139,12 @@ def main() -> None:
             "anonymousId": VISITOR,
             "event": "Product Viewed",
             "timestamp": at(0),
-            "properties": {**{k: v for k, v in BEANS.items() if k != "price"}, "price": 14.5,
-                           "currency": "EUR", "name": BEANS["title"]},
+            "properties": {
+                **{k: v for k, v in BEANS.items() if k != "price"},
+                "price": 14.5,
+                "currency": "EUR",
+                "name": BEANS["title"],
+            },
         },
         "a visitor looks at coffee beans (Segment track)",
     )
@@ -160,15 +164,32 @@ def main() -> None:
     item = {**BEANS, "quantity": 2}
     c.native(
         [
-            {"id": str(uuid.uuid4()), "type": "product.viewed", "time": at(1),
-             "customerid": cust, "data": {"product": BEANS}},
-            {"id": str(uuid.uuid4()), "type": "product.added", "time": at(1.1),
-             "customerid": cust, "data": {"cart_id": "cart-1", "item": item}},
-            {"id": str(uuid.uuid4()), "type": "cart.updated", "time": at(1.1),
-             "customerid": cust,
-             "data": {"cart_id": "cart-1", "items": [item],
-                      "value": {"amount": "29.00", "currency": "EUR"},
-                      "recovery_url": "https://demo-coffee.example/cart/c1"}},
+            {
+                "id": str(uuid.uuid4()),
+                "type": "product.viewed",
+                "time": at(1),
+                "customerid": cust,
+                "data": {"product": BEANS},
+            },
+            {
+                "id": str(uuid.uuid4()),
+                "type": "product.added",
+                "time": at(1.1),
+                "customerid": cust,
+                "data": {"cart_id": "cart-1", "item": item},
+            },
+            {
+                "id": str(uuid.uuid4()),
+                "type": "cart.updated",
+                "time": at(1.1),
+                "customerid": cust,
+                "data": {
+                    "cart_id": "cart-1",
+                    "items": [item],
+                    "value": {"amount": "29.00", "currency": "EUR"},
+                    "recovery_url": "https://demo-coffee.example/cart/c1",
+                },
+            },
         ],
         "she views, adds 2 bags, cart updated (native batch)",
     )
