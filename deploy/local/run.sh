@@ -19,6 +19,9 @@ INGEST_URL="http://127.0.0.1:$INGEST_PORT"
 DEMO_CREDENTIALS="$LOCAL/demo-shop.json"
 export NUDGE_SECRET_KEY_FILE="${NUDGE_SECRET_KEY_FILE:-$LOCAL/secret.key}"
 export NUDGE_INGEST_PORT="$INGEST_PORT"
+# The services find the local stack on the ports its scripts use, unless told otherwise.
+export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${NUDGE_KAFKA_PORT:-19092}}"
+export DATABASE_URL="${DATABASE_URL:-postgresql+asyncpg://nudge:nudge@127.0.0.1:${NUDGE_PG_PORT:-15432}/nudge}"
 mkdir -p "$LOGS"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

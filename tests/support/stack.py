@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCAL_KAFKA = "127.0.0.1:19092"
-LOCAL_DB_ADMIN_URL = "postgresql://nudge:nudge@127.0.0.1:15432/nudge"
-TEST_DB_URL = "postgresql+asyncpg://nudge:nudge@127.0.0.1:15432/nudge_test"
+# The same port variables as deploy/local/kafka.sh and postgres.sh.
+LOCAL_KAFKA = f"127.0.0.1:{os.environ.get('NUDGE_KAFKA_PORT', '19092')}"
+TEST_DB_URL = (
+    "postgresql+asyncpg://nudge:nudge@127.0.0.1:"
+    f"{os.environ.get('NUDGE_PG_PORT', '15432')}/nudge_test"
+)
 
 
 @dataclass(frozen=True)
