@@ -13,6 +13,7 @@ from services.ingest.access import Access
 from services.ingest.dedup import RecentIds
 from services.ingest.intake import Intake
 from services.ingest.openapi import build_openapi
+from services.ingest.order_owners import OrderOwners
 from services.ingest.publisher import EventPublisher
 from services.ingest.rate_limit import ShopRateLimiter
 from services.ingest.routes import health, native, segment, shopify
@@ -70,7 +71,7 @@ def create_app(
     app = FastAPI(
         title="Nudge ingest API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
     )
-    app.state.parts = Parts(settings, access, publisher, intake)
+    app.state.parts = Parts(settings, access, publisher, intake, OrderOwners(engine))
     for module in (native, shopify, segment, health):
         app.include_router(module.router)
 

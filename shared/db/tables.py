@@ -40,3 +40,16 @@ class ApiKeyRow(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OrderCustomerRow(Base):
+    """The customer of an order, so refunds and shipments can be keyed to them."""
+
+    __tablename__ = "order_customers"
+
+    shop_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

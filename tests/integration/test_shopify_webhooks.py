@@ -139,6 +139,30 @@ def test_delivered_status_also_reports_the_delivery(
     assert types == ["shipment.delivered", "shipment.status_changed"]
 
 
+def test_refunds_and_shipments_follow_the_order_to_its_customer(
+    ingest_url: str, shop: ShopCredentials, shop_events: TopicWindow
+) -> None:
+    order = json.loads(fixture("orders/create"))
+    customer_key = f"{shop.shop_id}:{order['customer']['id']}"
+    for topic in ("refunds/create", "fulfillments/create"):
+        payload = json.loads(fixture(topic))
+        payload["order_id"] = order["id"]
+        body = json.dumps(payload).encode()
+        before = deliver(ingest_url, shop, topic, body)
+        assert before.status_code == 200
+    assert deliver(ingest_url, shop, "orders/create", fixture("orders/create")).status_code == 200
+    event = json.loads(fixture("fulfillment_events/create"))
+    event["order_id"] = order["id"]
+    after = deliver(ingest_url, shop, "fulfillment_events/create", json.dumps(event).encode())
+    assert after.status_code == 200
+    keys = {r.value["type"]: r.key for r in shop_events.for_shop(shop.shop_id)}
+    # before the order was seen: the order key; after: the customer's key
+    assert keys["order.refunded"] == f"{shop.shop_id}:anon:order:{order['id']}"
+    assert keys["shipment.created"] == f"{shop.shop_id}:anon:order:{order['id']}"
+    assert keys["order.placed"] == customer_key
+    assert keys["shipment.status_changed"] == customer_key
+
+
 def test_redelivery_and_paid_after_create_are_duplicates(
     ingest_url: str, shop: ShopCredentials, shop_events: TopicWindow
 ) -> None:

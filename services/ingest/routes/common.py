@@ -15,6 +15,7 @@ from fastapi import Request, Response
 from services.ingest import metrics, problems
 from services.ingest.access import SIGNATURE_HEADER, Access
 from services.ingest.intake import Intake, ItemResult
+from services.ingest.order_owners import OrderOwners
 from services.ingest.publisher import EventPublisher
 from services.ingest.settings import IngestSettings
 from shared.tenancy import ShopAccess
@@ -28,6 +29,7 @@ class Parts:
     access: Access
     publisher: EventPublisher
     intake: Intake
+    owners: OrderOwners
 
 
 def parts(request: Request) -> Parts:

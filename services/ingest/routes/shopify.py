@@ -65,5 +65,7 @@ async def post_shopify(request: Request) -> Response:
         raise problems.invalid(
             f"cannot map the {topic} webhook", [FieldError(exc.field, exc.reason)]
         ) from None
-    result = (await p.intake.submit(shop, [Item(events=list(events), ref=webhook_id)]))[0]
+    keyed = await p.owners.rekey(events)
+    result = (await p.intake.submit(shop, [Item(events=keyed, ref=webhook_id)]))[0]
+    await p.owners.remember(keyed)
     return json_response(result.as_json())
