@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -214,6 +215,35 @@ def _print_credentials(shop_id: str, api_key: object, secret: object, as_json: b
     typer.echo(f"api key:        {key}")
     typer.echo(f"webhook secret: {whsec}")
     typer.echo("Store both now: Nudge keeps only a hash of the key and an encrypted secret.")
+
+
+@shops_app.command("set-shopify-secret")
+def shops_set_shopify_secret(shop_id: str) -> None:
+    """Store the secret Shopify signs the shop's webhooks with, read from standard input.
+
+    That is the app's client secret, or the key shown under Settings > Notifications >
+    Webhooks in the shop's admin. Read from stdin so it stays out of shell history.
+    """
+    from pydantic import SecretStr
+
+    from shared.tenancy import ShopError
+
+    if sys.stdin.isatty():
+        secret = typer.prompt("Shopify webhook secret", hide_input=True)
+    else:
+        secret = sys.stdin.readline().strip()
+
+    async def run() -> None:
+        engine, registry = _registry()
+        try:
+            await registry.set_shopify_secret(shop_id, SecretStr(secret))
+        except ShopError as exc:
+            raise _fail(str(exc)) from None
+        finally:
+            await engine.dispose()
+        typer.echo(f"Shopify webhooks of {shop_id} are now verified with the stored secret")
+
+    asyncio.run(run())
 
 
 @shops_app.command("list")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 
 API_KEY_PREFIX = "nk_"
+_HEX = re.compile(r"[0-9a-f]+")
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ def api_key_id(key: str) -> str | None:
     if not key.startswith(API_KEY_PREFIX):
         return None
     key_id, sep, rest = key[len(API_KEY_PREFIX) :].partition("_")
-    if not sep or not rest or len(key_id) != 12:
+    if not sep or not rest or len(key_id) != 12 or not _HEX.fullmatch(key_id):
         return None
     return key_id
 

@@ -62,6 +62,8 @@ class DatabaseSettings(BaseSettings):
 
     url: SecretStr = SecretStr(LOCAL_DATABASE_URL)
     pool_size: int = Field(default=5, ge=1, le=100)
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """Longest wait for a connection or a statement."""
 
     @model_validator(mode="after")
     def _async_driver(self) -> DatabaseSettings:

@@ -56,6 +56,8 @@ class ShopAccess:
     webhook_secrets: tuple[SecretStr, ...]
     rate_limit_per_s: int
     require_signature: bool
+    shopify_secrets: tuple[SecretStr, ...] = ()
+    """What Shopify signs with; until one is set, the shop's own webhook secrets."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,16 @@ class ShopRegistry:
             session.add(ApiKeyRow(key_id=key.key_id, shop_id=shop_id, key_hash=key.key_hash))
         return ShopCredentials(shop_id, key.key, secret)
 
+    async def set_shopify_secret(self, shop_id: str, secret: SecretStr) -> None:
+        """Store the secret Shopify signs this shop's webhooks with (encrypted)."""
+        if len(secret.get_secret_value()) < 16:
+            raise ShopError("a Shopify webhook secret is at least 16 characters long")
+        async with self._sessions() as session, session.begin():
+            shop = await session.get(ShopRow, shop_id, with_for_update=True)
+            if shop is None:
+                raise ShopError(f"unknown shop {shop_id!r}")
+            shop.shopify_secret_sealed = self._box.seal(secret)
+
     async def list(self) -> list[ShopSummary]:
         now = _now()
         async with self._sessions() as session:
@@ -164,7 +176,13 @@ class ShopRegistry:
         now = _now()
         async with self._sessions() as session:
             shops = (await session.scalars(select(ShopRow))).all()
-            keys = (await session.scalars(select(ApiKeyRow))).all()
+            keys = (
+                await session.scalars(
+                    select(ApiKeyRow).where(
+                        ApiKeyRow.expires_at.is_(None) | (ApiKeyRow.expires_at > now)
+                    )
+                )
+            ).all()
         access: dict[str, ShopAccess] = {}
         for s in shops:
             secrets = [self._box.open(s.webhook_secret_sealed)]
@@ -174,12 +192,18 @@ class ShopRegistry:
                 and s.previous_webhook_secret_until > now
             ):
                 secrets.append(self._box.open(s.previous_webhook_secret_sealed))
+            shopify = (
+                (self._box.open(s.shopify_secret_sealed),)
+                if s.shopify_secret_sealed
+                else tuple(secrets)
+            )
             access[s.shop_id] = ShopAccess(
                 shop_id=s.shop_id,
                 shopify_domain=s.shopify_domain,
                 webhook_secrets=tuple(secrets),
                 rate_limit_per_s=s.rate_limit_per_s,
                 require_signature=s.require_signature,
+                shopify_secrets=shopify,
             )
         return AccessSnapshot(
             shops=access,

@@ -42,7 +42,8 @@ SHOP_EVENTS = TopicSpec(
     retention_ms=30 * DAY_MS,
     key=CUSTOMER_KEY,
     description="Every accepted shop event, as a typed CloudEvents envelope.",
-    extra_config={"min.insync.replicas": "1", "max.message.bytes": "1048588"},
+    # Twice the ingest body limit: any event from an accepted request fits, envelope included.
+    extra_config={"min.insync.replicas": "1", "max.message.bytes": str(2 * 1024 * 1024)},
 )
 SHOP_EVENTS_DLQ = TopicSpec(
     name="shop.events.dlq.v1",

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "Nudge-Signature"
 MISS_REFRESH_INTERVAL_S = 1.0
+MISS_REFRESH_TIMEOUT_S = 2.0
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class Access:
@@ -67,7 +71,8 @@ class Access:
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
-                await self.refresh()
+                async with asyncio.timeout(MISS_REFRESH_TIMEOUT_S):
+                    await self.refresh()
             except Exception:
                 log.exception("cannot refresh shop credentials")
 
@@ -77,6 +82,8 @@ class Access:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -102,7 +109,10 @@ class Access:
         entry = snapshot.key_hashes.get(key_id)
         if entry is None or not api_key_matches(presented, entry[1]):
             raise problems.unauthorized("invalid API key")
-        return snapshot.shops[entry[0]]
+        shop = snapshot.shops.get(entry[0])
+        if shop is None:  # the key's shop is not in this snapshot yet
+            raise problems.unauthorized("invalid API key")
+        return shop
 
     async def shop_for_shopify(
         self, shop_domain: str | None, hmac_header: str | None, body: bytes
@@ -117,14 +127,14 @@ class Access:
             await self.refresh_on_miss()
         snapshot = self._current()
         shop_id = snapshot.shopify_domains.get(domain)
-        if shop_id is None:
+        shop = snapshot.shops.get(shop_id) if shop_id is not None else None
+        if shop is None:
             raise problems.unauthorized("unknown shop domain")
-        shop = snapshot.shops[shop_id]
         try:
             presented = base64.b64decode(hmac_header.strip(), validate=True)
         except (binascii.Error, ValueError):
             raise problems.unauthorized("X-Shopify-Hmac-Sha256 is not base64") from None
-        for secret in shop.webhook_secrets:
+        for secret in shop.shopify_secrets or shop.webhook_secrets:
             expected = hmac.new(secret.get_secret_value().encode(), body, hashlib.sha256).digest()
             if hmac.compare_digest(expected, presented):
                 return shop
@@ -154,10 +164,12 @@ class Access:
                 f"{SIGNATURE_HEADER} timestamp is outside the {self._tolerance_s}s tolerance"
             )
         signed = str(timestamp).encode() + b"." + body
+        candidates = [c.strip().lower() for c in parts.get("v1", [])]
+        candidates = [c for c in candidates if _HEX_SHA256.fullmatch(c)]
         for secret in shop.webhook_secrets:
             expected = hmac.new(secret.get_secret_value().encode(), signed, hashlib.sha256)
-            for candidate in parts.get("v1", []):
-                if hmac.compare_digest(expected.hexdigest(), candidate.strip().lower()):
+            for candidate in candidates:
+                if hmac.compare_digest(expected.hexdigest(), candidate):
                     return
         raise problems.unauthorized(f"{SIGNATURE_HEADER} does not match")
 

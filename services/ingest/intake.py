@@ -7,6 +7,7 @@ came through.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -78,6 +79,10 @@ def _path(err: ErrorDetails, prefix: str, skip_tag: bool) -> str:
     return ".".join(parts) or "(body)"
 
 
+def _scoped(event: EventEnvelope) -> str:
+    return f"{event.shopid}\x1f{event.id}"
+
+
 class Intake:
     def __init__(
         self,
@@ -101,9 +106,11 @@ class Intake:
         seen_here: set[str] = set()
         for item in items:
             for event in item.events:
-                if event.id not in self._recent and event.id not in seen_here:
+                # Ids are unique per shop only: one shop's ids must never shadow another's.
+                scoped = _scoped(event)
+                if scoped not in self._recent and scoped not in seen_here:
                     fresh.append(event)
-                seen_here.add(event.id)
+                seen_here.add(scoped)
         if fresh:
             wait = self._limiter.take(shop.shop_id, shop.rate_limit_per_s, len(fresh))
             if wait:
@@ -113,23 +120,30 @@ class Intake:
                 with metrics.PUBLISH_SECONDS.time():
                     await self._publisher.publish(fresh)
             except BrokerUnavailable as exc:
+                self._limiter.refund(shop.shop_id, len(fresh))
                 metrics.EVENTS.labels("*", "unavailable").inc(len(fresh))
                 raise problems.unavailable(str(exc), self._retry_after_s) from exc
-            self._recent.remember(e.id for e in fresh)
+            self._recent.remember(_scoped(e) for e in fresh)
         fresh_ids = {e.id for e in fresh}
-        return [self._result(i, item, fresh_ids) for i, item in enumerate(items)]
+        outcomes: Counter[tuple[str, str]] = Counter()
+        results = [self._result(i, item, fresh_ids, outcomes) for i, item in enumerate(items)]
+        for (event_type, outcome), count in outcomes.items():
+            metrics.EVENTS.labels(event_type, outcome).inc(count)  # once per kind, not per event
+        return results
 
     @staticmethod
-    def _result(index: int, item: Item, fresh_ids: set[str]) -> ItemResult:
+    def _result(
+        index: int, item: Item, fresh_ids: set[str], outcomes: Counter[tuple[str, str]]
+    ) -> ItemResult:
+        """The item's answer; its outcomes are counted into `outcomes` for the metrics."""
         ids = [e.id for e in item.events]
         if item.errors:
-            metrics.EVENTS.labels("*", "rejected").inc()
+            outcomes["*", "rejected"] += 1
             return ItemResult(index, "rejected", item.ref, [], item.errors)
         if not item.events:
-            metrics.EVENTS.labels("*", "ignored").inc()
+            outcomes["*", "ignored"] += 1
             return ItemResult(index, "ignored", item.ref, [], [], item.ignored_reason)
         for event in item.events:
-            outcome = "accepted" if event.id in fresh_ids else "duplicate"
-            metrics.EVENTS.labels(event.type, outcome).inc()
+            outcomes[event.type, "accepted" if event.id in fresh_ids else "duplicate"] += 1
         status: Status = "accepted" if any(i in fresh_ids for i in ids) else "duplicate"
         return ItemResult(index, status, item.ref, ids, [])

@@ -9,6 +9,7 @@ Orders placed before the shop joined Nudge stay under the order key.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -31,8 +32,9 @@ def _order_id(event: EventEnvelope) -> str | None:
 
 
 class OrderOwners:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, timeout_s: float = 0.5) -> None:
         self._engine = engine
+        self._timeout_s = timeout_s  # a webhook never waits longer on the database
 
     async def rekey(self, events: Sequence[EventEnvelope]) -> list[EventEnvelope]:
         """Events keyed by an order get its customer's key when the order is known.
@@ -41,7 +43,8 @@ class OrderOwners:
         than the webhook failing.
         """
         try:
-            return await self._rekey(events)
+            async with asyncio.timeout(self._timeout_s):
+                return await self._rekey(events)
         except Exception:
             log.exception("cannot look up order owners; keeping order keys")
             return list(events)
@@ -49,7 +52,8 @@ class OrderOwners:
     async def remember(self, events: Sequence[EventEnvelope]) -> None:
         """Record the customer of each order an event names (best effort, logged)."""
         try:
-            await self._remember(events)
+            async with asyncio.timeout(self._timeout_s):
+                await self._remember(events)
         except Exception:
             log.exception("cannot record order owners")
 

@@ -18,14 +18,22 @@ class TokenBucket:
         self._at = clock()
 
     def take(self, cost: float) -> float:
-        """Take `cost` tokens; returns 0 when allowed, else seconds until it would be."""
+        """Take `cost` tokens; returns 0 when allowed, else seconds until it would be.
+
+        A request dearer than the whole burst (a batch whose items each became two events)
+        is let through once the bucket is full and leaves it in debt, so it is slowed to the
+        rate rather than refused forever.
+        """
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
-        if cost <= self._tokens:
+        if cost <= self._tokens or self._tokens >= self.burst:
             self._tokens -= cost
             return 0.0
-        return (cost - self._tokens) / self.rate
+        return (min(cost, self.burst) - self._tokens) / self.rate
+
+    def refund(self, cost: float) -> None:
+        self._tokens = min(self.burst, self._tokens + cost)
 
 
 class ShopRateLimiter:
@@ -44,3 +52,9 @@ class ShopRateLimiter:
             bucket = self._buckets[shop_id] = TokenBucket(rate_per_s, burst, self._clock)
         wait = bucket.take(cost)
         return 0 if wait == 0 else max(1, math.ceil(wait))
+
+    def refund(self, shop_id: str, cost: int) -> None:
+        """Give back what a request took when its events were not published after all."""
+        bucket = self._buckets.get(shop_id)
+        if bucket is not None:
+            bucket.refund(cost)

@@ -12,6 +12,9 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
         settings.url.get_secret_value(),
         pool_size=settings.pool_size,
         pool_pre_ping=True,
+        pool_timeout=settings.timeout_s,
+        # asyncpg waits 60 s to connect and forever for a query unless told otherwise
+        connect_args={"timeout": settings.timeout_s, "command_timeout": settings.timeout_s},
     )
 
 

@@ -25,6 +25,7 @@ class ShopRow(Base):
     webhook_secret_sealed: Mapped[str] = mapped_column(String(500))
     previous_webhook_secret_sealed: Mapped[str | None] = mapped_column(String(500))
     previous_webhook_secret_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    shopify_secret_sealed: Mapped[str | None] = mapped_column(String(500))
     rate_limit_per_s: Mapped[int] = mapped_column(Integer)
     require_signature: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

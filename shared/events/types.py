@@ -74,9 +74,11 @@ PhoneE164 = Annotated[str, AfterValidator(_normalise_phone)]
 
 
 def _check_time_zone(value: str) -> str:
+    if len(value) > 64:
+        raise ValueError("time_zone is too long to be an IANA zone name")
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "America" (a folder)
         raise ValueError("time_zone must be an IANA zone name, e.g. Europe/Amsterdam") from exc
     return value
 

@@ -37,6 +37,13 @@ def test_mixed_batch_publishes_exactly_the_good_items(
     del missing_total["data"]["total"]
     wrong_type = order_placed("c-3")
     wrong_type["data"]["items"][0]["quantity"] = "many"
+    odd_zone = {
+        "id": "c-6-created",
+        "type": "customer.created",
+        "time": "2026-11-23T10:15:00Z",
+        "customerid": "c-6",
+        "data": {"time_zone": "America"},
+    }
     unknown_type = {**order_placed("c-4"), "type": "order.teleported"}
     float_money = order_placed("c-5")
     float_money["data"]["total"] = {"amount": "1e999", "currency": "EUR"}
@@ -44,7 +51,17 @@ def test_mixed_batch_publishes_exactly_the_good_items(
     response = post(
         ingest_url,
         key,
-        {"events": [good, missing_total, anonymous, wrong_type, unknown_type, float_money]},
+        {
+            "events": [
+                good,
+                missing_total,
+                anonymous,
+                wrong_type,
+                unknown_type,
+                float_money,
+                odd_zone,
+            ]
+        },
     )
 
     assert response.status_code == 200
@@ -56,8 +73,10 @@ def test_mixed_batch_publishes_exactly_the_good_items(
         "rejected",
         "rejected",
         "rejected",
+        "rejected",
     ]
-    assert body["accepted"] == 2 and body["rejected"] == 4
+    assert body["accepted"] == 2 and body["rejected"] == 5
+    assert body["results"][6]["errors"][0]["field"] == "data.time_zone"
     assert body["results"][1]["errors"] == [{"field": "data.total", "reason": "Field required"}]
     assert body["results"][3]["errors"][0]["field"] == "data.items.0.quantity"
     assert body["results"][4]["errors"][0]["field"] == "type"
@@ -106,6 +125,29 @@ def test_replayed_events_are_published_once(
     third = post(ingest_url, key, {"events": [twin, twin]})
     assert [r["status"] for r in third.json()["results"]] == ["accepted", "accepted"]
     assert len(shop_events.for_shop(shop.shop_id)) == 3
+
+
+def test_event_ids_are_scoped_to_their_shop(
+    stack: Stack, ingest_url: str, shop_events: TopicWindow
+) -> None:
+    shop_a = add_shop(stack.database_url)
+    shop_b = add_shop(stack.database_url)
+    event = order_placed("c-1", event_id="order-42")
+    for shop in (shop_a, shop_b):
+        response = post(ingest_url, shop.api_key.get_secret_value(), {"events": [event]})
+        assert response.json()["results"][0]["status"] == "accepted"
+    assert len(shop_events.for_shop(shop_a.shop_id)) == 1
+    assert len(shop_events.for_shop(shop_b.shop_id)) == 1
+
+
+def test_source_stays_inside_the_shop(stack: Stack, ingest_url: str) -> None:
+    shop = add_shop(stack.database_url)
+    key = shop.api_key.get_secret_value()
+    own = {**order_placed("c-1"), "source": f"/shops/{shop.shop_id}/pos"}
+    foreign = {**order_placed("c-2"), "source": "/shops/someone-else/shopify"}
+    results = post(ingest_url, key, {"events": [own, foreign]}).json()["results"]
+    assert results[0]["status"] == "accepted"
+    assert results[1]["errors"][0]["field"] == "source"
 
 
 def test_a_key_never_writes_for_another_shop(
@@ -169,6 +211,9 @@ def test_bad_keys_are_401(stack: Stack, ingest_url: str) -> None:
     shop = add_shop(stack.database_url)
     body = {"events": [order_placed("c-1")]}
     assert httpx.post(f"{ingest_url}/v1/events", json=body).status_code == 401
+    for header in (b"Basic \xff\xfe", b"Basic !!!", b"Bearer", b"Token abc"):
+        odd = httpx.post(f"{ingest_url}/v1/events", json=body, headers={b"Authorization": header})
+        assert odd.status_code == 401, header
     real = shop.api_key.get_secret_value()
     tampered = real[:-4] + ("aaaa" if not real.endswith("aaaa") else "bbbb")
     for key in ("nope", tampered, "nk_000000000000_" + "x" * 43):

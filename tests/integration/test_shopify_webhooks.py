@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from services.ingest.access import sign_shopify
 from shared.tenancy import ShopCredentials
 from tests.support.kafka_records import TopicWindow
-from tests.support.shops import add_shop, unique_shop_id
+from tests.support.shops import add_shop, set_shopify_secret, unique_shop_id
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -161,6 +162,20 @@ def test_refunds_and_shipments_follow_the_order_to_its_customer(
     assert keys["shipment.created"] == f"{shop.shop_id}:anon:order:{order['id']}"
     assert keys["order.placed"] == customer_key
     assert keys["shipment.status_changed"] == customer_key
+
+
+def test_a_stored_shopify_secret_replaces_the_shops_own(
+    stack: Stack, ingest_url: str, shop: ShopCredentials
+) -> None:
+    set_shopify_secret(stack.database_url, shop.shop_id, "shpss_app_client_secret_0123")
+    time.sleep(1.5)  # the service's periodic refresh (1 s in tests)
+    body = fixture("orders/create")
+    own = deliver(ingest_url, shop, "orders/create", body)
+    assert own.status_code == 401
+    shopify = deliver(
+        ingest_url, shop, "orders/create", body, secret="shpss_app_client_secret_0123"
+    )
+    assert shopify.status_code == 200
 
 
 def test_redelivery_and_paid_after_create_are_duplicates(

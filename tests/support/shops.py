@@ -28,3 +28,15 @@ def add_shop(database_url: str, shop_id: str | None = None, **options: object) -
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+def set_shopify_secret(database_url: str, shop_id: str, secret: str) -> None:
+    async def run() -> None:
+        engine = make_engine(DatabaseSettings(url=SecretStr(database_url)))
+        try:
+            registry = ShopRegistry(engine, SecretBox(SecretStr(TEST_SECRET_KEY)))
+            await registry.set_shopify_secret(shop_id, SecretStr(secret))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())

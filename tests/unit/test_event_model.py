@@ -99,6 +99,8 @@ def test_customer_fields_are_validated() -> None:
     for data, field in [
         ({"phone": "12345"}, "phone"),
         ({"time_zone": "Mars/Olympus"}, "time_zone"),
+        ({"time_zone": "America"}, "time_zone"),  # a folder of the zone database
+        ({"time_zone": "Europe/" + "x" * 300}, "time_zone"),
         ({"email": "not-an-email"}, "email"),
         ({"birthday": "1990-02-30"}, "birthday"),
     ]:

@@ -43,6 +43,17 @@ def test_shop_limits_are_independent_and_retry_after_is_whole_seconds() -> None:
     assert limiter.take("b", 10, 100) == 0
 
 
+def test_a_request_dearer_than_the_burst_passes_once_the_bucket_is_full() -> None:
+    clock = Clock()
+    limiter = ShopRateLimiter(min_burst=100, clock=clock)
+    assert limiter.take("a", 100, 150) == 0  # full bucket: admitted, now in debt
+    assert limiter.take("a", 100, 10) == 1
+    clock.now += 0.6
+    assert limiter.take("a", 100, 10) == 0
+    limiter.refund("a", 100)
+    assert limiter.take("a", 100, 100) == 0
+
+
 def test_recent_ids_forget_after_the_window_and_beyond_the_bound() -> None:
     clock = Clock()
     recent = RecentIds(window_s=60, max_ids=2, clock=clock)
@@ -125,6 +136,7 @@ def test_native_signatures_bound_replays_in_time() -> None:
         sign_native(SECRET, body + b" ", 1_700_000_000),
         "v1=abc",
         "t=abc,v1=abc",
+        f"t=1700000000,v1={'é' * 64}",
     ):
         with pytest.raises(Problem) as err:
             access.check_signature(snapshot_shop, header, body)

@@ -75,7 +75,7 @@ def presented_key(request: Request) -> str:
     if scheme.lower() == "basic" and value:
         try:
             user = base64.b64decode(value, validate=True).decode().partition(":")[0]
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # ValueError: non-ASCII in the header
             raise problems.unauthorized("malformed Basic authorization") from None
         if user:
             return user

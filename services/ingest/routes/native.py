@@ -27,6 +27,12 @@ def native_item(raw: Any, shop: ShopAccess) -> Item:
     claimed = raw.get("shopid")
     if claimed is not None and claimed != shop.shop_id:
         return Item(ref=ref, errors=[FieldError("shopid", "does not match the API key's shop")])
+    source = raw.get("source")
+    if source is not None and not (
+        isinstance(source, str) and source.startswith(f"/shops/{shop.shop_id}/")
+    ):
+        reason = f"must start with /shops/{shop.shop_id}/ (or be left out)"
+        return Item(ref=ref, errors=[FieldError("source", reason)])
     candidate = {
         "specversion": "1.0",
         "source": f"/shops/{shop.shop_id}/api",
