@@ -12,6 +12,7 @@ VENV_STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | 
 export NUDGE_SECRET_KEY_FILE ?= $(CURDIR)/.local/secret.key
 
 include mk/infra.mk
+include mk/bench.mk
 
 .PHONY: help deps venv lock up run stop test check lint typecheck bench schemas clean
 
@@ -56,7 +57,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy shared services tests
 
-bench: deps ## Throughput and latency of ingest next to the raw Kafka producer
+bench: deps bench-tools ## Throughput and latency of ingest next to the raw Kafka producer
 	deploy/local/run.sh infra
 	$(BIN)/python -m tests.bench.ingest
 

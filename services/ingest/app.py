@@ -65,13 +65,15 @@ def create_app(
             yield
         finally:
             await access.stop()
+            await owners.stop()
             await publisher.stop()
             await engine.dispose()
 
     app = FastAPI(
         title="Nudge ingest API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
     )
-    app.state.parts = Parts(settings, access, publisher, intake, OrderOwners(engine))
+    owners = OrderOwners(engine)
+    app.state.parts = Parts(settings, access, publisher, intake, owners)
     for module in (native, shopify, segment, health):
         app.include_router(module.router)
 

@@ -67,5 +67,5 @@ async def post_shopify(request: Request) -> Response:
         ) from None
     keyed = await p.owners.rekey(events)
     result = (await p.intake.submit(shop, [Item(events=keyed, ref=webhook_id)]))[0]
-    await p.owners.remember(keyed)
+    p.owners.remember(keyed)
     return json_response(result.as_json())

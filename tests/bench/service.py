@@ -1,0 +1,148 @@
+"""The service under test: a bench shop, and `python -m services.ingest` as its own process.
+
+The bench uses the local stack's main database (the one `deploy/local/run.sh infra`
+migrates) with its secret key, not `nudge_test`: the test suite rebuilds that schema at the
+start of every session, which would pull the shop from under a running benchmark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from shared.credentials import SecretBox
+from shared.db.engine import make_engine
+from shared.settings import DatabaseSettings, SecretKeySettings
+from shared.tenancy import ShopCredentials, ShopRegistry
+from tests.support.ingest_process import free_port, wait_until_ready
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_SHOP = "bench-ingest"
+BENCH_DOMAIN = f"{BENCH_SHOP}.myshopify.com"
+BENCH_RATE_LIMIT = 1_000_000
+"""Events per second: far above what one process can take, so the limiter never answers 429."""
+
+
+def secret_key() -> SecretStr:
+    """The key the services use: NUDGE_SECRET_KEY(_FILE), else the local stack's file."""
+    os.environ.setdefault("NUDGE_SECRET_KEY_FILE", str(ROOT / ".local" / "secret.key"))
+    return SecretKeySettings().key()
+
+
+def bench_shop(database_url: str) -> ShopCredentials:
+    """The bench shop with fresh credentials: created once, its keys rotated on each run."""
+
+    async def run() -> ShopCredentials:
+        engine = make_engine(DatabaseSettings(url=SecretStr(database_url)))
+        registry = ShopRegistry(engine, SecretBox(secret_key()))
+        try:
+            if any(s.shop_id == BENCH_SHOP for s in await registry.list()):
+                return await registry.rotate(BENCH_SHOP, grace=timedelta(0))
+            return await registry.add(
+                BENCH_SHOP,
+                "Benchmark shop",
+                shopify_domain=BENCH_DOMAIN,
+                rate_limit_per_s=BENCH_RATE_LIMIT,
+            )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@dataclass(frozen=True)
+class Ingest:
+    url: str
+    pid: int
+
+
+@contextmanager
+def running_ingest(kafka: str, database_url: str, log_path: Path) -> Iterator[Ingest]:
+    """Start ingest exactly as `nudge ingest` runs (its defaults), stop it afterwards."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "DATABASE_URL": database_url,
+        "NUDGE_SECRET_KEY": secret_key().get_secret_value(),
+        "NUDGE_INGEST_PORT": str(port),
+    }
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.ingest"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, proc, log_path)
+        yield Ingest(url, proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM: the most resident memory the process ever had."""
+    return _status_kib(pid, "VmHWM") / 1024
+
+
+def rss_mib(pid: int) -> float:
+    return _status_kib(pid, "VmRSS") / 1024
+
+
+def _status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(pid: int, *, below: float = 0.05, limit_s: float = 60.0) -> float:
+    """Wait until the process uses less than `below` of a core; returns the seconds waited.
+
+    An overloaded scenario leaves requests that the client gave up on but the service still
+    works through; the next scenario must not pay for them.
+    """
+    started = time.monotonic()
+    while time.monotonic() - started < limit_s:
+        before = cpu_seconds(pid)
+        time.sleep(0.5)
+        if (cpu_seconds(pid) - before) / 0.5 < below:
+            break
+    return time.monotonic() - started
+
+
+def broker_pid() -> int | None:
+    """The local stack's broker (deploy/local/kafka.sh), for its CPU share; None elsewhere."""
+    pid_file = Path(os.environ.get("NUDGE_KAFKA_DIR", ROOT / ".local" / "kafka")) / "kafka.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        cpu_seconds(pid)
+    except (OSError, ValueError):
+        return None
+    return pid
