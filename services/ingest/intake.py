@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
 from services.ingest import metrics, problems
 from services.ingest.dedup import RecentIds
@@ -58,25 +57,12 @@ class ItemResult:
         return body
 
 
-def field_errors(
-    exc: ValidationError, prefix: str = "", skip_tag: bool = False
-) -> list[FieldError]:
+def field_errors(exc: ValidationError) -> list[FieldError]:
     """Pydantic errors as dotted field paths (`data.items.0.price.amount`) with reasons."""
-    out = []
-    for err in exc.errors(include_url=False, include_input=False):
-        out.append(FieldError(_path(err, prefix, skip_tag), err["msg"]))
-    return out
-
-
-def _path(err: ErrorDetails, prefix: str, skip_tag: bool) -> str:
-    loc = list(err["loc"])
-    if skip_tag and loc and err["type"] != "union_tag_invalid":
-        loc = loc[1:]  # the first element names the union member (the event type)
-    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        loc = [*loc, "type"]
-    parts = [prefix] if prefix else []
-    parts.extend(str(p) for p in loc)
-    return ".".join(parts) or "(body)"
+    return [
+        FieldError(".".join(str(p) for p in err["loc"]) or "(body)", err["msg"])
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
 
 
 def _scoped(event: EventEnvelope) -> str:
