@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
-from pydantic import SecretStr
 
 from shared.kafka import create_topics
 from shared.settings import KafkaSettings
@@ -52,7 +51,3 @@ def shop_events(stack: Stack) -> Iterator[TopicWindow]:
     window = TopicWindow(stack.kafka_bootstrap, SHOP_EVENTS.name)
     yield window
     window.close()
-
-
-def database_secret(stack: Stack) -> SecretStr:
-    return SecretStr(stack.database_url)
