@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +22,7 @@ from shared.credentials import SecretBox
 from shared.db.engine import make_engine
 from shared.settings import DatabaseSettings, SecretKeySettings
 from shared.tenancy import ShopCredentials, ShopRegistry
-from tests.support.ingest_process import free_port, wait_until_ready
+from tests.support.ingest_process import ingest_process
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_SHOP = "bench-ingest"
@@ -69,34 +67,14 @@ class Ingest:
 @contextmanager
 def running_ingest(kafka: str, database_url: str, log_path: Path) -> Iterator[Ingest]:
     """Start ingest exactly as `nudge ingest` runs (its defaults), stop it afterwards."""
-    port = free_port()
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
         "DATABASE_URL": database_url,
         "NUDGE_SECRET_KEY": secret_key().get_secret_value(),
-        "NUDGE_INGEST_PORT": str(port),
     }
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.ingest"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url, proc, log_path)
-        yield Ingest(url, proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with ingest_process(env, log_path) as (url, pid):
+        yield Ingest(url, pid)
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -36,27 +36,38 @@ def service_env(kafka: str, database_url: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def running_ingest(kafka: str, database_url: str, log_path: Path, **settings: str) -> Iterator[str]:
-    """Start `nudge ingest`, wait until /healthz answers, yield its base URL, stop it."""
-    port = free_port()
+    """Start `nudge ingest` with test settings, wait until it is ready, yield its base URL."""
     env = service_env(
         kafka,
         database_url,
-        NUDGE_INGEST_PORT=str(port),
         NUDGE_INGEST_CREDENTIALS_REFRESH_S="1",
         **{f"NUDGE_INGEST_{k.upper()}": v for k, v in settings.items()},
     )
+    with ingest_process(env, log_path) as (base, _):
+        yield base
+
+
+@contextmanager
+def ingest_process(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, int]]:
+    """Run `python -m services.ingest` on a free port with `env`; yield (base URL, pid).
+
+    Waits for /readyz before yielding and stops the process afterwards; its output is
+    appended to `log_path`.
+    """
+    port = free_port()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.ingest"],
             cwd=ROOT,
-            env=env,
+            env={**env, "NUDGE_INGEST_PORT": str(port)},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(base, proc, log_path)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         try:

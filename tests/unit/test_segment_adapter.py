@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,10 +24,10 @@ from shared.events.catalog import (
     ProductViewedEvent,
 )
 from shared.events.types import Money
+from tests.support.json_mutation import DELETE, JUNK, json_paths, patched
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "segment"
 SHOP = "acme"
-DELETE = object()
 ANONYMOUS = "23adfd82-aa0f-45a7-a756-24f2a7a4c895"
 USER = "97980cfea0067"
 TRACK_TIME = datetime(2021, 6, 10, 18, 31, 22, 612000, tzinfo=UTC)
@@ -39,22 +37,6 @@ CALLS = sorted(path.stem for path in FIXTURES.glob("*.json"))
 def load(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
     return data
-
-
-def patched(payload: dict[str, Any], changes: dict[str, object]) -> dict[str, Any]:
-    """A deep copy with each dotted path set to its value (DELETE removes the key)."""
-    result = copy.deepcopy(payload)
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        target: Any = result
-        for part in parents:
-            target = target[int(part)] if isinstance(target, list) else target[part]
-        key: Any = int(last) if isinstance(target, list) else last
-        if value is DELETE:
-            del target[key]
-        else:
-            target[key] = value
-    return result
 
 
 def run(call: Any, default_type: str | None = None) -> list[ShopEvent]:
@@ -417,26 +399,11 @@ def test_a_call_that_is_not_an_object_is_refused(call: Any) -> None:
     assert raised.value.field == "$"
 
 
-def _paths(value: object, prefix: str = "") -> Iterator[str]:
-    children: list[tuple[str, object]] = []
-    if isinstance(value, dict):
-        children = [(str(key), child) for key, child in value.items()]
-    elif isinstance(value, list):
-        children = [(str(index), child) for index, child in enumerate(value)]
-    for key, child in children:
-        path = f"{prefix}.{key}" if prefix else key
-        yield path
-        yield from _paths(child, path)
-
-
-JUNK: tuple[object, ...] = (None, "", "junk", -1, 1.5, True, [], {}, ["junk"], {"junk": 1})
-
-
 @pytest.mark.parametrize("name", CALLS)
 def test_no_junk_anywhere_escapes_as_anything_but_mapping_error(name: str) -> None:
     """Replace every value of the call, one at a time, by a value of every JSON type."""
     payload = load(name)
-    for path in _paths(payload):
+    for path in json_paths(payload):
         for junk in JUNK:
             try:
                 events = run(patched(payload, {path: junk}))

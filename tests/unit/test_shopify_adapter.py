@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -34,13 +32,13 @@ from shared.events.catalog import (
 )
 from shared.events.shop import ConsentStatus, ShipmentStatus
 from shared.events.types import Money
+from tests.support.json_mutation import DELETE, JUNK, json_paths, patched
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
 SHOP = "acme"
 WEBHOOK_ID = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
 OTHER_WEBHOOK_ID = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
 TRIGGERED_AT = datetime(2022, 6, 1, 12, 0, tzinfo=UTC)
-DELETE = object()
 
 CUSTOMER = "706405506930370084"
 BUYER = "603851970716743426"
@@ -52,22 +50,6 @@ FULFILLMENT = "4946218373167"
 def load(topic: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((FIXTURES / f"{topic.replace('/', '_')}.json").read_text())
     return data
-
-
-def patched(payload: dict[str, Any], changes: dict[str, object]) -> dict[str, Any]:
-    """A deep copy with each dotted path set to its value (DELETE removes the key)."""
-    result = copy.deepcopy(payload)
-    for dotted, value in changes.items():
-        *parents, last = dotted.split(".")
-        target: Any = result
-        for part in parents:
-            target = target[int(part)] if isinstance(target, list) else target[part]
-        key: Any = int(last) if isinstance(target, list) else last
-        if value is DELETE:
-            del target[key]
-        else:
-            target[key] = value
-    return result
 
 
 def run(
@@ -751,26 +733,11 @@ def test_junk_is_refused_naming_the_field(
     assert raised.value.field == field, raised.value.reason
 
 
-def _paths(value: object, prefix: str = "") -> Iterator[str]:
-    children: list[tuple[str, object]] = []
-    if isinstance(value, dict):
-        children = [(str(key), child) for key, child in value.items()]
-    elif isinstance(value, list):
-        children = [(str(index), child) for index, child in enumerate(value)]
-    for key, child in children:
-        path = f"{prefix}.{key}" if prefix else key
-        yield path
-        yield from _paths(child, path)
-
-
-JUNK: tuple[object, ...] = (None, "", "junk", -1, 1.5, True, [], {}, ["junk"], {"junk": 1})
-
-
 @pytest.mark.parametrize("topic", sorted(SUPPORTED_TOPICS))
 def test_no_junk_anywhere_escapes_as_anything_but_mapping_error(topic: str) -> None:
     """Replace every value of the fixture, one at a time, by a value of every JSON type."""
     payload = load(topic)
-    for path in _paths(payload):
+    for path in json_paths(payload):
         for junk in JUNK:
             try:
                 events = run(topic, patched(payload, {path: junk}))
