@@ -13,8 +13,21 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from shared.events import SHOP_EVENT, DeadLetter
-from shared.topics import SHOP_EVENTS, SHOP_EVENTS_DLQ, TopicSpec
+from shared.events import (
+    FEEDBACK_EVENT,
+    SEGMENT_EVENT,
+    SHOP_EVENT,
+    TRIGGER_EVENT,
+    DeadLetter,
+)
+from shared.topics import (
+    FEEDBACK_EVENTS,
+    SEGMENTS_CHANGES,
+    SHOP_EVENTS,
+    SHOP_EVENTS_DLQ,
+    TRIGGERS_FIRED,
+    TopicSpec,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "shared" / "schemas"
@@ -39,13 +52,16 @@ def published_documents() -> dict[Path, str]:
     from services.ingest.app import create_app
     from shared.settings import SecretKeySettings
 
+    schemas: list[tuple[TopicSpec, dict[str, Any]]] = [
+        (SHOP_EVENTS, SHOP_EVENT.json_schema()),
+        (SHOP_EVENTS_DLQ, DeadLetter.model_json_schema()),
+        (TRIGGERS_FIRED, TRIGGER_EVENT.json_schema()),
+        (SEGMENTS_CHANGES, SEGMENT_EVENT.json_schema()),
+        (FEEDBACK_EVENTS, FEEDBACK_EVENT.json_schema()),
+    ]
     docs = {
-        SCHEMA_DIR / f"{SHOP_EVENTS.name}.json": _render(
-            topic_schema(SHOP_EVENTS, SHOP_EVENT.json_schema())
-        ),
-        SCHEMA_DIR / f"{SHOP_EVENTS_DLQ.name}.json": _render(
-            topic_schema(SHOP_EVENTS_DLQ, DeadLetter.model_json_schema())
-        ),
+        SCHEMA_DIR / f"{spec.name}.json": _render(topic_schema(spec, schema))
+        for spec, schema in schemas
     }
     app = create_app(secret_key=SecretKeySettings(secret_key=SecretStr("x" * 32)))
     docs[OPENAPI_PATH] = _render(app.openapi())

@@ -1,4 +1,4 @@
-"""Nudge's event model: the CloudEvents envelope and the typed shop events."""
+"""Nudge's event model: the CloudEvents envelope and the typed records of every topic."""
 
 from shared.events.catalog import (
     EVENT_TYPES,
@@ -14,16 +14,34 @@ from shared.events.envelope import (
     new_event_id,
     record_key,
 )
+from shared.events.feedback import FEEDBACK_EVENT, FeedbackEvent, parse_feedback_event
+from shared.events.segments import SEGMENT_EVENT, SegmentEvent, parse_segment_event
+from shared.events.triggers import (
+    TRIGGER_EVENT,
+    TriggerEvent,
+    parse_trigger_event,
+    trigger_id,
+)
 
 __all__ = [
     "EVENT_TYPES",
+    "FEEDBACK_EVENT",
+    "SEGMENT_EVENT",
     "SHOP_EVENT",
+    "TRIGGER_EVENT",
     "DeadLetter",
     "EventEnvelope",
+    "FeedbackEvent",
+    "SegmentEvent",
     "ShopEvent",
+    "TriggerEvent",
     "derived_event_id",
     "dump_shop_event",
     "new_event_id",
+    "parse_feedback_event",
+    "parse_segment_event",
     "parse_shop_event",
+    "parse_trigger_event",
     "record_key",
+    "trigger_id",
 ]

@@ -1,0 +1,1 @@
+"""Dispatch: consent, channel choice, rendering and exactly-once sending (not built yet)."""

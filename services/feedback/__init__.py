@@ -1,0 +1,1 @@
+"""Feedback: replies, opt-outs, surveys, bounces and attribution (not built yet)."""

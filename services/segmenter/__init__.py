@@ -1,0 +1,1 @@
+"""Segmenter: customer profiles, lifecycle stage, RFM and segment rules (not built yet)."""

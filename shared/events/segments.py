@@ -1,0 +1,45 @@
+"""Segment entries and exits, as records of `segments.changes.v1`.
+
+Written by the segmenter whenever a customer's profile starts or stops matching a segment
+rule; read by triggers (win-back, VIP and other segment-entry campaigns) and analysts.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal
+
+from pydantic import Field, TypeAdapter
+
+from shared.events.envelope import EventEnvelope
+from shared.events.types import Model
+
+SegmentId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")]
+"""A segment's id as declared in the shop's segment rules, e.g. `vip` or `inactive-90d`."""
+
+
+class SegmentChange(Model):
+    segment_id: SegmentId
+    rule_version: Annotated[int, Field(ge=1)] = 1
+    """Which revision of the segment's rule decided, so that a rule edit explains a change."""
+    reason: Annotated[str, Field(max_length=500)] | None = None
+    """Human-readable why, e.g. `ltv 812.40 > 800`."""
+
+
+class SegmentEnteredEvent(EventEnvelope):
+    type: Literal["segment.entered"] = "segment.entered"
+    data: SegmentChange
+
+
+class SegmentExitedEvent(EventEnvelope):
+    type: Literal["segment.exited"] = "segment.exited"
+    data: SegmentChange
+
+
+SegmentEvent = Annotated[SegmentEnteredEvent | SegmentExitedEvent, Field(discriminator="type")]
+
+SEGMENT_EVENT: Final[TypeAdapter[SegmentEvent]] = TypeAdapter(SegmentEvent)
+
+
+def parse_segment_event(raw: bytes | str) -> SegmentEvent:
+    """Parse one record value of `segments.changes.v1`; raises pydantic.ValidationError."""
+    return SEGMENT_EVENT.validate_json(raw)
