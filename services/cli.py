@@ -1,6 +1,7 @@
 """`nudge`: one command for every service and operator tool.
 
 nudge ingest                 run the ingest API
+nudge worker triggers        run a triggers worker (Faust)
 nudge topics create|list     create the declared topics / show them
 nudge tail TOPIC             print records as they arrive
 nudge shops add|rotate|list  manage shops and their credentials
@@ -31,11 +32,13 @@ shops_app = typer.Typer(no_args_is_help=True, help="Shops, API keys and webhook 
 db_app = typer.Typer(no_args_is_help=True, help="The PostgreSQL schema")
 schemas_app = typer.Typer(no_args_is_help=True, help="Published schemas (JSON Schema, OpenAPI)")
 wait_app = typer.Typer(no_args_is_help=True, help="Wait for a dependency to answer")
+worker_app = typer.Typer(no_args_is_help=True, help="Stream-processing workers")
 app.add_typer(topics_app, name="topics")
 app.add_typer(shops_app, name="shops")
 app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(wait_app, name="wait")
+app.add_typer(worker_app, name="worker")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -54,6 +57,16 @@ def ingest(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     serve(IngestSettings(**overrides))  # type: ignore[arg-type]
+
+
+@worker_app.command("triggers")
+def worker_triggers() -> None:
+    """Run a triggers worker (settings: NUDGE_TRIGGERS_*, KAFKA_*)."""
+    from services.triggers.settings import TriggersSettings
+    from services.triggers.worker import run
+    from shared.settings import KafkaSettings
+
+    run(TriggersSettings(), KafkaSettings())
 
 
 @topics_app.command("create")
@@ -87,49 +100,37 @@ def topics_list() -> None:
 
 @app.command()
 def tail(
-    topic: str,
+    topics: Annotated[list[str], typer.Argument(help="one or more topic names")],
     from_beginning: Annotated[bool, typer.Option(help="start at the oldest record")] = False,
     limit: Annotated[int | None, typer.Option(help="stop after this many records")] = None,
     raw: Annotated[bool, typer.Option(help="print the record values unchanged")] = False,
 ) -> None:
-    """Print records of TOPIC as they arrive (no consumer group: offsets stay untouched)."""
+    """Print records of TOPICS as they arrive (no consumer group: offsets stay untouched)."""
+    from services.record_summary import describe
     from shared.kafka import tail as tail_records
     from shared.settings import KafkaSettings
     from shared.topics import topic_by_name
 
     try:
-        topic_by_name(topic)
+        for topic in topics:
+            topic_by_name(topic)
     except KeyError as exc:
         raise _fail(str(exc.args[0])) from None
 
     async def run() -> None:
         seen = 0
-        async for partition, offset, key, value in tail_records(
-            KafkaSettings(), topic, from_beginning=from_beginning
+        async for topic, partition, offset, key, value in tail_records(
+            KafkaSettings(), topics, from_beginning=from_beginning
         ):
-            typer.echo(_describe(partition, offset, key, value, raw))
+            where = f"{topic}/{partition}@{offset}" if len(topics) > 1 else f"p{partition}@{offset}"
+            text = (value or b"").decode(errors="replace")
+            typer.echo(text if raw else describe(where, key, value))
             seen += 1
             if limit is not None and seen >= limit:
                 return
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
-
-
-def _describe(
-    partition: int, offset: int, key: bytes | None, value: bytes | None, raw: bool
-) -> str:
-    key_text = key.decode(errors="replace") if key else "-"
-    body = (value or b"").decode(errors="replace")
-    if raw:
-        return body
-    try:
-        record = json.loads(body)
-    except ValueError:
-        return f"p{partition}@{offset} {key_text} {body[:200]}"
-    summary = json.dumps(record.get("data", {}), separators=(",", ":"))[:160]
-    kind = record.get("type", "?")
-    return f"p{partition}@{offset} {record.get('time', '')} {kind:24} {key_text:28} {summary}"
 
 
 def _registry() -> tuple[AsyncEngine, ShopRegistry]:

@@ -77,14 +77,14 @@ def make_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer
 
 
 async def tail(
-    settings: KafkaSettings, topic: str, *, from_beginning: bool = False
-) -> AsyncIterator[tuple[int, int, bytes | None, bytes | None]]:
-    """Yield (partition, offset, key, value) for every record arriving on `topic`.
+    settings: KafkaSettings, topics: Iterable[str], *, from_beginning: bool = False
+) -> AsyncIterator[tuple[str, int, int, bytes | None, bytes | None]]:
+    """Yield (topic, partition, offset, key, value) for every record arriving on `topics`.
 
     No consumer group: tailing never moves a service's committed offsets.
     """
     consumer = AIOKafkaConsumer(
-        topic,
+        *topics,
         **settings.client_options(),
         group_id=None,
         enable_auto_commit=False,
@@ -93,6 +93,6 @@ async def tail(
     await consumer.start()
     try:
         async for record in consumer:
-            yield record.partition, record.offset, record.key, record.value
+            yield record.topic, record.partition, record.offset, record.key, record.value
     finally:
         await consumer.stop()

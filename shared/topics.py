@@ -61,6 +61,18 @@ TRIGGERS_FIRED = TopicSpec(
     key=CUSTOMER_KEY,
     description="Campaign steps that are due for a customer, with deterministic ids.",
 )
+TRIGGERS_COMMANDS = TopicSpec(
+    name="triggers.commands.v1",
+    partitions=12,
+    cleanup_policy="delete",
+    retention_ms=7 * DAY_MS,
+    key=CUSTOMER_KEY,
+    description=(
+        "The triggers service's own commands to itself (a timer fell due, an anonymous "
+        "visitor's state moves to the customer), co-partitioned with shop.events.v1 so that "
+        "they are processed in order with the customer's events. Internal: not for analysts."
+    ),
+)
 SEGMENTS_CHANGES = TopicSpec(
     name="segments.changes.v1",
     partitions=12,
@@ -98,6 +110,7 @@ ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     SHOP_EVENTS,
     SHOP_EVENTS_DLQ,
     TRIGGERS_FIRED,
+    TRIGGERS_COMMANDS,
     SEGMENTS_CHANGES,
     CUSTOMER_PROFILES,
     MESSAGES_STATUS,

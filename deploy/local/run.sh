@@ -3,7 +3,8 @@
 #
 # Usage: deploy/local/run.sh infra|up|run|down
 #   infra  Kafka + PostgreSQL, topics created, schema migrated
-#   up     infra + every service in the background (logs in .local/logs/)
+#   up     infra + every service in the background (logs in .local/logs/); campaign time
+#          runs NUDGE_DEMO_TIME_SCALE (default 4320) times faster than the wall clock
 #   run    up + the demo shop + the demo storyline through the HTTP API, then follows
 #          shop.events.v1 until Ctrl-C, which stops everything
 #   down   stop the services, Kafka and PostgreSQL
@@ -17,6 +18,7 @@ LOGS="$LOCAL/logs"
 INGEST_PORT="${NUDGE_INGEST_PORT:-8080}"
 INGEST_URL="http://127.0.0.1:$INGEST_PORT"
 DEMO_CREDENTIALS="$LOCAL/demo-shop.json"
+TRIGGERS_PORT="${NUDGE_TRIGGERS_PORT:-8081}"
 export NUDGE_SECRET_KEY_FILE="${NUDGE_SECRET_KEY_FILE:-$LOCAL/secret.key}"
 export NUDGE_INGEST_PORT="$INGEST_PORT"
 # The services find the local stack on the ports its scripts use, unless told otherwise.
@@ -83,11 +85,35 @@ wait_ready() {
   return 1
 }
 
+# The local stack runs campaign time fast (NUDGE_DEMO_TIME_SCALE, default 4320: three days
+# in a minute). Each start gets its own clock origin, triggers app id and state folder, reading
+# only what happens from now on, so that an earlier run's timeline never leaks into this one.
+demo_clock() {
+  local origin
+  origin="$("$BIN/python" -c 'import time; print(f"{time.time():.3f}")')"
+  export NUDGE_TRIGGERS_TIME_SCALE="${NUDGE_DEMO_TIME_SCALE:-4320}"
+  export NUDGE_TRIGGERS_CLOCK_ORIGIN="$origin"
+  export NUDGE_TRIGGERS_APP_ID="nudge-triggers-local-${origin%.*}"
+  export NUDGE_TRIGGERS_START_FROM=latest
+  export NUDGE_TRIGGERS_PORT="$TRIGGERS_PORT"
+  rm -rf "$LOCAL/triggers"
+  export NUDGE_TRIGGERS_DATA_DIR="$LOCAL/triggers/${origin%.*}"
+  printf 'export NUDGE_TRIGGERS_TIME_SCALE=%s NUDGE_TRIGGERS_CLOCK_ORIGIN=%s\n' \
+    "$NUDGE_TRIGGERS_TIME_SCALE" "$origin" >"$LOCAL/demo-clock.env"
+}
+
 up() {
   infra
   start_service ingest "$BIN/nudge" ingest --port "$INGEST_PORT"
+  if [[ ! -f $LOCAL/triggers.pid ]] || ! kill -0 "$(<"$LOCAL/triggers.pid")" 2>/dev/null; then
+    demo_clock
+  fi
+  start_service triggers "$BIN/nudge" worker triggers
   wait_ready "$INGEST_URL/readyz" ingest
   say "ingest is ready at $INGEST_URL (OpenAPI: $INGEST_URL/docs)"
+  wait_ready "http://127.0.0.1:$TRIGGERS_PORT/readyz" triggers
+  say "triggers is ready (metrics: http://127.0.0.1:$TRIGGERS_PORT/metrics);" \
+    "campaign time runs $(. "$LOCAL/demo-clock.env" && echo "$NUDGE_TRIGGERS_TIME_SCALE")x fast"
 }
 
 demo_shop() {
@@ -105,6 +131,7 @@ demo_shop() {
 
 down() {
   stop_service tail
+  stop_service triggers
   stop_service ingest
   deploy/local/kafka.sh stop || true
   deploy/local/postgres.sh stop || true
@@ -113,12 +140,14 @@ down() {
 run() {
   up
   demo_shop
-  say "events arriving on shop.events.v1:"
-  "$BIN/nudge" tail shop.events.v1 &
+  say "events arriving on shop.events.v1, and triggers fired or cancelled on triggers.fired.v1:"
+  "$BIN/nudge" tail shop.events.v1 triggers.fired.v1 &
   local tail_pid=$!
   trap 'kill $tail_pid 2>/dev/null; echo; say "stopping"; down; exit 0' INT TERM
-  sleep 3  # the tail joins the topic before the first event
-  "$BIN/python" deploy/local/demo/storyline.py "$INGEST_URL" "$DEMO_CREDENTIALS"
+  sleep 3  # the tail and the triggers worker join their topics before the first event
+  # shellcheck disable=SC1091
+  (. "$LOCAL/demo-clock.env" &&
+    "$BIN/python" deploy/local/demo/storyline.py "$INGEST_URL" "$DEMO_CREDENTIALS")
   sleep 2
   say "the stack keeps running: send your own events to $INGEST_URL (credentials in"
   say ".local/demo-shop.json). Ctrl-C (or make stop) stops everything."

@@ -1,9 +1,10 @@
 """Campaign steps that became due, as records of `triggers.fired.v1`.
 
 Written by the triggers service; read by dispatch, which turns each `trigger.fired` into at most
-one message per channel. The envelope id is the trigger id: derived from shop, customer,
-campaign, journey instance and step, so a replay or a restart that fires the same step again
-produces the same id, and dispatch's unique key on it makes the send happen once.
+one message per channel and ignores the other types (`trigger.expired`, `journey.exited`), which
+are there for analysts and operators. The envelope id is the trigger id: derived from shop,
+customer, campaign, journey instance and step, so a replay or a restart that fires the same step
+again produces the same id, and dispatch's unique key on it makes the send happen once.
 """
 
 from __future__ import annotations
@@ -131,6 +132,18 @@ class TriggerExpired(Model):
     max_lateness_s: Annotated[int, Field(ge=0)]
 
 
+class JourneyExited(Model):
+    """A journey ended early because an exit rule matched: its remaining steps never fire.
+
+    The record that makes the safety switches visible: e.g. `abandoned_cart` exited with
+    `order_placed` the moment the order arrived.
+    """
+
+    campaign_id: CampaignId
+    journey_id: Id
+    reason: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
+
+
 class TriggerFiredEvent(EventEnvelope):
     type: Literal["trigger.fired"] = "trigger.fired"
     data: TriggerFired
@@ -141,7 +154,14 @@ class TriggerExpiredEvent(EventEnvelope):
     data: TriggerExpired
 
 
-TriggerEvent = Annotated[TriggerFiredEvent | TriggerExpiredEvent, Field(discriminator="type")]
+class JourneyExitedEvent(EventEnvelope):
+    type: Literal["journey.exited"] = "journey.exited"
+    data: JourneyExited
+
+
+TriggerEvent = Annotated[
+    TriggerFiredEvent | TriggerExpiredEvent | JourneyExitedEvent, Field(discriminator="type")
+]
 
 TRIGGER_EVENT: Final[TypeAdapter[TriggerEvent]] = TypeAdapter(TriggerEvent)
 

@@ -1,9 +1,14 @@
 """The demo storyline, replayed through the real HTTP API of a running ingest service.
 
 A visitor browses anonymously, signs up (Shopify customers/create), is identified (Segment
-identify), browses and fills a cart (native events), starts a checkout, leaves, and later buys
-(orders/create, then orders/paid — the same order, so it collapses into one event), and the
-parcel ships and arrives. `make run` prints each event as it lands on shop.events.v1.
+identify), browses and fills a cart (native events), starts a checkout, leaves, and a day later
+buys (orders/create, then orders/paid — the same order, so it collapses into one event), and
+the parcel ships and arrives. A second customer fills a cart and never buys. `make run` prints
+each event as it lands on shop.events.v1, and each trigger the triggers service fires or cancels.
+
+The story plays in campaign time: the same scaled clock as the triggers worker
+(NUDGE_TRIGGERS_TIME_SCALE, NUDGE_TRIGGERS_CLOCK_ORIGIN), so three days pass in about a minute
+and the cart reminders come out at their real offsets (+30 min, +24 h, +72 h).
 
 Usage: python deploy/local/demo/storyline.py BASE_URL CREDENTIALS_JSON
 """
@@ -14,25 +19,42 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from shared.clock import make_clock
 
 SHOP_DOMAIN = "demo-coffee.myshopify.com"
 CUSTOMER_ID = 7390498521379  # Shopify customer ids are 64-bit integers
 VISITOR = f"visitor-{uuid.uuid4().hex[:8]}"
 ORDER_ID = 5830165512483
 RUN = uuid.uuid4().hex[:6]  # fresh webhook ids per run, so a second `make run` shows events too
-START = datetime.now(UTC) - timedelta(days=3)
+CLOCK = make_clock(
+    float(os.environ.get("NUDGE_TRIGGERS_TIME_SCALE", "1")),
+    float(os.environ["NUDGE_TRIGGERS_CLOCK_ORIGIN"])
+    if "NUDGE_TRIGGERS_CLOCK_ORIGIN" in os.environ
+    else None,
+)
+START = CLOCK.now()
 
 
 def at(hours: float) -> str:
     return (START + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+
+
+def until(hours: float, what: str) -> None:
+    """Wait for campaign time START + hours, then announce the next part of the story."""
+    moment = START + timedelta(hours=hours)
+    time.sleep(max(CLOCK.seconds_until(moment), 0))
+    day, minutes = divmod(int(hours * 60), 24 * 60)
+    print(f"\n[day {day + 1}, {minutes // 60:02d}:{minutes % 60:02d}] {what}")
 
 
 BEANS = {
@@ -62,7 +84,7 @@ class Client:
             "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
             "X-Shopify-Shop-Domain": SHOP_DOMAIN,
             "X-Shopify-Webhook-Id": f"demo-{RUN}-{topic}-{payload.get('id')}",
-            "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
+            "X-Shopify-Triggered-At": CLOCK.now().isoformat(),
         }
         self._report(what, self.http.post("/v1/webhooks/shopify", content=raw, headers=headers))
 
@@ -87,7 +109,7 @@ class Client:
         if response.status_code >= 300:
             print(f"     {body}")
             raise SystemExit(1)
-        time.sleep(0.4)  # lets the tail print each event under its step
+        time.sleep(0.05)  # lets the tail print each event under its step
 
 
 def customer(first_name: str) -> dict[str, Any]:
@@ -97,17 +119,17 @@ def customer(first_name: str) -> dict[str, Any]:
         "first_name": first_name,
         "last_name": "Lovelace",
         "phone": "+31612345678",
-        "created_at": at(0.5),
-        "updated_at": at(0.5),
+        "created_at": at(0.01),
+        "updated_at": at(0.01),
         "email_marketing_consent": {
             "state": "subscribed",
             "opt_in_level": "single_opt_in",
-            "consent_updated_at": at(0.5),
+            "consent_updated_at": at(0.01),
         },
         "sms_marketing_consent": {
             "state": "subscribed",
             "opt_in_level": "single_opt_in",
-            "consent_updated_at": at(0.5),
+            "consent_updated_at": at(0.01),
             "consent_collected_from": "SHOPIFY",
         },
     }
@@ -131,14 +153,18 @@ def main() -> None:
     base, credentials_path = sys.argv[1], Path(sys.argv[2])
     c = Client(base, json.loads(credentials_path.read_text()))
     cust = str(CUSTOMER_ID)
-    print("Demo storyline for shop 'demo-coffee':")
+    print(
+        "Demo storyline for shop 'demo-coffee' (campaign time runs "
+        f"{getattr(CLOCK, 'scale', 1):g}x faster than the wall clock):"
+    )
+    until(0, "Ada finds the shop, signs up, fills a cart and leaves at checkout")
     c.segment(
         "/v1/track",
         {
             "messageId": f"m-{uuid.uuid4()}",
             "anonymousId": VISITOR,
             "event": "Product Viewed",
-            "timestamp": at(0),
+            "timestamp": at(0.01),
             "properties": {
                 **{k: v for k, v in BEANS.items() if k != "price"},
                 "price": 14.5,
@@ -155,7 +181,7 @@ def main() -> None:
             "messageId": f"m-{uuid.uuid4()}",
             "anonymousId": VISITOR,
             "userId": cust,
-            "timestamp": at(0.6),
+            "timestamp": at(0.02),
             "traits": {"email": "ada@example.com", "firstName": "Ada"},
             "context": {"locale": "nl-NL", "timezone": "Europe/Amsterdam"},
         },
@@ -167,21 +193,21 @@ def main() -> None:
             {
                 "id": str(uuid.uuid4()),
                 "type": "product.viewed",
-                "time": at(1),
+                "time": at(0.03),
                 "customerid": cust,
                 "data": {"product": BEANS},
             },
             {
                 "id": str(uuid.uuid4()),
                 "type": "product.added",
-                "time": at(1.1),
+                "time": at(0.04),
                 "customerid": cust,
                 "data": {"cart_id": "cart-1", "item": item},
             },
             {
                 "id": str(uuid.uuid4()),
                 "type": "cart.updated",
-                "time": at(1.1),
+                "time": at(0.04),
                 "customerid": cust,
                 "data": {
                     "cart_id": "cart-1",
@@ -198,8 +224,8 @@ def main() -> None:
         "token": "chk-" + RUN,
         "cart_token": "cart-1",
         "email": "ada@example.com",
-        "created_at": at(1.2),
-        "updated_at": at(1.2),
+        "created_at": at(0.05),
+        "updated_at": at(0.05),
         "currency": "EUR",
         "total_price": "29.00",
         "subtotal_price": "29.00",
@@ -212,9 +238,9 @@ def main() -> None:
         "id": ORDER_ID,
         "name": "#1001",
         "email": "ada@example.com",
-        "created_at": at(50),
-        "processed_at": at(50),
-        "updated_at": at(50),
+        "created_at": at(26),
+        "processed_at": at(26),
+        "updated_at": at(26),
         "currency": "EUR",
         "total_price": "33.95",
         "subtotal_price": "29.00",
@@ -226,20 +252,24 @@ def main() -> None:
         "customer": {"id": CUSTOMER_ID, "email": "ada@example.com", "first_name": "Ada"},
         "order_status_url": "https://demo-coffee.example/orders/1001",
     }
-    c.shopify("orders/create", order, "two days later she buys (orders/create)")
+    ben(c)
+    until(26, "a day later Ada comes back and buys: her cart reminders stop")
+    c.shopify("orders/create", order, "she buys (orders/create)")
     c.shopify("orders/paid", order, "payment captured (orders/paid: same order, no new event)")
     fulfillment = {
         "id": 4400000001,
         "order_id": ORDER_ID,
         "status": "success",
-        "created_at": at(60),
-        "updated_at": at(60),
+        "created_at": at(30),
+        "updated_at": at(30),
         "tracking_company": "PostNL",
         "tracking_number": "3SABCD1234567",
         "tracking_url": "https://postnl.example/track/3SABCD1234567",
         "line_items": [line_item()],
     }
+    until(30, "the parcel ships")
     c.shopify("fulfillments/create", fulfillment, "the parcel ships (fulfillments/create)")
+    until(50, "the parcel arrives: the moment to ask how it went")
     c.shopify(
         "fulfillment_events/create",
         {
@@ -247,11 +277,46 @@ def main() -> None:
             "fulfillment_id": fulfillment["id"],
             "order_id": ORDER_ID,
             "status": "delivered",
-            "happened_at": at(80),
-            "created_at": at(80),
+            "happened_at": at(50),
+            "created_at": at(50),
             "message": "Delivered to the front door",
         },
         "the parcel arrives (fulfillment_events/create)",
+    )
+    until(73, "three days on: Ben never came back, so he got all three reminders")
+
+
+def ben(c: Client) -> None:
+    """A second customer who fills a cart and never buys: every reminder goes out."""
+    consent = {"status": "granted", "source": "signup_form", "recorded_at": at(0.2)}
+    cart_item = {**BEANS, "quantity": 1}
+    c.native(
+        [
+            {
+                "id": str(uuid.uuid4()),
+                "type": "customer.updated",
+                "time": at(0.2),
+                "customerid": "ben-1",
+                "data": {
+                    "email": "ben@example.com",
+                    "first_name": "Ben",
+                    "consent": {"email": consent},
+                },
+            },
+            {
+                "id": str(uuid.uuid4()),
+                "type": "cart.updated",
+                "time": at(0.2),
+                "customerid": "ben-1",
+                "data": {
+                    "cart_id": "cart-ben",
+                    "items": [cart_item],
+                    "value": {"amount": "14.50", "currency": "EUR"},
+                    "recovery_url": "https://demo-coffee.example/cart/ben",
+                },
+            },
+        ],
+        "Ben, a customer already, fills a cart too and leaves (native batch)",
     )
 
 

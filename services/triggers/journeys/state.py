@@ -1,0 +1,241 @@
+"""One customer's state: the facts campaigns decide on, and their open journeys.
+
+It is the value of a changelogged table keyed `shop_id:customer_id`, written after every
+event, so it is kept small and cheap to (de)serialise: plain dataclasses, times as UTC epoch
+seconds, shop data (cart lines, products) as the JSON the events carried, every list capped.
+Order of events is tracked by `seq` (one per applied event) rather than by timestamps, so
+"an order after the journey started" does not depend on the shops' clocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+STATE_VERSION = 1
+MAX_SEEN_EVENTS = 64
+MAX_VIEWS = 10
+MAX_CARTS = 3
+MAX_CART_ITEMS = 20
+MAX_ORDER_IDS = 30
+MAX_RECENT_ORDERS = 5
+MAX_ORDER_ITEMS = 10
+MAX_PRODUCTS = 50
+MAX_PURCHASE_TIMES = 5
+MAX_SURVEYS = 10
+MAX_SEGMENTS = 50
+MAX_JOURNEY_IDS = 8
+
+Json = dict[str, Any]
+
+
+@dataclass(slots=True, kw_only=True)
+class ChannelConsent:
+    granted: bool
+    at: int
+    """When it was recorded: an older statement never overrides a newer one."""
+
+
+@dataclass(slots=True, kw_only=True)
+class Contact:
+    time_zone: str | None = None
+    birthday: str | None = None
+    """ISO date, as the shop sent it (validated by the event model)."""
+    consent: dict[str, ChannelConsent] = field(default_factory=dict)
+
+
+@dataclass(slots=True, kw_only=True)
+class Cart:
+    cart_id: str
+    items: list[Json]
+    """LineItem JSON, at most MAX_CART_ITEMS."""
+    value: Json | None = None
+    recovery_url: str | None = None
+    at: int
+
+
+@dataclass(slots=True, kw_only=True)
+class View:
+    """A product seen; only what decisions use (the browse journey keeps the full product)."""
+
+    product_id: str
+    category: str | None = None
+    at: int
+
+
+@dataclass(slots=True, kw_only=True)
+class OrderSummary:
+    order_id: str
+    order_number: str | None = None
+    items: list[Json]
+    total: Json
+    status_url: str | None = None
+    at: int
+    first_order: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class Orders:
+    count: int = 0
+    first_at: int | None = None
+    last_at: int | None = None
+    last_seq: int = 0
+    revenue: dict[str, str] = field(default_factory=dict)
+    """Currency -> decimal text (placed minus refunded)."""
+    ids: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    recent: list[OrderSummary] = field(default_factory=list)
+
+
+@dataclass(slots=True, kw_only=True)
+class ProductPurchases:
+    product_id: str
+    category: str | None = None
+    times: list[int] = field(default_factory=list)
+    seq: int = 0
+
+
+@dataclass(slots=True, kw_only=True)
+class Journey:
+    """One instance of a campaign for this customer, waiting for its next step."""
+
+    campaign_id: str
+    journey_id: str
+    entered_seq: int
+    entered_at: int
+    anchor: int
+    """Step delays count from here (the start, or the last cart activity / product view)."""
+    step: int = 0
+    due_at: int
+    cart_id: str | None = None
+    order_id: str | None = None
+    product: Json | None = None
+    shipment: Json | None = None
+    segment_id: str | None = None
+    occasion_date: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class CampaignMark:
+    """What re-entry rules need: when the campaign was last entered, and which instances."""
+
+    last_entry: int
+    journey_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, kw_only=True)
+class CustomerState:
+    v: int = STATE_VERSION
+    shop_id: str
+    customer_id: str | None = None
+    anonymous_id: str | None = None
+    seq: int = 0
+    contact: Contact = field(default_factory=Contact)
+    carts: list[Cart] = field(default_factory=list)
+    last_cart_add_seq: int = 0
+    views: list[View] = field(default_factory=list)
+    orders: Orders = field(default_factory=Orders)
+    purchases: list[ProductPurchases] = field(default_factory=list)
+    surveys: list[str] = field(default_factory=list)
+    """Orders whose survey was answered."""
+    last_survey_seq: int = 0
+    segments: list[str] = field(default_factory=list)
+    journeys: list[Journey] = field(default_factory=list)
+    campaigns: dict[str, CampaignMark] = field(default_factory=dict)
+    seen: list[int] = field(default_factory=list)
+    """`event_key`s of the last MAX_SEEN_EVENTS events applied: a replayed one changes
+    nothing. 48-bit digests rather than the ids (UUIDs would triple the state's size)."""
+
+    @property
+    def anonymous(self) -> bool:
+        """A visitor nobody can be messaged at: journeys wait, parked, until identified."""
+        return self.customer_id is None
+
+    def next_due_at(self) -> datetime | None:
+        """When `fire_due` should next run; None when nothing is pending (or anonymous)."""
+        if self.anonymous or not self.journeys:
+            return None
+        return datetime.fromtimestamp(min(j.due_at for j in self.journeys), UTC)
+
+    def cart(self, cart_id: str | None) -> Cart | None:
+        for cart in self.carts:
+            if cart.cart_id == cart_id:
+                return cart
+        return None
+
+    def product_purchases(self, product_id: str) -> ProductPurchases | None:
+        for entry in self.purchases:
+            if entry.product_id == product_id:
+                return entry
+        return None
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> CustomerState:
+        return _state(orjson.loads(raw))
+
+    def copy(self) -> CustomerState:
+        """A deep copy (the decision functions update the state they are given in place)."""
+        return _state(orjson.loads(orjson.dumps(self)))
+
+
+def _state(d: Json) -> CustomerState:
+    contact = d["contact"]
+    orders = d["orders"]
+    return CustomerState(
+        v=d["v"],
+        shop_id=d["shop_id"],
+        customer_id=d["customer_id"],
+        anonymous_id=d["anonymous_id"],
+        seq=d["seq"],
+        contact=Contact(
+            time_zone=contact["time_zone"],
+            birthday=contact["birthday"],
+            consent={k: ChannelConsent(**v) for k, v in contact["consent"].items()},
+        ),
+        carts=[Cart(**c) for c in d["carts"]],
+        last_cart_add_seq=d["last_cart_add_seq"],
+        views=[View(**v) for v in d["views"]],
+        orders=Orders(
+            count=orders["count"],
+            first_at=orders["first_at"],
+            last_at=orders["last_at"],
+            last_seq=orders["last_seq"],
+            revenue=orders["revenue"],
+            ids=orders["ids"],
+            cancelled=orders["cancelled"],
+            recent=[OrderSummary(**o) for o in orders["recent"]],
+        ),
+        purchases=[ProductPurchases(**p) for p in d["purchases"]],
+        surveys=d["surveys"],
+        last_survey_seq=d["last_survey_seq"],
+        segments=d["segments"],
+        journeys=[Journey(**j) for j in d["journeys"]],
+        campaigns={k: CampaignMark(**m) for k, m in d["campaigns"].items()},
+        seen=d["seen"],
+    )
+
+
+def event_key(event_id: str) -> int:
+    """A 48-bit digest of an event id: a false match among 64 recent ids is ~1 in 4 * 10^12."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=6).digest(), "big")
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def keep_last(items: list[Any], limit: int) -> None:
+    """Trim a list in place to its last `limit` entries (the newest are appended)."""
+    if len(items) > limit:
+        del items[: len(items) - limit]

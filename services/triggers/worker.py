@@ -1,0 +1,210 @@
+"""The Faust application: topics, changelogged tables, the agent and the timer tick.
+
+One agent reads the shop, feedback and segment topics and the service's own commands topic,
+with concurrency 1: processing has side effects, and with more than one in-flight message a
+commit can pass one that is not done yet (faust-streaming issue 606). All four topics have the
+same partition count and key, so a customer's events, due timers and hand-overs arrive on one
+partition, in order, and the table shard of that partition holds the customer's state.
+
+The durable timers are the `timers` table (customer key -> next due time), changelogged like
+the state; the in-memory `TimerIndex` is rebuilt from it whenever partitions are (re)assigned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import faust
+from aiohttp import web
+from aiokafka.errors import KafkaError
+from faust.types import TableT
+from mode import CrashingSupervisor
+
+from services.triggers.broker_setup import (
+    changelog_topics,
+    input_partitions,
+    pin_new_group_to_end,
+)
+from services.triggers.campaigns import CampaignCatalog
+from services.triggers.http import health_app, start_site
+from services.triggers.processor import Processor
+from services.triggers.settings import TriggersSettings
+from services.triggers.timer_index import TimerIndex
+from shared.clock import Clock, make_clock
+from shared.kafka import create_topics
+from shared.settings import KafkaSettings
+from shared.topics import (
+    FEEDBACK_EVENTS,
+    SEGMENTS_CHANGES,
+    SHOP_EVENTS,
+    SHOP_EVENTS_DLQ,
+    TRIGGERS_COMMANDS,
+    TRIGGERS_FIRED,
+)
+
+log = logging.getLogger(__name__)
+
+INPUT_TOPICS = (SHOP_EVENTS, FEEDBACK_EVENTS, SEGMENTS_CHANGES, TRIGGERS_COMMANDS)
+TABLES = ("journeys", "timers")
+_RAW_CODECS = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
+"""Records and table values stay bytes: the processor decodes them with pydantic / orjson."""
+
+
+def _raw_topic(app: faust.App, *names: str) -> faust.TopicT:
+    return app.topic(*names, **_RAW_CODECS)  # type: ignore[arg-type]
+
+
+def _raw_table(app: faust.App, name: str, partitions: int) -> TableT[bytes, bytes]:
+    # Faust derives the changelog's codecs from the types: bytes means "raw" end to end.
+    return app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes)
+
+
+class FaustOutbox:
+    """Sends through the Faust app's producer (which Faust flushes before each commit)."""
+
+    def __init__(self, app: faust.App) -> None:
+        self._topics = {
+            spec.name: _raw_topic(app, spec.name)
+            for spec in (TRIGGERS_FIRED, SHOP_EVENTS_DLQ, TRIGGERS_COMMANDS)
+        }
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+        """Retry until acknowledged: the record being handled must not be skipped meanwhile."""
+        delay = 0.1
+        while True:
+            try:
+                sent = await self._topics[topic].send(key=key, value=value)
+                await sent
+                return
+            except KafkaError as exc:
+                log.warning("cannot publish to %s (%r); retrying in %.1fs", topic, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def send_command(self, key: bytes, value: bytes) -> None:
+        await self._topics[TRIGGERS_COMMANDS.name].send(key=key, value=value)
+
+
+@dataclass
+class TriggersWorker:
+    app: faust.App
+    processor: Processor
+    recovered: bool = False
+    http: web.AppRunner | None = None
+
+    def not_ready_reason(self) -> str | None:
+        if not self.recovered:
+            return "tables are recovering"
+        if self.app.rebalancing:
+            return "rebalancing"
+        return None
+
+
+def _broker_urls(kafka: KafkaSettings) -> list[str]:
+    return [f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")]
+
+
+def _credentials(kafka: KafkaSettings) -> faust.SASLCredentials | None:
+    if not kafka.security_protocol.startswith("SASL"):
+        return None
+    assert kafka.sasl_password is not None  # KafkaSettings checks SASL completeness
+    return faust.SASLCredentials(
+        username=kafka.sasl_username,
+        password=kafka.sasl_password.get_secret_value(),
+        mechanism=kafka.sasl_mechanism,
+    )
+
+
+def create_worker(
+    settings: TriggersSettings,
+    kafka: KafkaSettings,
+    catalog: CampaignCatalog,
+    clock: Clock | None = None,
+    *,
+    partitions: int = SHOP_EVENTS.partitions,
+) -> TriggersWorker:
+    clock = clock or make_clock(settings.time_scale, settings.clock_origin)
+    app = faust.App(
+        settings.app_id,
+        broker=_broker_urls(kafka),
+        broker_credentials=_credentials(kafka),
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        web_enabled=False,
+        autodiscover=False,
+        topic_partitions=partitions,
+        topic_replication_factor=settings.replication_factor,
+        table_standby_replicas=settings.standby_replicas,
+        consumer_auto_offset_reset="earliest",  # `latest` is pinned in run(), see broker_setup
+        producer_acks=-1,
+        stream_wait_empty=False,
+        # A crashed agent would leave a live-looking worker that processes nothing: exit
+        # instead, and let the orchestrator restart it (at-least-once, nothing is lost).
+        agent_supervisor=CrashingSupervisor,
+    )
+    states, timers = (_raw_table(app, name, partitions) for name in TABLES)
+    processor = Processor(
+        states=states,
+        timers=timers,
+        index=TimerIndex(),
+        catalog=catalog,
+        clock=clock,
+        outbox=FaustOutbox(app),
+    )
+    worker = TriggersWorker(app=app, processor=processor)
+    source = _raw_topic(app, *(spec.name for spec in INPUT_TOPICS))
+
+    @app.agent(source, name="triggers", concurrency=1)
+    async def process(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            message = event.message
+            await processor.on_record(
+                message.topic, message.partition, message.offset, message.key, message.value
+            )
+            yield None
+
+    @timers.on_recover
+    async def rebuild_timer_index() -> None:
+        processor.rebuild_index()
+        worker.recovered = True
+        log.info("timer index rebuilt: %d customers with a pending step", len(processor.index))
+
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(app: faust.App, /, *_: object, **__: object) -> None:
+        processor.index.clear()  # rebuilt once the new assignment has recovered
+
+    @app.timer(interval=settings.tick_interval_s)  # type: ignore[untyped-decorator]
+    async def tick() -> None:
+        if worker.not_ready_reason() is None:
+            await processor.tick(settings.max_fires_per_tick)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def serve_health() -> None:
+        site = health_app(worker.not_ready_reason)
+        worker.http = await start_site(site, settings.host, settings.port)
+
+    return worker
+
+
+def run(settings: TriggersSettings, kafka: KafkaSettings) -> None:
+    """Run one triggers worker until SIGTERM / Ctrl-C."""
+    catalog = CampaignCatalog.load(settings.campaigns_dir)
+    inputs = [spec.name for spec in INPUT_TOPICS]
+    partitions = input_partitions(kafka, inputs)
+    create_topics(
+        kafka,
+        changelog_topics(settings.app_id, TABLES, partitions),
+        replication_factor=settings.replication_factor,
+    )
+    if settings.start_from == "latest":
+        pin_new_group_to_end(kafka, settings.app_id, inputs)
+    worker = create_worker(settings, kafka, catalog, partitions=partitions)
+    faust.Worker(worker.app, loglevel=settings.log_level).execute_from_commandline()
