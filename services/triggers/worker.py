@@ -197,6 +197,7 @@ def create_worker(
 def run(settings: TriggersSettings, kafka: KafkaSettings) -> None:
     """Run one triggers worker until SIGTERM / Ctrl-C."""
     catalog = CampaignCatalog.load(settings.campaigns_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     inputs = [spec.name for spec in INPUT_TOPICS]
     partitions = input_partitions(kafka, inputs)
     create_topics(

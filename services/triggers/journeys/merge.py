@@ -3,7 +3,9 @@
 - A customer with no state yet takes the visitor's state whole (facts, journeys, marks).
 - Otherwise the customer keeps their own contact, consent, orders and segments; the visitor's
   carts and product views are added (newest kept within the caps), and each open visitor
-  journey moves over unless the customer already has one open for that campaign. A moved
+  journey moves over unless the customer already has one open for that campaign, or entered
+  that campaign themselves since the visitor did (their own, newer journey decided it: e.g. a
+  browse reminder the customer's add-to-cart already cancelled must not come back). A moved
   journey keeps its due time and counts as entered now in the customer's own event order, so
   that only orders *after* the hand-over exit it. Consent is then checked when it fires.
 - Seen event ids are pooled, so a replayed visitor event does nothing to the customer.
@@ -50,6 +52,9 @@ def merge_identified(
     open_campaigns = {journey.campaign_id for journey in merged.journeys}
     for journey in visitor.journeys:
         if journey.campaign_id in open_campaigns:
+            continue
+        own = merged.campaigns.get(journey.campaign_id)
+        if own is not None and own.last_entry >= journey.entered_at:
             continue
         journey.entered_seq = merged.seq
         merged.journeys.append(journey)

@@ -13,6 +13,7 @@ from tests.unit.triggers.builders import (
     consenting_customer,
     fires,
     open_journeys,
+    added,
     order_placed,
     viewed,
 )
@@ -77,3 +78,17 @@ def test_the_customers_own_open_journey_wins_and_merging_twice_changes_nothing()
     assert [j.cart_id for j in once.journeys if j.campaign_id == CART] == ["cart-own"]
     twice = merge_identified(visitor.state, once)
     assert twice.to_bytes() == once.to_bytes()
+
+
+def test_a_visitor_journey_the_customer_has_since_lived_through_does_not_come_back() -> None:
+    """The hand-over arrives after the customer's own events (it travels through a topic)."""
+    visitor = Customer()
+    visitor.send(viewed(T0, "p9", customer=None, anonymous="v-1"))
+    customer = consenting_customer()
+    customer.send(viewed(at(minutes=1), "p9"))
+    customer.send(added(at(minutes=2), "p9"))
+    assert visitor.state is not None and customer.state is not None
+    assert open_journeys(visitor.state, "browse_abandonment") != []
+    assert open_journeys(customer.state, "browse_abandonment") == []
+    merged = merge_identified(visitor.state, customer.state)
+    assert open_journeys(merged, "browse_abandonment") == []
