@@ -2,4 +2,5 @@
 
 from services.ingest.server import serve
 
-serve()
+if __name__ == "__main__":  # worker processes import this module again; they must not serve
+    serve()

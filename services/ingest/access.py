@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "Nudge-Signature"
 MISS_REFRESH_INTERVAL_S = 1.0
 MISS_REFRESH_TIMEOUT_S = 2.0
+FIRST_LOAD_WAIT_S = 5.0
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -47,6 +48,7 @@ class Access:
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
         self._miss_lock = asyncio.Lock()
+        self._loaded = asyncio.Event()
 
     @property
     def ready(self) -> bool:
@@ -56,6 +58,7 @@ class Access:
         async with self._lock:
             self._snapshot = await self._load()
             self._loaded_at = time.monotonic()
+            self._loaded.set()
 
     async def refresh_on_miss(self) -> None:
         """Reload when a credential is unknown: a shop added a moment ago works at once.
@@ -77,7 +80,12 @@ class Access:
                 log.exception("cannot refresh shop credentials")
 
     async def start(self) -> None:
+        """Load the credentials before serving when the database answers soon enough (so a
+        freshly started worker does not refuse its first requests), else go on without."""
         self._task = asyncio.create_task(self._refresh_forever())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FIRST_LOAD_WAIT_S):
+                await self._loaded.wait()
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.ingest import metrics
 from services.ingest.access import Access
 from services.ingest.dedup import RecentIds
 from services.ingest.intake import Intake
@@ -53,7 +55,7 @@ def create_app(
     intake = Intake(
         publisher,
         RecentIds(settings.dedup_window_s, settings.dedup_max_ids),
-        ShopRateLimiter(min_burst=settings.max_batch_events),
+        ShopRateLimiter(min_burst=settings.max_batch_events, share=1 / settings.workers),
         settings.retry_after_s,
     )
 
@@ -68,6 +70,7 @@ def create_app(
             await owners.stop()
             await publisher.stop()
             await engine.dispose()
+            metrics.worker_exited(os.getpid())
 
     app = FastAPI(
         title="Nudge ingest API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from services.ingest import problems
 
@@ -25,11 +26,14 @@ async def read_capped(request: Request, max_bytes: int) -> bytes:
         raise problems.too_large(f"body is {declared} bytes; the limit is {max_bytes}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise problems.too_large(f"body exceeds the limit of {max_bytes} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise problems.too_large(f"body exceeds the limit of {max_bytes} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # gave up waiting (overload): an answer, not a server error
+        raise problems.bad_request("the client disconnected before sending the body") from None
     return b"".join(chunks)
 
 

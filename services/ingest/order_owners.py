@@ -20,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db.tables import OrderCustomerRow
@@ -130,16 +130,23 @@ class OrderOwners:
 
     async def _save(self) -> None:
         batch, self._unsaved = self._unsaved, {}
-        statement = insert(OrderCustomerRow).values(
-            [{"shop_id": s, "order_id": o, "customer_id": c} for (s, o), c in batch.items()]
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=["shop_id", "order_id"],
-            set_={"customer_id": statement.excluded.customer_id},
-        )
+        rows = [{"shop_id": s, "order_id": o, "customer_id": c} for (s, o), c in batch.items()]
         try:
             async with asyncio.timeout(10), self._engine.begin() as conn:
-                await conn.execute(statement)
+                await conn.execute(_UPSERT, rows)
         except BaseException:
             self._unsaved = {**batch, **self._unsaved}  # try again with the next round
             raise
+
+
+def _upsert() -> Insert:
+    """One statement for any number of rows (executemany), so SQLAlchemy compiles it once;
+    a VALUES list of each round's length was compiled anew every round."""
+    statement = insert(OrderCustomerRow)
+    return statement.on_conflict_do_update(
+        index_elements=["shop_id", "order_id"],
+        set_={"customer_id": statement.excluded.customer_id},
+    )
+
+
+_UPSERT = _upsert()

@@ -1,13 +1,21 @@
-"""Running the ingest app under uvicorn."""
+"""Running the ingest app under uvicorn, in this process or in several worker processes."""
 
 from __future__ import annotations
 
 import gc
+import os
+import tempfile
+from typing import TYPE_CHECKING
 
 import uvicorn
 
-from services.ingest.app import create_app
+from services.ingest.metrics import MULTIPROC_ENV
 from services.ingest.settings import IngestSettings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+_SETTINGS_PREFIX = "NUDGE_INGEST_"
 
 
 def tune_garbage_collector() -> None:
@@ -24,15 +32,42 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def worker_app() -> FastAPI:
+    """The app of one worker process (uvicorn calls this factory in each worker)."""
+    from services.ingest.app import create_app  # not in the parent, which only supervises
+
+    app = create_app(IngestSettings())
+    tune_garbage_collector()
+    return app
+
+
 def serve(settings: IngestSettings | None = None) -> None:
     settings = settings or IngestSettings()
-    app = create_app(settings)
-    tune_garbage_collector()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+    }
+    if settings.workers == 1:
+        from services.ingest.app import create_app
+
+        app = create_app(settings)
+        tune_garbage_collector()
+        uvicorn.run(app, **options)  # type: ignore[arg-type]
+        return
+    # Workers are spawned, not forked: they read their settings from the environment, so the
+    # parent's (possibly overridden) settings are handed down there, and the metrics
+    # directory is set before any worker imports prometheus_client. A fresh directory per
+    # run: values left by an earlier run would otherwise be added to this one's.
+    for name, value in settings.model_dump().items():
+        os.environ[f"{_SETTINGS_PREFIX}{name.upper()}"] = str(value)
+    with tempfile.TemporaryDirectory(prefix="nudge-ingest-metrics-") as metrics_dir:
+        os.environ[MULTIPROC_ENV] = metrics_dir
+        uvicorn.run(
+            "services.ingest.server:worker_app",
+            factory=True,
+            workers=settings.workers,
+            **options,  # type: ignore[arg-type]
+        )

@@ -22,3 +22,6 @@ class IngestSettings(BaseSettings):
     dedup_window_s: int = Field(default=24 * 3600, ge=0)
     dedup_max_ids: int = Field(default=1_000_000, ge=0)
     linger_ms: int = Field(default=2, ge=0, le=1000)
+    workers: int = Field(default=1, ge=1, le=64)
+    """Server processes sharing the port. Each has its own producer, recent-ids window and
+    rate-limit buckets (README, "Several worker processes"); 1 serves in this process."""

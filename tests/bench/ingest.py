@@ -67,6 +67,7 @@ class Options:
     webhook_warmup_s: float
     webhook_workers: int
     raw_records: int
+    ingest_workers: int
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -84,6 +85,12 @@ def parse_args(argv: list[str] | None) -> Options:
     )
     parser.add_argument(
         "--raw-records", type=int, default=1_000_000, help="ProducerPerformance records"
+    )
+    parser.add_argument(
+        "--ingest-workers",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="ingest worker processes (NUDGE_INGEST_WORKERS; default: one per core)",
     )
     ns = parser.parse_args(argv)
     return Options(**vars(ns))
@@ -128,7 +135,7 @@ def measure(opts: Options) -> Results:
     broker = broker_pid()
     with (
         tempfile.TemporaryDirectory(dir=OUT, prefix="work-") as tmp,
-        running_ingest(kafka, database_url, OUT / "ingest.log") as ingest,
+        running_ingest(kafka, database_url, OUT / "ingest.log", opts.ingest_workers) as ingest,
     ):
         workdir = Path(tmp)
         key = shop.api_key.get_secret_value()

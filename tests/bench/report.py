@@ -103,13 +103,18 @@ def _errors(outcome: Outcome) -> list[str]:
     return [f"  error: {e}" for e in errors[:5]]
 
 
+def _processes(workers: int) -> str:
+    return "one process" if workers == 1 else f"{workers} worker processes"
+
+
 def _header(r: Results) -> list[str]:
     m, raw = r.machine, r.raw
     return [
         "",
         f"Nudge ingest benchmark: {m.cores} cores ({m.cpu_model}), {m.memory_gib:.0f} GiB, "
         f"Python {m.python}",
-        "  vegeta (load), ingest (one process) and the Kafka broker share these cores.",
+        f"  vegeta (load), ingest ({_processes(r.options['ingest_workers'])}) and the Kafka "
+        "broker share these cores.",
         "",
         f"Raw Kafka producer  ProducerPerformance, acks=all, idempotent, "
         f"{r.record_sizes.record_bytes}-byte records (ingest's mean key+value)",
@@ -176,7 +181,7 @@ def render(r: Results) -> str:
     """The table printed on stdout."""
     memory = [
         "",
-        f"Memory  ingest peak RSS (VmHWM) {r.memory.peak_rss_mib:,.0f} MiB, "
+        f"Memory  ingest peak RSS (VmHWM, all processes) {r.memory.peak_rss_mib:,.0f} MiB, "
         f"at the end {r.memory.final_rss_mib:,.0f} MiB",
     ]
     return "\n".join([*_header(r), *_batch(r), *_webhooks(r), *_capacity(r), *memory])

@@ -65,25 +65,39 @@ class Ingest:
 
 
 @contextmanager
-def running_ingest(kafka: str, database_url: str, log_path: Path) -> Iterator[Ingest]:
-    """Start ingest exactly as `nudge ingest` runs (its defaults), stop it afterwards."""
+def running_ingest(kafka: str, database_url: str, log_path: Path, workers: int) -> Iterator[Ingest]:
+    """Start ingest as `nudge ingest` runs (its defaults but the worker count), stop it after."""
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
         "DATABASE_URL": database_url,
         "NUDGE_SECRET_KEY": secret_key().get_secret_value(),
+        "NUDGE_INGEST_WORKERS": str(workers),
     }
     with ingest_process(env, log_path) as (url, pid):
         yield Ingest(url, pid)
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (ingest's worker processes)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            pids += process_tree(int(child))
+    return pids
+
+
 def peak_rss_mib(pid: int) -> float:
-    """VmHWM: the most resident memory the process ever had."""
-    return _status_kib(pid, "VmHWM") / 1024
+    """VmHWM summed over the process tree: the most resident memory each ever had."""
+    return sum(_status_kib(p, "VmHWM") for p in process_tree(pid)) / 1024
 
 
 def rss_mib(pid: int) -> float:
-    return _status_kib(pid, "VmRSS") / 1024
+    return sum(_status_kib(p, "VmRSS") for p in process_tree(pid)) / 1024
 
 
 def _status_kib(pid: int, field: str) -> int:
@@ -94,10 +108,16 @@ def _status_kib(pid: int, field: str) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time the process and its live descendants have used so far."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def wait_until_idle(pid: int, *, below: float = 0.05, limit_s: float = 60.0) -> float:

@@ -7,6 +7,7 @@ stopping it cannot disturb the rest of the suite.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -29,13 +30,20 @@ from tests.support.stack import ROOT, Stack, run_script
 
 pytestmark = pytest.mark.integration
 
-PORT, CONTROLLER_PORT = 29192, 29193
+# Its own port and folder, which NUDGE_OUTAGE_KAFKA_PORT and NUDGE_KAFKA_DIR move so that two
+# people can run the suite on one machine. Below the ephemeral range (32768-60999 on Linux):
+# while this broker is down, a client reconnecting to it could otherwise be given its port.
+PORT = int(os.environ.get("NUDGE_OUTAGE_KAFKA_PORT", "29192"))
+CONTROLLER_PORT = PORT + 1
+_SUITE_DIR = os.environ.get("NUDGE_KAFKA_DIR")
 BOOTSTRAP = f"127.0.0.1:{PORT}"
 PUBLISH_TIMEOUT_S = 2.0
 BROKER_ENV = {
     "NUDGE_KAFKA_PORT": str(PORT),
     "NUDGE_KAFKA_CONTROLLER_PORT": str(CONTROLLER_PORT),
-    "NUDGE_KAFKA_DIR": str(ROOT / ".local" / "kafka-outage-test"),
+    "NUDGE_KAFKA_DIR": f"{_SUITE_DIR}-outage"
+    if _SUITE_DIR
+    else str(ROOT / ".local" / "kafka-outage-test"),
 }
 
 

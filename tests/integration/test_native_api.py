@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.ingest.access import sign_native
+from tests.support.ingest_process import running_ingest
 from tests.support.kafka_records import TopicWindow
 from tests.support.payloads import order_placed, product_viewed
 from tests.support.shops import add_shop
@@ -270,3 +274,34 @@ def test_probes_metrics_and_openapi(ingest_url: str) -> None:
     document = httpx.get(f"{ingest_url}/openapi.json").json()
     assert "/v1/webhooks/shopify" in document["paths"]
     assert "OrderPlacedEvent" in document["components"]["schemas"]
+
+
+def _accepted_order_events(base: str) -> float:
+    """nudge_ingest_events_total{type="order.placed", outcome="accepted"} from /metrics."""
+    page = httpx.get(f"{base}/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+        if sample.name == "nudge_ingest_events_total"
+        and sample.labels == {"type": "order.placed", "outcome": "accepted"}
+    )
+
+
+def test_two_workers_accept_events_and_metrics_count_all_of_them(
+    stack: Stack, logs_dir: Path, shop_events: TopicWindow
+) -> None:
+    shop = add_shop(stack.database_url)
+    key = shop.api_key.get_secret_value()
+    batches = [[order_placed(f"c-{n}-{i}") for i in range(5)] for n in range(24)]
+    with running_ingest(
+        stack.kafka_bootstrap, stack.database_url, logs_dir / "ingest-2-workers.log", workers="2"
+    ) as base:
+        # Concurrent requests, each on its own connection, so that both workers take some.
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda events: post(base, key, {"events": events}), batches))
+        assert [a.status_code for a in answers] == [200] * len(batches)
+        assert all(a.json()["accepted"] == 5 for a in answers)
+        # Whichever worker answers a scrape, it reports what every worker accepted.
+        assert [_accepted_order_events(base) for _ in range(6)] == [5 * len(batches)] * 6
+    assert len(shop_events.for_shop(shop.shop_id)) == 5 * len(batches)

@@ -54,6 +54,17 @@ def test_a_request_dearer_than_the_burst_passes_once_the_bucket_is_full() -> Non
     assert limiter.take("a", 100, 100) == 0
 
 
+def test_each_worker_admits_its_share_of_the_shops_rate() -> None:
+    clock = Clock()
+    workers = [ShopRateLimiter(min_burst=10, clock=clock, share=1 / 2) for _ in range(2)]
+    for limiter in workers:  # 1,000/s over two workers: a 500-event burst each
+        assert limiter.take("a", 1000, 500) == 0
+        assert limiter.take("a", 1000, 250) == 1
+    clock.now += 1.0  # one second later the two have admitted 1,000 more between them
+    assert [limiter.take("a", 1000, 500) for limiter in workers] == [0, 0]
+    assert [limiter.take("a", 1000, 1) for limiter in workers] == [1, 1]
+
+
 def test_recent_ids_forget_after_the_window_and_beyond_the_bound() -> None:
     clock = Clock()
     recent = RecentIds(window_s=60, max_ids=2, clock=clock)

@@ -1,0 +1,73 @@
+"""`python -m tests.bench.triggers`: print the triggers figures (see the package docstring).
+
+Needs the local broker (KAFKA_BOOTSTRAP_SERVERS, default 127.0.0.1:19092) with the Nudge topics
+created (`make up`). Progress goes to stderr, the table to stdout, the same figures as JSON to
+.local/bench/triggers.json. `--help` lists the knobs; `--skip-worker` / `--skip-timers` run a
+part alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from shared.settings import KafkaSettings
+from tests.bench.ingest import machine
+from tests.bench.triggers import throughput, timers
+from tests.bench.triggers.report import render
+
+ROOT = Path(__file__).resolve().parents[3]
+OUT = ROOT / ".local" / "bench"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000, help="events through the worker")
+    parser.add_argument("--customers", type=int, default=20_000, help="distinct customers")
+    parser.add_argument("--worker-timeout", type=float, default=900.0, help="seconds")
+    parser.add_argument("--pending", type=int, default=1_000_000, help="pending timers")
+    parser.add_argument("--fires", type=int, default=6_000, help="timers due in the window")
+    parser.add_argument("--window", type=float, default=30.0, help="seconds they fall due over")
+    parser.add_argument("--tick-small", type=int, default=10_000, help="pending, small index")
+    parser.add_argument("--tick-large", type=int, default=1_000_000, help="pending, large index")
+    parser.add_argument("--tick-due", type=int, default=1_000, help="due per timed tick")
+    parser.add_argument("--tick-repeat", type=int, default=30, help="timed ticks per size")
+    parser.add_argument(
+        "--profile-worker", type=Path, help="run the worker under cProfile, stats to this file"
+    )
+    parser.add_argument("--skip-worker", action="store_true", help="no end-to-end worker run")
+    parser.add_argument("--skip-timers", action="store_true", help="no timer figures")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    opts = parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "machine": asdict(machine()),
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(opts).items()},
+    }
+    worker = reference = breakdown = late = tick = None
+    if not opts.skip_worker:
+        kafka = KafkaSettings().bootstrap_servers
+        worker, reference, breakdown = throughput.run(
+            kafka, opts.events, opts.customers, opts.worker_timeout, OUT, opts.profile_worker
+        )
+        results |= {"worker": asdict(worker), "reference": asdict(reference)}
+        results["in_process"] = asdict(breakdown)
+    if not opts.skip_timers:
+        tick = timers.tick_cost(opts.tick_small, opts.tick_large, opts.tick_due, opts.tick_repeat)
+        late = timers.lateness(opts.pending, opts.fires, opts.window)
+        results |= {"lateness": asdict(late), "tick": asdict(tick) | {"ratio": tick.ratio}}
+    print(render(machine(), os.cpu_count() or 0, worker, reference, breakdown, late, tick))
+    (OUT / "triggers.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
+    print(f"\n(figures also in {(OUT / 'triggers.json').relative_to(ROOT)})")
+
+
+if __name__ == "__main__":
+    main()
