@@ -1,0 +1,211 @@
+"""The per-record runtime logic with plain dicts for tables and a recording outbox.
+
+Faust itself is exercised by the integration tests; here the ordering rules are checked:
+what is published, what is stored, and what happens when publishing fails.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from services.triggers import commands
+from services.triggers.campaigns import CampaignCatalog
+from services.triggers.journeys import CustomerState
+from services.triggers.processor import Processor, pack_due, unpack_due
+from services.triggers.timer_index import TimerIndex
+from shared.events import EventEnvelope, dump_shop_event
+from shared.events import catalog as ev
+from shared.topics import SHOP_EVENTS, SHOP_EVENTS_DLQ, TRIGGERS_COMMANDS, TRIGGERS_FIRED
+from tests.unit.triggers.builders import (
+    SHOP,
+    T0,
+    at,
+    cart_updated,
+    customer_created,
+    order_placed,
+    viewed,
+)
+
+KEY = f"{SHOP}:c1".encode()
+
+
+class PinnedClock:
+    def __init__(self, now: datetime) -> None:
+        self.moment = now
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def seconds_until(self, moment: datetime) -> float:
+        return (moment - self.moment).total_seconds()
+
+
+class RecordingOutbox:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, bytes, dict[str, Any]]] = []
+        self.commands: list[tuple[bytes, bytes]] = []
+        self.fail_publishing = False
+
+    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+        if self.fail_publishing:
+            raise ConnectionError("broker unavailable")
+        self.published.append((topic, key, orjson.loads(value)))
+
+    async def send_command(self, key: bytes, value: bytes) -> None:
+        self.commands.append((key, value))
+
+    def fired(self) -> list[str]:
+        return [
+            f"{v['data']['campaign_id']}/{v['data']['step_id']}"
+            for topic, _, v in self.published
+            if topic == TRIGGERS_FIRED.name and v["type"] == "trigger.fired"
+        ]
+
+
+class Runtime:
+    def __init__(self) -> None:
+        self.states: dict[bytes, bytes] = {}
+        self.timers: dict[bytes, bytes] = {}
+        self.clock = PinnedClock(T0)
+        self.outbox = RecordingOutbox()
+        self.processor = Processor(
+            states=self.states,
+            timers=self.timers,
+            index=TimerIndex(),
+            catalog=CampaignCatalog.load(None),
+            clock=self.clock,
+            outbox=self.outbox,
+        )
+        self.offset = 0
+
+    async def event(self, event: EventEnvelope, key: bytes | None = None) -> None:
+        self.clock.moment = max(self.clock.moment, event.time)
+        await self.raw(SHOP_EVENTS.name, key or event.key.encode(), dump_shop_event(event))
+
+    async def raw(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        self.offset += 1
+        await self.processor.on_record(topic, 0, self.offset, key, value)
+
+    async def run_until(self, moment: datetime) -> None:
+        """Tick, and feed the due commands back in, as the worker does through the topic."""
+        self.clock.moment = moment
+        await self.processor.tick(limit=1000)
+        while self.outbox.commands:
+            key, value = self.outbox.commands.pop(0)
+            await self.raw(TRIGGERS_COMMANDS.name, key, value)
+
+
+async def test_a_cart_reminder_fires_through_the_timer_and_the_next_one_is_scheduled() -> None:
+    rt = Runtime()
+    await rt.event(customer_created(T0 - timedelta(days=30)))
+    await rt.run_until(T0 - timedelta(days=1))
+    await rt.event(cart_updated(T0))
+    assert unpack_due(rt.timers[KEY]) == (T0 + timedelta(minutes=30)).timestamp()
+
+    await rt.run_until(at(minutes=29))
+    assert "abandoned_cart/reminder-1" not in rt.outbox.fired()
+    await rt.run_until(at(minutes=31))
+    assert rt.outbox.fired()[-1] == "abandoned_cart/reminder-1"
+    assert unpack_due(rt.timers[KEY]) == (T0 + timedelta(hours=24)).timestamp()
+
+
+async def test_an_order_cancels_the_reminders_and_says_so() -> None:
+    rt = Runtime()
+    await rt.event(customer_created(T0 - timedelta(days=30)))
+    await rt.run_until(T0 - timedelta(days=1))
+    await rt.event(cart_updated(T0))
+    await rt.event(order_placed(at(minutes=10)))
+
+    exits = [v["data"] for _, _, v in rt.outbox.published if v["type"] == "journey.exited"]
+    assert {"campaign_id": "abandoned_cart", "reason": "order_placed"}.items() <= exits[-1].items()
+    await rt.run_until(at(days=4))
+    assert not any(step.startswith("abandoned_cart/") for step in rt.outbox.fired())
+
+
+async def test_when_publishing_fails_the_state_is_not_advanced() -> None:
+    """The trigger must be on the broker before the state says it fired (no lost message)."""
+    rt = Runtime()
+    await rt.event(customer_created(T0 - timedelta(days=30)))
+    await rt.run_until(T0 - timedelta(days=1))
+    await rt.event(cart_updated(T0))
+    before = rt.states[KEY]
+
+    rt.outbox.fail_publishing = True
+    rt.clock.moment = at(minutes=31)
+    with pytest.raises(ConnectionError):
+        await rt.raw(TRIGGERS_COMMANDS.name, KEY, commands.encode(commands.TimerDue()))
+    assert rt.states[KEY] == before
+
+    rt.outbox.fail_publishing = False  # the record is processed again: it fires now
+    await rt.raw(TRIGGERS_COMMANDS.name, KEY, commands.encode(commands.TimerDue()))
+    assert rt.outbox.fired()[-1] == "abandoned_cart/reminder-1"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        (KEY, b"\xff\x00", "invalid record"),
+        (KEY, b'{"type": "order.placed"}', "invalid record"),
+        (None, b"{}", "without key"),
+        (b"acme:someone-else", None, "without key or value"),
+    ],
+)
+async def test_bad_records_are_parked_with_a_reason(
+    key: bytes | None, value: bytes | None, reason: str
+) -> None:
+    rt = Runtime()
+    await rt.raw(SHOP_EVENTS.name, key, value)
+    ((topic, _, letter),) = rt.outbox.published
+    assert topic == SHOP_EVENTS_DLQ.name
+    assert letter["service"] == "triggers" and reason in letter["reason"]
+    assert rt.states == {}
+
+
+async def test_a_record_under_another_customers_key_is_parked() -> None:
+    rt = Runtime()
+    await rt.event(viewed(T0), key=b"acme:c2")
+    ((topic, _, letter),) = rt.outbox.published
+    assert topic == SHOP_EVENTS_DLQ.name
+    assert "does not match the event" in letter["reason"]
+
+
+async def test_an_identified_visitor_moves_to_the_customer_key_through_a_command() -> None:
+    rt = Runtime()
+    visitor_key = f"{SHOP}:anon:v-1".encode()
+    await rt.event(cart_updated(T0, customer=None, anonymous="v-1"))
+    assert visitor_key in rt.states
+
+    identified = ev.CustomerIdentifiedEvent.model_validate(
+        {
+            "id": "ident-1",
+            "source": "/tests",
+            "time": at(minutes=1),
+            "shopid": SHOP,
+            "anonymousid": "v-1",
+            "data": {"anonymous_id": "v-1", "customer_id": "c1"},
+        }
+    )
+    await rt.event(identified)
+    assert visitor_key not in rt.states and visitor_key not in rt.timers
+    ((command_key, command),) = rt.outbox.commands
+    assert command_key == KEY
+
+    await rt.raw(TRIGGERS_COMMANDS.name, command_key, command)
+    merged = CustomerState.from_bytes(rt.states[KEY])
+    assert merged.customer_id == "c1"
+    assert [cart.cart_id for cart in merged.carts] == ["cart-1"]
+
+
+async def test_the_index_is_rebuilt_from_the_timer_table() -> None:
+    rt = Runtime()
+    rt.timers[b"acme:a"] = pack_due(T0.timestamp())
+    rt.timers[b"acme:b"] = pack_due((T0 + timedelta(hours=1)).timestamp())
+    rt.processor.rebuild_index()
+    assert len(rt.processor.index) == 2
+    rt.clock.moment = at(minutes=1)
+    assert await rt.processor.tick(limit=10) == 1
+    assert rt.outbox.commands == [(b"acme:a", commands.encode(commands.TimerDue()))]
