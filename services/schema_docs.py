@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from shared.events import (
     FEEDBACK_EVENT,
+    MESSAGE_EVENT,
     SEGMENT_EVENT,
     SHOP_EVENT,
     TRIGGER_EVENT,
@@ -22,6 +23,7 @@ from shared.events import (
 )
 from shared.topics import (
     FEEDBACK_EVENTS,
+    MESSAGES_STATUS,
     SEGMENTS_CHANGES,
     SHOP_EVENTS,
     SHOP_EVENTS_DLQ,
@@ -58,6 +60,7 @@ def published_documents() -> dict[Path, str]:
         (TRIGGERS_FIRED, TRIGGER_EVENT.json_schema()),
         (SEGMENTS_CHANGES, SEGMENT_EVENT.json_schema()),
         (FEEDBACK_EVENTS, FEEDBACK_EVENT.json_schema()),
+        (MESSAGES_STATUS, MESSAGE_EVENT.json_schema()),
     ]
     docs = {
         SCHEMA_DIR / f"{spec.name}.json": _render(topic_schema(spec, schema))

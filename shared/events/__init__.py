@@ -15,6 +15,7 @@ from shared.events.envelope import (
     record_key,
 )
 from shared.events.feedback import FEEDBACK_EVENT, FeedbackEvent, parse_feedback_event
+from shared.events.messages import MESSAGE_EVENT, MessageEvent, message_id, parse_message_event
 from shared.events.segments import SEGMENT_EVENT, SegmentEvent, parse_segment_event
 from shared.events.triggers import (
     TRIGGER_EVENT,
@@ -26,19 +27,23 @@ from shared.events.triggers import (
 __all__ = [
     "EVENT_TYPES",
     "FEEDBACK_EVENT",
+    "MESSAGE_EVENT",
     "SEGMENT_EVENT",
     "SHOP_EVENT",
     "TRIGGER_EVENT",
     "DeadLetter",
     "EventEnvelope",
     "FeedbackEvent",
+    "MessageEvent",
     "SegmentEvent",
     "ShopEvent",
     "TriggerEvent",
     "derived_event_id",
     "dump_shop_event",
+    "message_id",
     "new_event_id",
     "parse_feedback_event",
+    "parse_message_event",
     "parse_segment_event",
     "parse_shop_event",
     "parse_trigger_event",

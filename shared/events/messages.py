@@ -1,0 +1,121 @@
+"""Each message's status changes, as records of `messages.status.v1`.
+
+Written by dispatch (queued, deferred, skipped, sent, failed) — later also by feedback
+(delivered, bounced...). The feed analysts and the feedback service use: every record names the
+trigger, campaign, step, variant and channel, so conversions can be attributed to a message.
+The envelope id is derived from the message id and the status (and attempt), so re-publishing
+the same change after a restart carries the same id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Annotated, Final, Literal
+
+from pydantic import AwareDatetime, Field, TypeAdapter
+
+from shared.events.envelope import EventEnvelope
+from shared.events.shop import Channel
+from shared.events.types import Id, Model
+
+_MESSAGE_NAMESPACE = uuid.UUID("5b0e1d5c-7a43-4c77-9f0e-2f7b3c1d9a61")
+
+
+def message_id(trigger_id: str, channel: str) -> str:
+    """The one message a trigger may produce on a channel: the unique key of a send."""
+    return str(uuid.uuid5(_MESSAGE_NAMESPACE, f"{trigger_id}\x1f{channel}"))
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    DEFERRED = "deferred"
+    SKIPPED = "skipped"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class SkipReason(StrEnum):
+    NO_CONSENT = "no_consent"
+    SUPPRESSED = "suppressed"
+    NO_ADDRESS = "no_address"
+    FREQUENCY_CAP = "frequency_cap"
+    RENDER_ERROR = "render_error"
+    EXPIRED = "expired"
+    NO_CHANNEL = "no_channel"
+
+
+class MessageUpdate(Model):
+    message_id: Id
+    trigger_id: Id
+    campaign_id: Annotated[str, Field(max_length=64)]
+    step_id: Annotated[str, Field(max_length=64)]
+    variant: Annotated[str, Field(max_length=32)] | None = None
+    channel: Channel | None = None
+    """None only when no channel could be chosen at all (skipped: no_channel)."""
+    transactional: bool
+    status: MessageStatus
+    reason: Annotated[str, Field(max_length=1000)] | None = None
+    """Why it was skipped, deferred or failed (`no_consent`, `frequency_cap`, `quiet_hours`...)."""
+    until: AwareDatetime | None = None
+    """For deferred messages: when the next attempt is due."""
+    provider_id: Annotated[str, Field(max_length=255)] | None = None
+    """For sent messages: the SMTP server's answer or the SMS provider's message id."""
+    attempt: Annotated[int, Field(ge=0)] = 0
+    template_id: Annotated[str, Field(max_length=128)] | None = None
+    locale: Annotated[str, Field(max_length=35)] | None = None
+
+
+class MessageQueuedEvent(EventEnvelope):
+    type: Literal["message.queued"] = "message.queued"
+    data: MessageUpdate
+
+
+class MessageDeferredEvent(EventEnvelope):
+    type: Literal["message.deferred"] = "message.deferred"
+    data: MessageUpdate
+
+
+class MessageSkippedEvent(EventEnvelope):
+    type: Literal["message.skipped"] = "message.skipped"
+    data: MessageUpdate
+
+
+class MessageSentEvent(EventEnvelope):
+    type: Literal["message.sent"] = "message.sent"
+    data: MessageUpdate
+
+
+class MessageFailedEvent(EventEnvelope):
+    type: Literal["message.failed"] = "message.failed"
+    data: MessageUpdate
+
+
+STATUS_EVENTS: Final[dict[MessageStatus, type[EventEnvelope]]] = {
+    MessageStatus.QUEUED: MessageQueuedEvent,
+    MessageStatus.DEFERRED: MessageDeferredEvent,
+    MessageStatus.SKIPPED: MessageSkippedEvent,
+    MessageStatus.SENT: MessageSentEvent,
+    MessageStatus.FAILED: MessageFailedEvent,
+}
+
+MessageEvent = Annotated[
+    MessageQueuedEvent
+    | MessageDeferredEvent
+    | MessageSkippedEvent
+    | MessageSentEvent
+    | MessageFailedEvent,
+    Field(discriminator="type"),
+]
+
+MESSAGE_EVENT: Final[TypeAdapter[MessageEvent]] = TypeAdapter(MessageEvent)
+
+
+def parse_message_event(raw: bytes | str) -> MessageEvent:
+    """Parse one record value of `messages.status.v1`; raises pydantic.ValidationError."""
+    return MESSAGE_EVENT.validate_json(raw)
+
+
+def status_event_id(update: MessageUpdate) -> str:
+    name = f"{update.message_id}\x1f{update.status}\x1f{update.attempt}"
+    return str(uuid.uuid5(_MESSAGE_NAMESPACE, name))

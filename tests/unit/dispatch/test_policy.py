@@ -1,0 +1,163 @@
+"""Dispatch's decisions: consent, address, channel order and fallback, caps, quiet hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.dispatch.policy import (
+    ChannelState,
+    Contact,
+    Defer,
+    History,
+    PreviousMessage,
+    Send,
+    ShopPolicy,
+    Skip,
+    plan_message,
+)
+from shared.events.messages import SkipReason
+from shared.events.shop import Channel
+from shared.events.triggers import TriggerFired
+
+NOON = datetime(2027, 3, 10, 11, 0, tzinfo=UTC)  # 12:00 in Amsterdam
+POLICY = ShopPolicy()
+BOTH = Contact(
+    email=ChannelState("ada@example.com", consent=True),
+    sms=ChannelState("+31612345678", consent=True),
+    time_zone="Europe/Amsterdam",
+)
+
+
+def trigger(**changes: Any) -> TriggerFired:
+    base: dict[str, Any] = {
+        "campaign_id": "abandoned_cart",
+        "journey_id": "cart-1",
+        "step_id": "reminder-1",
+        "step_index": 0,
+        "transactional": False,
+        "channels": ["email"],
+        "template_id": "cart/reminder-1",
+        "due_at": NOON,
+    }
+    return TriggerFired.model_validate({**base, **changes})
+
+
+def plan(
+    fired: TriggerFired,
+    contact: Contact = BOTH,
+    history: History | None = None,
+    now: datetime = NOON,
+    templates: tuple[Channel, ...] = (Channel.EMAIL, Channel.SMS),
+) -> Send | Defer | Skip:
+    return plan_message(fired, contact, history or History(), POLICY, now, templates.__contains__)
+
+
+def test_marketing_with_consent_goes_out_on_the_steps_channel() -> None:
+    assert plan(trigger()) == Send(Channel.EMAIL, "ada@example.com")
+
+
+def test_without_email_consent_it_falls_back_to_sms_when_a_template_exists() -> None:
+    contact = Contact(
+        email=ChannelState("ada@example.com", consent=False),
+        sms=ChannelState("+31612345678", consent=True),
+    )
+    assert plan(trigger(), contact) == Send(Channel.SMS, "+31612345678")
+    skipped = plan(trigger(), contact, templates=(Channel.EMAIL,))
+    assert isinstance(skipped, Skip) and skipped.reason is SkipReason.NO_CONSENT
+
+
+def test_consent_never_given_is_no_consent() -> None:
+    contact = Contact(email=ChannelState("ada@example.com"))
+    result = plan(trigger(), contact)
+    assert isinstance(result, Skip) and result.reason is SkipReason.NO_CONSENT
+
+
+def test_transactional_messages_need_only_an_address() -> None:
+    contact = Contact(email=ChannelState("ada@example.com", consent=False))
+    fired = trigger(transactional=True, campaign_id="order_confirmation")
+    assert plan(fired, contact) == Send(Channel.EMAIL, "ada@example.com")
+
+
+def test_a_hard_bounced_address_is_never_used_even_for_transactional() -> None:
+    contact = Contact(
+        email=ChannelState("ada@example.com", consent=True, undeliverable="hard bounce"),
+        sms=ChannelState("+31612345678", consent=True),
+    )
+    assert plan(trigger(transactional=True), contact) == Send(Channel.SMS, "+31612345678")
+    only_email = Contact(email=contact.email)
+    result = plan(trigger(), only_email, templates=(Channel.EMAIL,))
+    assert isinstance(result, Skip) and result.reason is SkipReason.SUPPRESSED
+
+
+def test_no_address_at_all() -> None:
+    result = plan(trigger(), Contact())
+    assert isinstance(result, Skip) and result.reason is SkipReason.NO_ADDRESS
+
+
+def test_the_frequency_cap_skips_marketing_but_not_transactional() -> None:
+    recent = History(recent_marketing={Channel.EMAIL: [NOON - timedelta(hours=10)]})
+    capped = plan(trigger(), history=recent)
+    assert isinstance(capped, Skip) and capped.reason is SkipReason.FREQUENCY_CAP
+    older = History(recent_marketing={Channel.EMAIL: [NOON - timedelta(hours=17)]})
+    assert plan(trigger(), history=older) == Send(Channel.EMAIL, "ada@example.com")
+    assert isinstance(plan(trigger(transactional=True), history=recent), Send)
+
+
+@pytest.mark.parametrize(
+    ("utc_now", "resume"),
+    [
+        (datetime(2027, 3, 10, 21, 30, tzinfo=UTC), datetime(2027, 3, 11, 7, 0, tzinfo=UTC)),
+        (datetime(2027, 3, 10, 6, 0, tzinfo=UTC), datetime(2027, 3, 10, 7, 0, tzinfo=UTC)),
+        # Amsterdam moves to summer time on 28 March 2027: 08:00 local is then 06:00 UTC.
+        (datetime(2027, 3, 27, 22, 0, tzinfo=UTC), datetime(2027, 3, 28, 6, 0, tzinfo=UTC)),
+    ],
+)
+def test_marketing_sms_in_quiet_hours_is_deferred_to_their_end(
+    utc_now: datetime, resume: datetime
+) -> None:
+    fired = trigger(channels=["sms"], due_at=utc_now)
+    assert plan(fired, now=utc_now) == Defer(Channel.SMS, resume, "quiet_hours")
+
+
+def test_quiet_hours_spare_email_daytime_sms_and_transactional_sms() -> None:
+    night = datetime(2027, 3, 10, 22, 30, tzinfo=UTC)
+    assert isinstance(plan(trigger(due_at=night), now=night), Send)
+    assert isinstance(plan(trigger(channels=["sms"])), Send)
+    fired = trigger(channels=["sms"], transactional=True, due_at=night)
+    assert plan(fired, now=night) == Send(Channel.SMS, "+31612345678")
+
+
+def test_no_response_on_the_first_channel_switches_to_the_fallback() -> None:
+    fired = trigger(
+        step_id="reminder-2",
+        channels=["email", "sms"],
+        fallback={"channel": "sms", "unless": "opened", "within_hours": 12},
+    )
+    ignored = History(previous=PreviousMessage(Channel.EMAIL, NOON - timedelta(hours=24)))
+    assert plan(fired, history=ignored) == Send(Channel.SMS, "+31612345678")
+    opened = History(
+        previous=PreviousMessage(Channel.EMAIL, NOON - timedelta(hours=24), clicked=True)
+    )
+    assert plan(fired, history=opened) == Send(Channel.EMAIL, "ada@example.com")
+    too_soon = History(previous=PreviousMessage(Channel.EMAIL, NOON - timedelta(hours=2)))
+    assert plan(fired, history=too_soon) == Send(Channel.EMAIL, "ada@example.com")
+
+
+def test_the_customers_preferred_channel_comes_after_the_steps_own() -> None:
+    prefers_sms = Contact(
+        email=ChannelState("ada@example.com", consent=False),
+        sms=ChannelState("+31612345678", consent=True),
+        preferred_channel=Channel.SMS,
+    )
+    assert plan(trigger(channels=["email"]), prefers_sms) == Send(Channel.SMS, "+31612345678")
+    both = Contact(email=BOTH.email, sms=BOTH.sms, preferred_channel=Channel.SMS)
+    assert plan(trigger(channels=["email", "sms"]), both) == Send(Channel.EMAIL, "ada@example.com")
+
+
+def test_an_expired_trigger_is_skipped() -> None:
+    fired = trigger(expires_at=NOON - timedelta(minutes=1))
+    result = plan(fired)
+    assert isinstance(result, Skip) and result.reason is SkipReason.EXPIRED
