@@ -39,7 +39,7 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (after changing depend
 up: deps ## Start Kafka, PostgreSQL and the services in the background
 	deploy/local/run.sh up
 
-run: deps ## Start everything, replay the demo storyline, follow shop.events.v1 (Ctrl-C stops)
+run: deps ## Start everything, replay the demo storyline, follow the events and triggers (Ctrl-C stops)
 	deploy/local/run.sh run
 
 stop: ## Stop the services, Kafka and PostgreSQL

@@ -148,7 +148,7 @@ def plan_message(
             if resume is not None:
                 return Defer(channel, resume, "quiet_hours")
         return Send(channel, state.address)
-    channel, reason, detail = refusals[0]
+    channel, reason, _ = refusals[0]
     return Skip(reason, channel, "; ".join(f"{c}: {d}" for c, _, d in refusals))
 
 
