@@ -11,9 +11,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, EmailStr, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from shared.events.types import (
+    Email,
     HttpUrl,
     Id,
     Locale,
@@ -55,7 +56,7 @@ class Consent(Model):
 class CustomerData(Model):
     """A customer's contact details as the shop knows them. Null means not known."""
 
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: PhoneE164 | None = None
     first_name: Annotated[str, Field(max_length=100)] | None = None
     last_name: Annotated[str, Field(max_length=100)] | None = None
@@ -226,5 +227,5 @@ class SubscriptionChanged(Model):
     channel: Channel
     status: SubscriptionStatus
     source: Annotated[str, Field(min_length=1, max_length=100)]
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: PhoneE164 | None = None

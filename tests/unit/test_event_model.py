@@ -44,6 +44,38 @@ def test_integer_ids_become_exact_strings() -> None:
     assert event.customerid == "820982911946154508"
 
 
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        (" c-1\t", "c-1"),
+        (10**20, "100000000000000000000"),
+        ("\x1cc-1", "\x1cc-1"),  # not whitespace to pydantic, unlike to str.strip()
+        ("\u00a0kéy ", "kéy"),
+        (" " + "a" * 255, "a" * 255),  # the limit counts what is left after stripping
+    ],
+)
+def test_ids_are_stripped_text(value: object, kept: str) -> None:
+    assert OrderPlacedEvent.model_validate(envelope(customerid=value)).customerid == kept
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("", "Value should have at least 1 item after validation, not 0"),
+        (" \n ", "Value should have at least 1 item after validation, not 0"),
+        ("a" * 256, "Value should have at most 255 items after validation, not 256"),
+        ("é" * 256, "Value should have at most 255 items after validation, not 256"),
+        (True, "Input should be a valid string"),
+        (1.0, "Input should be a valid string"),
+        ("\ud800", "Input should be a valid string, unable to parse raw data as a unicode string"),
+    ],
+)
+def test_bad_ids_are_refused_with_their_reason(value: object, reason: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        OrderPlacedEvent.model_validate(envelope(customerid=value))
+    assert [(e["loc"], e["msg"]) for e in caught.value.errors()] == [(("customerid",), reason)]
+
+
 def test_time_is_normalised_to_utc_and_must_carry_an_offset() -> None:
     event = OrderPlacedEvent.model_validate(envelope(time="2026-03-29T02:30:00+02:00"))
     assert event.time.isoformat() == "2026-03-29T00:30:00+00:00"
@@ -106,6 +138,24 @@ def test_customer_fields_are_validated() -> None:
     ]:
         with pytest.raises(ValidationError, match=field):
             parse_shop_event(json.dumps({**base, "data": data}))
+
+
+def test_contacts_seen_before_get_the_same_answer() -> None:
+    event = {
+        "id": "e1",
+        "type": "customer.updated",
+        "time": "2026-01-01T00:00:00Z",
+        "shopid": "acme",
+        "source": "/shops/acme/api",
+        "customerid": "c1",
+    }
+    data = {"email": "Anna@Example.COM", "phone": "+31 6 12345678"}
+    for _ in range(2):
+        ok = parse_shop_event(json.dumps({**event, "data": data}))
+        assert (ok.data.email, ok.data.phone) == ("Anna@example.com", "+31612345678")  # type: ignore[union-attr]
+        for field, bad in [("email", "anna@"), ("email", " anna@ "), ("phone", "12345")]:
+            with pytest.raises(ValidationError, match=field):
+                parse_shop_event(json.dumps({**event, "data": {field: bad}}))
 
 
 def test_keys_separate_customers_from_visitors() -> None:
