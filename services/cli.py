@@ -2,6 +2,7 @@
 
 nudge ingest                 run the ingest API
 nudge worker triggers        run a triggers worker (Faust)
+nudge dispatch               run the dispatcher (email and SMS)
 nudge topics create|list     create the declared topics / show them
 nudge tail TOPIC             print records as they arrive
 nudge shops add|rotate|list  manage shops and their credentials
@@ -57,6 +58,14 @@ def ingest(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     serve(IngestSettings(**overrides))  # type: ignore[arg-type]
+
+
+@app.command()
+def dispatch() -> None:
+    """Run the dispatcher (settings: NUDGE_DISPATCH_*, NUDGE_SMTP_*, NUDGE_TWILIO_*, ...)."""
+    from services.dispatch.service import run
+
+    run()
 
 
 @worker_app.command("triggers")

@@ -1,7 +1,8 @@
-"""Health, readiness and metrics pages for Kubernetes probes and Prometheus.
+"""Health, readiness and metrics pages for Kubernetes probes and Prometheus (worker services).
 
-Served by a small aiohttp site of our own instead of Faust's web server, which would also
-expose the tables' contents (customers' data) under `/table`.
+The stream workers serve these from a small aiohttp site of their own: for triggers instead of
+Faust's web server, which would also expose the tables' contents (customers' data) under
+`/table`; for dispatch beside its consumer and sender loops.
 """
 
 from __future__ import annotations

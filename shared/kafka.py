@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
 
 from shared.settings import KafkaSettings
 from shared.topics import ALL_TOPICS, TopicSpec
@@ -96,3 +97,26 @@ async def tail(
             yield record.topic, record.partition, record.offset, record.key, record.value
     finally:
         await consumer.stop()
+
+
+def pin_new_group_to_end(kafka: KafkaSettings, group: str, topics: Iterable[str]) -> bool:
+    """Commit end offsets for `group` unless it has committed offsets already; True if pinned.
+
+    Kafka's `auto.offset.reset=latest` is resolved lazily, at the first fetch after assignment,
+    so records produced between "the service is up" and that fetch would be skipped. Pinning
+    before joining makes "latest" mean "as of this first start", exactly.
+    """
+    consumer = KafkaConsumer(**kafka.client_options(), group_id=group, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if any(consumer.committed(tp) is not None for tp in partitions):
+            return False
+        end = consumer.end_offsets(partitions)
+        consumer.commit({tp: OffsetAndMetadata(end[tp], "", -1) for tp in partitions})
+        return True
+    finally:
+        consumer.close()

@@ -5,20 +5,15 @@ have the same count, and the changelogs are created with it up front (Faust woul
 itself, but a topic it has just created can be missing from its metadata for a moment, and the
 agent then crashes with PartitionsMismatch).
 
-Where a brand-new consumer group starts reading.
-
-Kafka's `auto.offset.reset=latest` is resolved lazily, at the first fetch after assignment, so
-records produced between "the worker is up" and that fetch are skipped. For `start_from=latest`
-the worker therefore commits the current end offsets for a group that has none *before* it
-joins: "latest" then means "as of this start", exactly, and nothing sent afterwards is missed.
+Where a brand-new consumer group starts reading (`start_from=latest`) is settled by
+`shared.kafka.pin_new_group_to_end`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.structs import OffsetAndMetadata
+from kafka import KafkaConsumer
 
 from shared.settings import KafkaSettings
 from shared.topics import TopicSpec
@@ -52,21 +47,3 @@ def changelog_topics(app_id: str, tables: Iterable[str], partitions: int) -> lis
         )
         for table in tables
     ]
-
-
-def pin_new_group_to_end(kafka: KafkaSettings, group: str, topics: Iterable[str]) -> bool:
-    """Commit end offsets for `group` unless it has committed offsets already; True if pinned."""
-    consumer = KafkaConsumer(**kafka.client_options(), group_id=group, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            for partition in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if any(consumer.committed(tp) is not None for tp in partitions):
-            return False
-        end = consumer.end_offsets(partitions)
-        consumer.commit({tp: OffsetAndMetadata(end[tp], "", -1) for tp in partitions})
-        return True
-    finally:
-        consumer.close()

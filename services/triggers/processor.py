@@ -7,7 +7,8 @@ table are plain mappings here (Faust tables in the worker, dicts in unit tests),
 1. a fired step's record is acknowledged by the broker *before* the state that says "fired"
    is written, so a crash in between fires the same trigger id again (dispatch sends once)
    instead of losing it;
-2. the state and the timer entry are written together, and the in-memory index follows.
+2. the state and the timer entry are written together, and the in-memory index follows (the
+   timer entry only when its due time changed: an equal one is in the table already).
 """
 
 from __future__ import annotations
@@ -254,12 +255,15 @@ class Processor:
         return CustomerState.from_bytes(raw) if raw is not None else None
 
     def _store_timer(self, key: bytes, due: float | None) -> None:
+        name = key.decode()
         if due is None:
             if key in self.timers:
                 del self.timers[key]
+        elif self.index.get(name) == due:
+            return  # the table holds this due time already (the index follows the table)
         else:
             self.timers[key] = pack_due(due)
-        self.index.set(key.decode(), due)
+        self.index.set(name, due)
         metrics.TIMERS_PENDING.set(len(self.index))
 
     def rebuild_index(self) -> None:

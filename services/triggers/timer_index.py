@@ -20,6 +20,10 @@ class TimerIndex:
     def __len__(self) -> int:
         return len(self._due)
 
+    def get(self, key: str) -> float | None:
+        """The due time `key` is scheduled at, None when not pending (or popped as due)."""
+        return self._due.get(key)
+
     def set(self, key: str, due: float | None) -> None:
         """Schedule `key` at unix time `due`, or cancel it with None."""
         if due is None:

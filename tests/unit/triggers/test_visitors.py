@@ -8,12 +8,12 @@ from services.triggers.journeys import fire_due, merge_identified
 from tests.unit.triggers.builders import (
     T0,
     Customer,
+    added,
     at,
     cart_updated,
     consenting_customer,
     fires,
     open_journeys,
-    added,
     order_placed,
     viewed,
 )

@@ -1,0 +1,1 @@
+"""The local stack (shell scripts, the demo storyline, the sinks)."""

@@ -1,0 +1,282 @@
+"""A local SMS provider that speaks Twilio's Messages API, for `make run` and the tests.
+
+    python -m deploy.local.sinks.sms_sink --port 10088 --log .local/sms-sink.jsonl [--print]
+
+Point dispatch at it with NUDGE_TWILIO_BASE_URL=http://127.0.0.1:10088 and the sink's
+account (NUDGE_TWILIO_ACCOUNT_SID / NUDGE_TWILIO_AUTH_TOKEN, defaults below).
+
+- `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`: form-encoded To, Body, From or
+  MessagingServiceSid, StatusCallback; HTTP basic auth (AccountSid:AuthToken). Answers 201
+  with a Twilio-shaped message, or Twilio's error shape `{code, message, more_info, status}`:
+  401/20003 bad credentials, 400/21604 no To, 400/21211 To not E.164, 400/21602 no Body,
+  400/21603 neither From nor MessagingServiceSid, 400/21617 Body over 1,600 characters,
+  400/21610 To in the opted-out list (see /control).
+- Deduplicates on the `Idempotency-Key` header (which real Twilio does not have): a repeat
+  answers the original message again and records nothing new (`duplicates` counts them).
+- `POST /control` JSON, every field optional, only given fields change:
+  `{"fail_status": 503 | 429 | <any 4xx/5xx> | null, "fail_count": N | null (= until told
+  otherwise), "retry_after_s": seconds sent as Retry-After with failures (default 1 for 429,
+  none otherwise), "delay_ms": answer this much later (the message is recorded first, as a
+  provider that accepted it but answered slowly), "opted_out": ["+1555...", ...]}`.
+  Answers the resulting state.
+- `GET /messages`: `{"count", "duplicates", "messages": [...]}`; `DELETE /messages` forgets
+  everything (the log file is kept); `GET /healthz`.
+
+Every accepted message is also appended to the `--log` file as one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import math
+import os
+import re
+import secrets
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from deploy.local.sinks.common import JsonLinesLog
+
+DEFAULT_ACCOUNT_SID = "AC" + "0" * 32
+DEFAULT_AUTH_TOKEN = "sms-sink-token"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+MAX_BODY_CHARS = 1600
+
+
+def twilio_error(status: int, code: int, message: str) -> web.Response:
+    return web.json_response(
+        {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+        status=status,
+    )
+
+
+class SmsSink:
+    """The sink's state; one instance per process (aiohttp is single-threaded: no locks)."""
+
+    def __init__(self, account_sid: str, auth_token: str, log: JsonLinesLog) -> None:
+        self.account_sid = account_sid
+        self._credentials = f"{account_sid}:{auth_token}".encode()
+        self.log = log
+        self.messages: list[dict[str, Any]] = []
+        self.responses_by_key: dict[str, dict[str, Any]] = {}
+        self.duplicates = 0
+        self.fail_status: int | None = None
+        self.fail_count: int | None = None
+        self.retry_after_s: float | None = None
+        self.delay_ms = 0
+        self.opted_out: set[str] = set()
+        self.echo = False
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
+        app.router.add_post("/control", self.control)
+        app.router.add_get("/messages", self.list_messages)
+        app.router.add_delete("/messages", self.reset)
+        app.router.add_get("/healthz", self.healthz)
+        return app
+
+    async def create_message(self, request: web.Request) -> web.StreamResponse:
+        response = await self._answer(request)
+        if self.delay_ms:
+            await asyncio.sleep(self.delay_ms / 1000)
+        return response
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        injected = self._injected_failure()
+        if injected is not None:
+            return injected
+        if not self._authorised(request.headers.get("Authorization", "")):
+            response = twilio_error(401, 20003, "Authenticate")
+            response.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
+            return response
+        if request.match_info["sid"] != self.account_sid:
+            return twilio_error(404, 20404, "The requested resource was not found")
+        form = await request.post()
+        fields = {key: str(value) for key, value in form.items()}
+        invalid = self._invalid(fields)
+        if invalid is not None:
+            return invalid
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is not None and key in self.responses_by_key:
+            self.duplicates += 1
+            return web.json_response(self.responses_by_key[key], status=201)
+        message = self._message(fields, key)
+        self.messages.append(message)
+        if key is not None:
+            self.responses_by_key[key] = message["response"]
+        self.log.write(message)
+        if self.echo:
+            print(f"SMS {message['to']}: {message['body']}", flush=True)
+        return web.json_response(message["response"], status=201)
+
+    def _injected_failure(self) -> web.Response | None:
+        if self.fail_status is None:
+            return None
+        status = self.fail_status
+        if self.fail_count is not None:
+            self.fail_count -= 1
+            if self.fail_count <= 0:
+                self.fail_status, self.fail_count = None, None
+        text = "Too Many Requests" if status == 429 else "Service unavailable (sink told to fail)"
+        response = twilio_error(status, 20000 + status, text)
+        retry_after = self.retry_after_s
+        if retry_after is None and status == 429:
+            retry_after = 1
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(math.ceil(retry_after))
+        return response
+
+    def _authorised(self, header: str) -> bool:
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return secrets.compare_digest(given, self._credentials)
+
+    def _invalid(self, fields: dict[str, str]) -> web.Response | None:
+        to = fields.get("To", "")
+        if not to:
+            return twilio_error(400, 21604, "A 'To' phone number is required.")
+        if not E164.match(to):
+            return twilio_error(400, 21211, f"Invalid 'To' Phone Number: {to}")
+        if not fields.get("Body"):
+            return twilio_error(400, 21602, "Message body is required.")
+        if len(fields["Body"]) > MAX_BODY_CHARS:
+            return twilio_error(
+                400, 21617, "The concatenated message body exceeds the 1600 character limit."
+            )
+        if not fields.get("From") and not fields.get("MessagingServiceSid"):
+            return twilio_error(400, 21603, "A 'From' phone number is required.")
+        if to in self.opted_out:
+            return twilio_error(400, 21610, "Attempt to send to unsubscribed recipient")
+        return None
+
+    def _message(self, fields: dict[str, str], key: str | None) -> dict[str, Any]:
+        sid = "SM" + secrets.token_hex(16)
+        now = datetime.now(UTC)
+        service = fields.get("MessagingServiceSid")
+        response = {
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "body": fields["Body"],
+            "date_created": format_datetime(now, usegmt=True),
+            "date_sent": None,
+            "date_updated": format_datetime(now, usegmt=True),
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": fields.get("From"),
+            "messaging_service_sid": service,
+            "num_media": "0",
+            "price": None,
+            "sid": sid,
+            "status": "accepted" if service else "queued",
+            "to": fields["To"],
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+        }
+        return {
+            "sid": sid,
+            "received_at": now.isoformat(),
+            "to": fields["To"],
+            "from": fields.get("From"),
+            "messaging_service_sid": service,
+            "body": fields["Body"],
+            "status_callback": fields.get("StatusCallback"),
+            "idempotency_key": key,
+            "response": response,
+        }
+
+    async def control(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "JSON object expected"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "JSON object expected"}, status=400)
+        if "fail_status" in body:
+            status = body["fail_status"]
+            if status is not None and not (isinstance(status, int) and 400 <= status <= 599):
+                return web.json_response({"error": "fail_status: 4xx/5xx or null"}, status=400)
+            self.fail_status = status
+            self.fail_count = body.get("fail_count")
+        if "retry_after_s" in body:
+            self.retry_after_s = body["retry_after_s"]
+        if "delay_ms" in body:
+            self.delay_ms = max(0, int(body["delay_ms"] or 0))
+        if "opted_out" in body:
+            self.opted_out = {str(number) for number in body["opted_out"] or []}
+        return web.json_response(self._state())
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "fail_status": self.fail_status,
+            "fail_count": self.fail_count,
+            "retry_after_s": self.retry_after_s,
+            "delay_ms": self.delay_ms,
+            "opted_out": sorted(self.opted_out),
+        }
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"count": len(self.messages), "duplicates": self.duplicates, "messages": self.messages}
+        )
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.messages.clear()
+        self.responses_by_key.clear()
+        self.duplicates = 0
+        return web.json_response({"count": 0})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local SMS sink speaking Twilio's Messages API")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=10088)
+    parser.add_argument("--log", type=Path, help="append every message as a JSON line here")
+    parser.add_argument(
+        "--account-sid", default=os.environ.get("NUDGE_SMS_SINK_ACCOUNT_SID", DEFAULT_ACCOUNT_SID)
+    )
+    parser.add_argument(
+        "--auth-token", default=os.environ.get("NUDGE_SMS_SINK_AUTH_TOKEN", DEFAULT_AUTH_TOKEN)
+    )
+    parser.add_argument("--print", action="store_true", help="print each message on stdout")
+    args = parser.parse_args(argv)
+    log = JsonLinesLog(args.log)
+    sink = SmsSink(args.account_sid, args.auth_token, log)
+    sink.echo = args.print
+    print(f"sms sink on http://{args.host}:{args.port} (account {args.account_sid})", flush=True)
+    try:
+        web.run_app(
+            sink.app(),
+            host=args.host,
+            port=args.port,
+            print=None,
+            access_log=None,
+            shutdown_timeout=1.0,  # do not wait out a slowed-down answer when stopped
+        )
+    finally:
+        log.close()
+
+
+if __name__ == "__main__":
+    main()

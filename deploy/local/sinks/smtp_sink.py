@@ -1,0 +1,312 @@
+"""A local SMTP server that records what dispatch sends, for `make run` and the tests.
+
+    python -m deploy.local.sinks.smtp_sink --port 10025 --log .local/smtp-sink.jsonl \
+        [--control-port 10026] [--auth USER:PASSWORD] [--tls-cert FILE --tls-key FILE] [--print]
+
+Built on aiosmtpd's threaded `Controller`. Every message is recorded in memory and appended
+to `--log` as one JSON line: envelope sender and recipients, Message-ID, Subject, every header
+(decoded, and raw as it came over the wire, unfolded), the first lines of the text part.
+
+Duplicates: a message whose Message-ID was seen before is acknowledged with 250 like any
+other, but counted as a duplicate (its JSON line says `"duplicate": true`), not as a new
+message: that is what the recipient sees in Gmail, which hides repeated Message-IDs.
+
+`--auth USER:PASSWORD` requires AUTH (PLAIN/LOGIN, allowed without TLS: it is local);
+`--tls-cert/--tls-key` offer STARTTLS (off by default).
+
+Control (only with `--control-port`), HTTP with JSON:
+- `POST /control`, every field optional, only given fields change:
+  `{"refuse_for_s": 60` (answer MAIL and DATA with a temporary error for that long; 0 or null
+  ends it), `"refuse_code": 451, "delay_ms": 0` (answer DATA this much later, after
+  recording), `"reject": ["nobody@example.com"]` (answer RCPT with 550 for these),
+  `"drop_connections": true` (close every open client connection, as a relay that restarts
+  or times idle clients out)`}`.
+- `GET /messages`: `{"count", "duplicates", "duplicate_ids": {message_id: n}, "connections",
+  "messages": [...]}`; `DELETE /messages` forgets them; `GET /healthz`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email.policy
+import ssl
+import threading
+import time
+import weakref
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from deploy.local.sinks.common import JsonLinesLog, until_signalled
+
+TEXT_LINES = 5
+
+
+class SmtpSink:
+    """aiosmtpd handler plus the state the control port reads and changes.
+
+    The handler runs in the Controller's thread, the control port in the main thread: every
+    access to the shared state holds `_lock`.
+    """
+
+    def __init__(self, log: JsonLinesLog, *, echo: bool = False) -> None:
+        self._lock = threading.Lock()
+        self.log = log
+        self.echo = echo
+        self.messages: list[dict[str, Any]] = []
+        self.seen_ids: set[str] = set()
+        self.duplicate_ids: dict[str, int] = {}
+        self.connections = 0
+        self.refuse_until = 0.0
+        self.refuse_code = 451
+        self.delay_ms = 0
+        self.reject: set[str] = set()
+        self._open: weakref.WeakSet[SMTP] = weakref.WeakSet()
+        self._smtp_loop: asyncio.AbstractEventLoop | None = None
+
+    # --- SMTP hooks (aiosmtpd calls handle_<VERB>) -------------------------------------------
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        self._smtp_loop = asyncio.get_running_loop()
+        with self._lock:
+            self._open.add(server)
+        if not getattr(session, "nudge_counted", False):  # EHLO again after STARTTLS: same
+            session.nudge_counted = True  # type: ignore[attr-defined]
+            with self._lock:
+                self.connections += 1
+        return responses
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        refusal = self._refusal()
+        if refusal is not None:
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        with self._lock:
+            rejected = address.lower() in self.reject
+        if rejected:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        refusal = self._refusal()
+        if refusal is not None:
+            return refusal
+        raw = envelope.original_content or b""
+        record = describe(raw, envelope.mail_from or "", list(envelope.rcpt_tos))
+        message_id = record["message_id"]
+        with self._lock:
+            duplicate = message_id is not None and message_id in self.seen_ids
+            if duplicate:
+                self.duplicate_ids[message_id] = self.duplicate_ids.get(message_id, 0) + 1
+            else:
+                if message_id is not None:
+                    self.seen_ids.add(message_id)
+                self.messages.append(record)
+            number = len(self.messages)
+            delay_ms = self.delay_ms
+        self.log.write({**record, "duplicate": duplicate})
+        if self.echo and not duplicate:
+            first = record["text_head"][0] if record["text_head"] else ""
+            print(f"EMAIL {record['rcpt_tos']}: {record['subject']} | {first}", flush=True)
+        if delay_ms:
+            await asyncio.sleep(delay_ms / 1000)
+        return f"250 2.0.0 OK queued as sink-{number}" + (" (duplicate)" if duplicate else "")
+
+    def _refusal(self) -> str | None:
+        with self._lock:
+            if time.monotonic() < self.refuse_until:
+                return f"{self.refuse_code} 4.3.2 Temporarily refusing mail (sink outage)"
+        return None
+
+    # --- control port ------------------------------------------------------------------------
+
+    def control_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/control", self.control)
+        app.router.add_get("/messages", self.list_messages)
+        app.router.add_delete("/messages", self.reset)
+        app.router.add_get("/healthz", self.healthz)
+        return app
+
+    async def control(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return web.json_response({"error": "JSON object expected"}, status=400)
+        with self._lock:
+            if "refuse_for_s" in body:
+                seconds = float(body["refuse_for_s"] or 0)
+                self.refuse_until = time.monotonic() + seconds if seconds > 0 else 0.0
+            if "refuse_code" in body:
+                code = int(body["refuse_code"])
+                if not 400 <= code <= 599:
+                    return web.json_response({"error": "refuse_code: 4xx or 5xx"}, status=400)
+                self.refuse_code = code
+            if "delay_ms" in body:
+                self.delay_ms = max(0, int(body["delay_ms"] or 0))
+            if "reject" in body:
+                self.reject = {str(a).lower() for a in body["reject"] or []}
+            if body.get("drop_connections") and self._smtp_loop is not None:
+                for server in list(self._open):
+                    if server.transport is not None:
+                        self._smtp_loop.call_soon_threadsafe(server.transport.close)
+            state = {
+                "refusing_for_s": max(0.0, self.refuse_until - time.monotonic()),
+                "refuse_code": self.refuse_code,
+                "delay_ms": self.delay_ms,
+                "reject": sorted(self.reject),
+            }
+        return web.json_response(state)
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        with self._lock:
+            snapshot = {
+                "count": len(self.messages),
+                "duplicates": sum(self.duplicate_ids.values()),
+                "duplicate_ids": dict(self.duplicate_ids),
+                "connections": self.connections,
+                "messages": list(self.messages),
+            }
+        return web.json_response(snapshot)
+
+    async def reset(self, request: web.Request) -> web.Response:
+        with self._lock:
+            self.messages.clear()
+            self.seen_ids.clear()
+            self.duplicate_ids.clear()
+            self.connections = 0
+        return web.json_response({"count": 0})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+
+def describe(raw: bytes, mail_from: str, rcpt_tos: list[str]) -> dict[str, Any]:
+    """What the record keeps of one message (headers raw too: encoded-words must show)."""
+    parsed = BytesParser(policy=email.policy.default).parsebytes(raw)
+    assert isinstance(parsed, EmailMessage)
+    message_id = parsed.get("Message-ID")
+    text_head: list[str] = []
+    body = parsed.get_body(preferencelist=("plain",))
+    if isinstance(body, EmailMessage):
+        text_head = str(body.get_content()).splitlines()[:TEXT_LINES]
+    parts = [part.get_content_type() for part in parsed.walk() if not part.is_multipart()]
+    return {
+        "received_at": datetime.now(UTC).isoformat(),
+        "mail_from": mail_from,
+        "rcpt_tos": rcpt_tos,
+        "message_id": str(message_id).strip() if message_id is not None else None,
+        "subject": str(parsed.get("Subject", "")),
+        "content_type": parsed.get_content_type(),
+        "parts": parts,
+        "headers": [[name, str(value)] for name, value in parsed.items()],
+        "raw_headers": [
+            [name, "".join(str(value).splitlines())] for name, value in parsed.raw_items()
+        ],
+        "text_head": text_head,
+        "size": len(raw),
+    }
+
+
+def _authenticator(user: str, password: str) -> Any:
+    expected = LoginPassword(user.encode(), password.encode())
+
+    def check(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and auth_data == expected
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
+async def serve(args: argparse.Namespace) -> None:
+    log = JsonLinesLog(args.log)
+    sink = SmtpSink(log, echo=args.print)
+    options: dict[str, Any] = {"enable_SMTPUTF8": True}
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+        options.update(
+            authenticator=_authenticator(user, password),
+            auth_required=True,
+            auth_require_tls=False,
+        )
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        options["tls_context"] = context
+    controller = Controller(
+        sink, hostname=args.host, port=args.port, server_hostname="nudge-smtp-sink", **options
+    )
+    controller.start()
+    runner: web.AppRunner | None = None
+    try:
+        if args.control_port:
+            runner = web.AppRunner(sink.control_app(), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, args.host, args.control_port).start()
+        control = f", control on http://{args.host}:{args.control_port}" if runner else ""
+        print(f"smtp sink on {args.host}:{args.port}{control}", flush=True)
+        await until_signalled()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        controller.stop()
+        log.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local SMTP sink (aiosmtpd)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=10025)
+    parser.add_argument("--log", type=Path, help="append every message as a JSON line here")
+    parser.add_argument("--control-port", type=int, help="HTTP control and /messages")
+    parser.add_argument("--auth", help="USER:PASSWORD required from clients")
+    parser.add_argument("--tls-cert", type=Path, help="offer STARTTLS with this certificate")
+    parser.add_argument("--tls-key", type=Path)
+    parser.add_argument("--print", action="store_true", help="print each message on stdout")
+    args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()

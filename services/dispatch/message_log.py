@@ -1,0 +1,238 @@
+"""The message log: one row per trigger, the state machine that makes a send happen once.
+
+    queued ──► sending ──► sent
+      ▲   │       │  └──► retrying ──► (sending ...) ──► failed (after the last attempt)
+      │   ├──► deferred (quiet hours, contact not known yet) ──► (sending ...)
+      │   └──► skipped (consent, cap, no address, render error, expired)
+
+The trigger id is the primary key, so a trigger fired twice (replays, restarts of triggers)
+is enqueued once. A row is claimed with a lease before anything is decided; the chosen channel
+and the message id are committed (`sending`) *before* the provider is called, and a sender that
+dies leaves the row `sending` with an expired lease: it is then resent under the same message
+id, which the providers use to recognise the repeat (see providers/), so the customer gets it
+once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.dispatch.policy import History, PreviousMessage
+from shared.events.shop import Channel
+from shared.events.triggers import TriggerFired, TriggerFiredEvent
+
+WAITING = ("queued", "deferred", "retrying")
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    trigger_id: str
+    shop_id: str
+    customer_id: str
+    journey_id: str
+    attempts: int
+    trigger: TriggerFired
+    state: str
+    """The state before this claim: `sending` means a previous sender may have sent it."""
+    channel: Channel | None
+    message_id: str | None
+    address: str | None
+    created_at: datetime
+
+
+_ENQUEUE = text(
+    """
+INSERT INTO messages (trigger_id, shop_id, customer_id, campaign_id, journey_id, step_id,
+                      variant, transactional, trigger, state, next_attempt_at)
+SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:shops AS text[]), CAST(:customers AS text[]),
+                     CAST(:campaigns AS text[]), CAST(:journeys AS text[]),
+                     CAST(:steps AS text[]), CAST(:variants AS text[]),
+                     CAST(:transactional AS boolean[]), CAST(:triggers AS jsonb[])),
+              LATERAL (SELECT 'queued', now()) AS waiting
+ON CONFLICT (trigger_id) DO NOTHING
+RETURNING trigger_id
+"""
+)
+
+
+async def enqueue(conn: AsyncConnection, fired: Sequence[TriggerFiredEvent]) -> set[str]:
+    """Record new triggers as queued; return the ids that were new (repeats are ignored)."""
+    unique = {event.id: event for event in fired if event.customerid is not None}
+    if not unique:
+        return set()
+    events = list(unique.values())
+    rows = await conn.execute(
+        _ENQUEUE,
+        {
+            "ids": [e.id for e in events],
+            "shops": [e.shopid for e in events],
+            "customers": [e.customerid for e in events],
+            "campaigns": [e.data.campaign_id for e in events],
+            "journeys": [e.data.journey_id for e in events],
+            "steps": [e.data.step_id for e in events],
+            "variants": [e.data.variant for e in events],
+            "transactional": [e.data.transactional for e in events],
+            "triggers": [e.data.model_dump_json(exclude_none=True) for e in events],
+        },
+    )
+    return {row[0] for row in rows}
+
+
+_CLAIM = text(
+    """
+UPDATE messages AS m SET lease_until = now() + make_interval(secs => :lease_s),
+                         state = 'sending', attempts = m.attempts + 1, updated_at = now()
+FROM (
+    SELECT trigger_id, state AS previous_state FROM messages
+    WHERE (state IN ('queued', 'deferred', 'retrying') AND next_attempt_at <= now())
+       OR (state = 'sending' AND lease_until < now())
+    ORDER BY COALESCE(next_attempt_at, lease_until)
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+) AS due
+WHERE m.trigger_id = due.trigger_id
+RETURNING m.trigger_id, m.shop_id, m.customer_id, m.journey_id, m.attempts, m.trigger,
+          due.previous_state, m.channel, m.message_id, m.address, m.created_at
+"""
+)
+
+
+async def claim(conn: AsyncConnection, limit: int, lease_s: float) -> list[MessageRow]:
+    """Take up to `limit` due rows (and rows whose sender's lease expired) for this sender."""
+    rows = await conn.execute(_CLAIM, {"limit": limit, "lease_s": lease_s})
+    claimed = []
+    for r in rows:
+        trigger = r[5]
+        claimed.append(
+            MessageRow(
+                trigger_id=r[0],
+                shop_id=r[1],
+                customer_id=r[2],
+                journey_id=r[3],
+                attempts=r[4],
+                trigger=TriggerFired.model_validate_json(
+                    trigger if isinstance(trigger, str | bytes) else orjson.dumps(trigger)
+                ),
+                state=r[6],
+                channel=Channel(r[7]) if r[7] else None,
+                message_id=r[8],
+                address=r[9],
+                created_at=r[10],
+            )
+        )
+    return claimed
+
+
+_SENDING = text(
+    """
+UPDATE messages SET channel = CAST(:channel AS varchar),
+                    message_id = CAST(:message_id AS varchar), address = CAST(:address AS varchar),
+                    updated_at = now()
+WHERE trigger_id = :trigger_id
+"""
+)
+
+
+async def mark_sending(conn: AsyncConnection, items: Sequence[dict[str, Any]]) -> None:
+    """Commit the chosen channel and message id before any provider call."""
+    if items:
+        await conn.execute(_SENDING, list(items))
+
+
+_SETTLE = text(
+    """
+UPDATE messages SET state = CAST(:state AS varchar), reason = CAST(:reason AS text),
+                    next_attempt_at = CAST(:next_attempt_at AS timestamptz),
+                    provider_id = COALESCE(CAST(:provider_id AS varchar), provider_id),
+                    sent_at = CASE WHEN CAST(:state AS varchar) = 'sent' THEN now()
+                                   ELSE sent_at END,
+                    attempts = attempts - CAST(:refund AS integer),
+                    lease_until = NULL, updated_at = now()
+WHERE trigger_id = :trigger_id
+"""
+)
+
+
+async def settle(conn: AsyncConnection, items: Sequence[dict[str, Any]]) -> None:
+    """Record outcomes: sent, retrying / deferred (with the next attempt), skipped, failed.
+
+    `refund` gives the claim's attempt back when no provider was asked (a deferral, a paused
+    provider), so waiting never uses up a message's attempts."""
+    if items:
+        await conn.execute(_SETTLE, list(items))
+
+
+_HISTORY = text(
+    """
+SELECT shop_id, customer_id, journey_id, channel, transactional, sent_at,
+       opened_at IS NOT NULL, clicked_at IS NOT NULL, replied_at IS NOT NULL
+FROM messages
+WHERE (shop_id, customer_id) IN (SELECT * FROM unnest(CAST(:shops AS text[]),
+                                                       CAST(:customers AS text[])))
+  AND state = 'sent' AND sent_at > :since
+ORDER BY sent_at
+"""
+)
+
+
+@dataclass
+class CustomerHistory:
+    """A customer's recent sends, kept current while a batch is being decided."""
+
+    marketing: dict[Channel, list[datetime]]
+    last_by_journey: dict[str, PreviousMessage]
+
+    def view(self, journey_id: str) -> History:
+        return History(
+            recent_marketing={c: list(v) for c, v in self.marketing.items()},
+            previous=self.last_by_journey.get(journey_id),
+        )
+
+    def sent(self, journey_id: str, channel: Channel, at: datetime, marketing: bool) -> None:
+        if marketing:
+            self.marketing.setdefault(channel, []).append(at)
+        self.last_by_journey[journey_id] = PreviousMessage(channel, at)
+
+
+async def history(
+    conn: AsyncConnection, keys: set[tuple[str, str]], now: datetime, window: timedelta
+) -> dict[tuple[str, str], CustomerHistory]:
+    found = {key: CustomerHistory({}, {}) for key in keys}
+    if not keys:
+        return found
+    shops, customers = zip(*sorted(keys), strict=True)
+    rows = await conn.execute(
+        _HISTORY, {"shops": list(shops), "customers": list(customers), "since": now - window}
+    )
+    for shop, customer, journey, channel, transactional, sent_at, opened, clicked, replied in rows:
+        item = found[(shop, customer)]
+        sent_on = Channel(channel)
+        if not transactional:
+            item.marketing.setdefault(sent_on, []).append(sent_at)
+        item.last_by_journey[journey] = PreviousMessage(sent_on, sent_at, opened, clicked, replied)
+    return found
+
+
+_ENGAGED = {
+    "opened": text(
+        "UPDATE messages SET opened_at = COALESCE(opened_at, :at) WHERE message_id = :id"
+    ),
+    "clicked": text(
+        "UPDATE messages SET clicked_at = COALESCE(clicked_at, :at) WHERE message_id = :id"
+    ),
+    "replied": text(
+        "UPDATE messages SET replied_at = COALESCE(replied_at, :at) WHERE message_id = :id"
+    ),
+}
+
+
+async def engaged(conn: AsyncConnection, how: str, message_id: str, at: datetime) -> None:
+    """An open, click or reply on a message: what the no-response fallback looks at."""
+    await conn.execute(_ENGAGED[how], {"id": message_id, "at": at})

@@ -1,0 +1,31 @@
+"""Prometheus metrics of the dispatch service (served on /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES = Counter(
+    "nudge_dispatch_messages_total",
+    "Message outcomes by channel, status (sent, skipped, deferred, retrying, failed, rejected) "
+    "and reason",
+    ["channel", "status", "reason"],
+)
+TRIGGERS = Counter(
+    "nudge_dispatch_triggers_total", "Triggers read, by outcome (queued, repeat)", ["outcome"]
+)
+PROVIDER_SECONDS = Histogram(
+    "nudge_dispatch_provider_seconds",
+    "Provider call duration by channel",
+    ["channel"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+PROVIDER_ERRORS = Counter(
+    "nudge_dispatch_provider_errors_total", "Failed provider calls", ["channel", "kind"]
+)
+BACKOFF_SECONDS = Histogram(
+    "nudge_dispatch_backoff_seconds",
+    "Delays chosen before retrying a transient failure",
+    ["channel"],
+    buckets=(1, 2, 5, 10, 30, 60, 120, 300),
+)
+WAITING = Gauge("nudge_dispatch_waiting_messages", "Messages queued, deferred or retrying")

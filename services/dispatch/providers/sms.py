@@ -1,0 +1,201 @@
+"""SMS providers: the interface dispatch sends through, and the Twilio adapter.
+
+Adding a provider (Vonage, MessageBird, Sinch, a test double...): write a class with
+`async send(to, body, *, idempotency_key, status_callback) -> SendResult` and
+`async close()`; it satisfies `SmsProvider` structurally, no base class needed. Map its
+answers onto the three outcomes of `providers.base`: `SendResult(provider_id=<its message
+id>)`; `TransientSendError` for throttling, outages and timeouts (set `retry_after_s` from
+its Retry-After, `maybe_sent` when the request may have been accepted); `PermanentSendError`
+for everything the same request can never fix (set `opted_out` when it reports a STOP'ed
+recipient). Pass `idempotency_key` in the provider's own idempotency mechanism when it has
+one (then a retry after `maybe_sent` is safe); say in the class docstring when it has none.
+Keep one pooled HTTP client per instance, created in `__init__`, closed in `close()`.
+
+Idempotency and Twilio: Twilio's Messages API documents no idempotency key for creating a
+message. (`I-Twilio-Idempotency-Token` is a header Twilio puts on the webhooks *it* sends;
+its REST API does not read it.) We send the key as `Idempotency-Key` (the IETF httpapi draft
+header): the local sink deduplicates on it; real Twilio ignores the unknown header, so a
+repeated POST there creates, delivers and bills a second message. Against Twilio, exactly
+one send therefore rests on dispatch: record the attempt before the call, and after a failure
+with `maybe_sent` reconcile (e.g. its status callback, or the Messages list for that `To`)
+instead of retrying blindly.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Protocol, runtime_checkable
+
+import httpx
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.dispatch.providers.base import (
+    PermanentSendError,
+    SendResult,
+    TransientSendError,
+)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""Understood by the local SMS sink; ignored by Twilio (see module doc)."""
+
+TWILIO_UNSUBSCRIBED = 21610
+"""Twilio: "Attempt to send to unsubscribed recipient" (the recipient replied STOP)."""
+
+_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+
+
+@runtime_checkable
+class SmsProvider(Protocol):
+    """What dispatch needs from any SMS provider (see the module doc to add one)."""
+
+    async def send(
+        self,
+        to: str,
+        body: str,
+        *,
+        idempotency_key: str,
+        status_callback: str | None = None,
+    ) -> SendResult:
+        """Hand one message to the provider; raise Transient/PermanentSendError otherwise."""
+        ...
+
+    async def close(self) -> None:
+        """Release pooled connections."""
+        ...
+
+
+class TwilioSettings(BaseSettings):
+    """Twilio's Messages API (or the local SMS sink, which speaks the same API)."""
+
+    model_config = SettingsConfigDict(env_prefix="NUDGE_TWILIO_", extra="ignore")
+
+    base_url: str = "https://api.twilio.com"
+    account_sid: str
+    auth_token: SecretStr
+    from_number: str | None = None
+    """A Twilio number (E.164) or alphanumeric sender id; or use a messaging service."""
+    messaging_service_sid: str | None = None
+    """MG...: Twilio picks the sender from the service's pool (and handles its opt-outs)."""
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """Longest wait for the whole request; connecting is capped at a third of it."""
+    max_connections: int = Field(default=20, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _one_sender(self) -> TwilioSettings:
+        if (self.from_number is None) == (self.messaging_service_sid is None):
+            raise ValueError(
+                "set exactly one of NUDGE_TWILIO_FROM_NUMBER and NUDGE_TWILIO_MESSAGING_SERVICE_SID"
+            )
+        if not _SID.match(self.account_sid) or not self.account_sid.startswith("AC"):
+            raise ValueError("NUDGE_TWILIO_ACCOUNT_SID must look like AC + 32 hex digits")
+        return self
+
+
+class TwilioSms:
+    """Twilio's Messages API over one pooled HTTP/1.1 client (keep-alive, bounded)."""
+
+    def __init__(
+        self, settings: TwilioSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._settings = settings
+        self._path = f"/2010-04-01/Accounts/{settings.account_sid}/Messages.json"
+        self._client = httpx.AsyncClient(
+            base_url=settings.base_url,
+            auth=httpx.BasicAuth(settings.account_sid, settings.auth_token.get_secret_value()),
+            timeout=httpx.Timeout(settings.timeout_s, connect=settings.timeout_s / 3),
+            limits=httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_connections,
+            ),
+            headers={"Accept": "application/json", "User-Agent": "nudge-dispatch"},
+            transport=transport,
+        )
+
+    async def send(
+        self,
+        to: str,
+        body: str,
+        *,
+        idempotency_key: str,
+        status_callback: str | None = None,
+    ) -> SendResult:
+        form = {"To": to, "Body": body}
+        if self._settings.messaging_service_sid is not None:
+            form["MessagingServiceSid"] = self._settings.messaging_service_sid
+        elif self._settings.from_number is not None:
+            form["From"] = self._settings.from_number
+        if status_callback is not None:
+            form["StatusCallback"] = status_callback
+        try:
+            response = await self._client.post(
+                self._path, data=form, headers={IDEMPOTENCY_HEADER: idempotency_key}
+            )
+        except httpx.TransportError as exc:
+            # Until the connection exists nothing can have reached Twilio; after, maybe.
+            unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+            kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection"
+            raise TransientSendError(
+                f"{kind}: {type(exc).__name__} {str(exc)[:120]}".strip(), maybe_sent=not unsent
+            ) from exc
+        return interpret_twilio_response(response)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def interpret_twilio_response(response: httpx.Response) -> SendResult:
+    """2xx → the message SID; 429 / 5xx → transient; any other status → permanent."""
+    status = response.status_code
+    if 200 <= status < 300:
+        try:
+            payload = response.json()
+            sid = payload["sid"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TransientSendError(
+                f"http {status} without a message sid", http_status=status, maybe_sent=True
+            ) from exc
+        return SendResult(provider_id=str(sid), status=payload.get("status"))
+    code, message = _twilio_error(response)
+    reason = f"http {status}" + (f" twilio {code}" if code is not None else "") + f": {message}"
+    if status == 429 or status >= 500:
+        raise TransientSendError(
+            reason,
+            code=code,
+            http_status=status,
+            retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
+        )
+    raise PermanentSendError(
+        reason, code=code, http_status=status, opted_out=code == TWILIO_UNSUBSCRIBED
+    )
+
+
+def _twilio_error(response: httpx.Response) -> tuple[int | None, str]:
+    """Twilio's error body is `{code, message, more_info, status}`; proxies send anything."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return None, (response.text[:120] or response.reason_phrase)
+    if not isinstance(payload, dict):
+        return None, response.reason_phrase
+    code = payload.get("code")
+    message = str(payload.get("message") or response.reason_phrase)[:200]
+    return (code if isinstance(code, int) else None), message
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After as delta-seconds or an HTTP date (RFC 9110); None when absent or garbled."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -1,0 +1,439 @@
+"""One sending round: claim due messages, decide, render, record the choice, send, record.
+
+Three short transactions per round, never one per provider call:
+1. claim a batch (`sending`, with a lease) — rows of crashed senders come back here too;
+2. record every decision: the channel and message id of each send (before any provider call),
+   deferrals, skips;
+3. after the provider calls, record sent / retrying / failed.
+Status records go to `messages.status.v1` after each commit.
+
+Messages of one customer in one batch are decided in order, each seeing the ones before it,
+so two marketing messages in the same round cannot both slip under the frequency cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.dispatch import contacts, message_log, metrics
+from services.dispatch.message_log import CustomerHistory, MessageRow
+from services.dispatch.policy import Contact, Defer, Send, Skip, plan_message
+from services.dispatch.providers.base import SendError, SendResult, TransientSendError
+from services.dispatch.settings import DispatchSettings
+from services.dispatch.shop_profiles import ShopProfiles
+from services.dispatch.templates.errors import RenderError
+from services.dispatch.templates.store import RenderedEmail, RenderedSms, TemplateStore
+from services.dispatch.templates.variables import MessageLinks, RecipientView, render_variables
+from shared.clock import Clock
+from shared.events.messages import MessageStatus, MessageUpdate, SkipReason, message_id
+from shared.events.shop import Channel
+from shared.unsubscribe import Unsubscribe, sign
+
+log = logging.getLogger(__name__)
+HISTORY_WINDOW = timedelta(days=30)
+Outcome = tuple[MessageRow, dict[str, Any], MessageUpdate]
+"""A row's decided state: the log row, its settle parameters and its status record."""
+CONTACT_RETRY = timedelta(seconds=2)
+
+
+class Delivery(Protocol):
+    """The providers as the sender sees them (implemented in delivery.py)."""
+
+    async def email(
+        self,
+        *,
+        to: str,
+        rendered: RenderedEmail,
+        message_id: str,
+        brand_from: str,
+        reply_to: str | None,
+        unsubscribe: tuple[str, str] | None,
+    ) -> SendResult: ...
+
+    async def sms(self, *, to: str, rendered: RenderedSms, message_id: str) -> SendResult: ...
+
+
+class StatusSink(Protocol):
+    async def publish(self, shop_id: str, customer_id: str, update: MessageUpdate) -> None: ...
+
+
+@dataclass
+class Job:
+    """A send decided and recorded: what to call the provider with."""
+
+    row: MessageRow
+    channel: Channel
+    address: str
+    message_id: str
+    rendered: RenderedEmail | RenderedSms
+    unsubscribe: tuple[str, str] | None
+    template_id: str
+    locale: str | None
+
+
+@dataclass
+class Circuit:
+    """Pauses a provider after consecutive transient failures, doubling the pause each time."""
+
+    threshold: int
+    max_pause_s: float
+    failures: int = 0
+    open_until: float = 0.0
+    pause_s: float = 1.0
+
+    def is_open(self) -> bool:
+        return time.monotonic() < self.open_until
+
+    def failed(self) -> None:
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.open_until = time.monotonic() + self.pause_s
+            self.pause_s = min(self.pause_s * 2, self.max_pause_s)
+            self.failures = 0
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.pause_s = 1.0
+
+
+@dataclass
+class Sender:
+    engine: AsyncEngine
+    templates: TemplateStore
+    shops: ShopProfiles
+    delivery: Delivery
+    statuses: StatusSink
+    settings: DispatchSettings
+    secret_key: SecretStr
+    clock: Clock
+    throttles: dict[Channel, Callable[[], Awaitable[None]]] = field(default_factory=dict)
+    circuits: dict[Channel, Circuit] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.circuits = {
+            c: Circuit(self.settings.circuit_failures, self.settings.circuit_max_pause_s)
+            for c in Channel
+        }
+
+    async def run_round(self) -> int:
+        """Process one batch; return how many messages were claimed (0: nothing was due)."""
+        async with self.engine.begin() as conn:
+            rows = await message_log.claim(conn, self.settings.claim_batch, self.settings.lease_s)
+        if not rows:
+            return 0
+        keys = {(r.shop_id, r.customer_id) for r in rows}
+        now = self.clock.now()
+        async with self.engine.connect() as conn:
+            known = await contacts.load(conn, keys)
+            histories = await message_log.history(conn, keys, now, HISTORY_WINDOW)
+        jobs: list[Job] = []
+        outcomes: list[Outcome] = []
+        for row in sorted(rows, key=lambda r: r.created_at):
+            key = (row.shop_id, row.customer_id)
+            decided = self._decide(row, known.get(key), histories[key], now)
+            if isinstance(decided, Job):
+                jobs.append(decided)
+            else:
+                outcomes.append(decided)
+        async with self.engine.begin() as conn:
+            await message_log.mark_sending(conn, [_sending(job) for job in jobs])
+            await message_log.settle(conn, [o[1] for o in outcomes])
+        for row, _, update in outcomes:
+            await self._publish(row, update)
+        await self._send_all(jobs)
+        return len(rows)
+
+    def _decide(
+        self, row: MessageRow, contact: Contact | None, history: CustomerHistory, now: datetime
+    ) -> Job | Outcome:
+        fired = row.trigger
+        if row.state == "sending" and row.channel is not None and row.address is not None:
+            return self._resume(row, contact, now)
+        if contact is None:
+            if now - row.created_at < timedelta(seconds=self.settings.contact_wait_s):
+                return self._wait(row, now + CONTACT_RETRY, "contact_unknown")
+            return self._skip(row, Skip(SkipReason.NO_ADDRESS, detail="contact unknown"))
+        profile = self.shops.for_shop(row.shop_id)
+
+        def has_template(channel: Channel) -> bool:
+            return self.templates.has(row.shop_id, fired.template_id, channel.value)
+
+        plan = plan_message(
+            fired, contact, history.view(row.journey_id), profile.policy, now, has_template
+        )
+        if isinstance(plan, Skip):
+            return self._skip(row, plan)
+        if isinstance(plan, Defer):
+            return self._wait(row, plan.until, plan.reason, channel=plan.channel)
+        try:
+            job = self._render(row, contact, plan)
+        except RenderError as exc:
+            return self._skip(row, Skip(SkipReason.RENDER_ERROR, plan.channel, exc.reason))
+        history.sent(row.journey_id, plan.channel, now, not fired.transactional)
+        return job
+
+    def _render(self, row: MessageRow, contact: Contact, plan: Send) -> Job:
+        fired = row.trigger
+        profile = self.shops.for_shop(row.shop_id)
+        unsubscribe = None
+        links = MessageLinks()
+        if not fired.transactional:
+            token = sign(self.secret_key, Unsubscribe(row.shop_id, row.customer_id, plan.channel))
+            url = f"{self.settings.public_url}/u/{token}"
+            mailto = f"mailto:unsubscribe+{token}@{self.settings.unsubscribe_mailto_domain}"
+            unsubscribe = (url, mailto)
+            links = MessageLinks(unsubscribe_url=url)
+        recipient = RecipientView(
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            email=contact.email.address,
+            phone=contact.sms.address,
+            locale=contact.locale,
+            time_zone=contact.time_zone,
+        )
+        variables = render_variables(fired, recipient, profile.brand, links)
+        rendered: RenderedEmail | RenderedSms
+        if plan.channel is Channel.EMAIL:
+            rendered = self.templates.render_email(
+                row.shop_id, fired.template_id, contact.locale, variables
+            )
+        else:
+            rendered = self.templates.render_sms(
+                row.shop_id, fired.template_id, contact.locale, variables
+            )
+        return Job(
+            row=row,
+            channel=plan.channel,
+            address=plan.address,
+            message_id=message_id(row.trigger_id, plan.channel),
+            rendered=rendered,
+            unsubscribe=unsubscribe,
+            template_id=fired.template_id,
+            locale=rendered.locale_used,
+        )
+
+    def _resume(self, row: MessageRow, contact: Contact | None, now: datetime) -> Job | Outcome:
+        """A sender died after recording this send: send again under the same message id
+        (the provider recognises the repeat), unless consent was withdrawn meanwhile."""
+        assert row.channel is not None and row.address is not None
+        if contact is None:
+            return self._skip(row, Skip(SkipReason.NO_ADDRESS, row.channel, "contact removed"))
+        state = contact.channel(row.channel)
+        if not row.trigger.transactional and state.consent is not True:
+            detail = "consent withdrawn after an interrupted send"
+            return self._skip(row, Skip(SkipReason.NO_CONSENT, row.channel, detail))
+        try:
+            return self._render(row, contact, Send(row.channel, row.address))
+        except RenderError as exc:
+            return self._skip(row, Skip(SkipReason.RENDER_ERROR, row.channel, exc.reason))
+
+    def _skip(self, row: MessageRow, skip: Skip) -> Outcome:
+        reason = skip.reason.value if skip.detail is None else f"{skip.reason}: {skip.detail}"
+        settle = _settle(row, "skipped", reason)
+        metrics.MESSAGES.labels(_label(skip.channel), "skipped", skip.reason.value).inc()
+        return row, settle, _update(row, MessageStatus.SKIPPED, skip.channel, reason=reason)
+
+    def _wait(
+        self,
+        row: MessageRow,
+        until: datetime,
+        reason: str,
+        *,
+        channel: Channel | None = None,
+    ) -> Outcome:
+        settle = _settle(row, "deferred", reason, next_attempt_at=until, refund=True)
+        metrics.MESSAGES.labels(_label(channel), "deferred", reason).inc()
+        update = _update(row, MessageStatus.DEFERRED, channel, reason=reason, until=until)
+        return row, settle, update
+
+    async def _send_all(self, jobs: list[Job]) -> None:
+        if not jobs:
+            return
+        limit = asyncio.Semaphore(self.settings.in_flight)
+
+        async def one(job: Job) -> Outcome:
+            async with limit:
+                return await self._send(job)
+
+        results = await asyncio.gather(*(one(job) for job in jobs))
+        async with self.engine.begin() as conn:
+            await message_log.settle(conn, [settle for _, settle, _ in results])
+            undeliverable = [
+                (job, update.reason)
+                for job, (_, _, update) in zip(jobs, results, strict=True)
+                if update.status is MessageStatus.QUEUED
+            ]
+            for job, reason in undeliverable:
+                await conn.execute(
+                    text(
+                        f"UPDATE contacts SET {job.channel.value}_undeliverable = :reason "
+                        "WHERE shop_id = :shop AND customer_id = :customer"
+                    ),
+                    {"reason": reason, "shop": job.row.shop_id, "customer": job.row.customer_id},
+                )
+        for row, _, update in results:
+            await self._publish(row, update)
+
+    async def _send(self, job: Job) -> Outcome:
+        row, circuit = job.row, self.circuits[job.channel]
+        if circuit.is_open():  # the provider is resting: keep the message, spend no attempt
+            until = self.clock.now() + timedelta(seconds=circuit.pause_s)
+            return self._retry(job, until, "provider paused after repeated failures", True)
+        throttle = self.throttles.get(job.channel)
+        if throttle is not None:
+            await throttle()
+        started = time.perf_counter()
+        try:
+            result = await self._call(job)
+        except TransientSendError as exc:
+            circuit.failed()
+            metrics.PROVIDER_ERRORS.labels(job.channel.value, "transient").inc()
+            if row.attempts >= self.settings.max_attempts:
+                return self._fail(job, f"gave up after {row.attempts} attempts: {exc.reason}")
+            delay = exc.retry_after_s or self._backoff(row.attempts)
+            metrics.BACKOFF_SECONDS.labels(job.channel.value).observe(delay)
+            until = self.clock.now() + timedelta(seconds=delay)
+            return self._retry(job, until, exc.reason, False)
+        except SendError as exc:
+            metrics.PROVIDER_ERRORS.labels(job.channel.value, "permanent").inc()
+            return self._rejected(job, exc)
+        except Exception as exc:  # a bug: record it on this message, never stall the round
+            log.exception("sending %s failed unexpectedly", row.trigger_id)
+            return self._fail(job, f"internal error: {exc!r}"[:1000])
+        finally:
+            metrics.PROVIDER_SECONDS.labels(job.channel.value).observe(
+                time.perf_counter() - started
+            )
+        circuit.succeeded()
+        metrics.MESSAGES.labels(job.channel.value, "sent", "").inc()
+        settle = _settle(row, "sent", None, provider_id=result.provider_id)
+        update = _update(
+            row,
+            MessageStatus.SENT,
+            job.channel,
+            job=job,
+            provider_id=result.provider_id,
+        )
+        return row, settle, update
+
+    async def _call(self, job: Job) -> SendResult:
+        profile = self.shops.for_shop(job.row.shop_id)
+        if isinstance(job.rendered, RenderedEmail):
+            brand = profile.brand
+            sender = brand.from_email or f"hello@{job.row.shop_id}.example"
+            return await self.delivery.email(
+                to=job.address,
+                rendered=job.rendered,
+                message_id=job.message_id,
+                brand_from=f"{brand.from_name or brand.display_name} <{sender}>",
+                reply_to=brand.support_email,
+                unsubscribe=job.unsubscribe,
+            )
+        return await self.delivery.sms(
+            to=job.address, rendered=job.rendered, message_id=job.message_id
+        )
+
+    def _backoff(self, attempts: int) -> float:
+        """Exponential with full jitter: retries of many messages spread out, no storm."""
+        ceiling = min(self.settings.backoff_cap_s, self.settings.backoff_base_s * 2**attempts)
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _retry(self, job: Job, until: datetime, reason: str, refund: bool) -> Outcome:
+        metrics.MESSAGES.labels(job.channel.value, "retrying", "").inc()
+        settle = _settle(job.row, "retrying", reason, next_attempt_at=until, refund=refund)
+        update = _update(
+            job.row, MessageStatus.DEFERRED, job.channel, job=job, reason=reason, until=until
+        )
+        return job.row, settle, update
+
+    def _fail(self, job: Job, reason: str) -> Outcome:
+        metrics.MESSAGES.labels(job.channel.value, "failed", "").inc()
+        update = _update(job.row, MessageStatus.FAILED, job.channel, job=job, reason=reason)
+        return job.row, _settle(job.row, "failed", reason), update
+
+    def _rejected(self, job: Job, exc: SendError) -> Outcome:
+        """A permanent refusal: the address is marked unusable and the message is decided
+        again at once, so it falls back to the other channel when there is one."""
+        reason = f"{job.channel} rejected: {exc.reason}"
+        metrics.MESSAGES.labels(job.channel.value, "rejected", "").inc()
+        settle = _settle(job.row, "queued", reason, next_attempt_at=self.clock.now())
+        update = _update(job.row, MessageStatus.QUEUED, job.channel, job=job, reason=reason)
+        return job.row, settle, update
+
+    async def _publish(self, row: MessageRow, update: MessageUpdate) -> None:
+        try:
+            await self.statuses.publish(row.shop_id, row.customer_id, update)
+        except Exception:  # the status feed must not stop sending; the log row is the truth
+            log.exception("cannot publish the status of %s", row.trigger_id)
+
+
+def _label(channel: Channel | None) -> str:
+    return channel.value if channel is not None else "none"
+
+
+def _sending(job: Job) -> dict[str, Any]:
+    return {
+        "trigger_id": job.row.trigger_id,
+        "channel": job.channel.value,
+        "message_id": job.message_id,
+        "address": job.address,
+    }
+
+
+def _settle(
+    row: MessageRow,
+    state: str,
+    reason: str | None,
+    *,
+    next_attempt_at: datetime | None = None,
+    provider_id: str | None = None,
+    refund: bool = False,
+) -> dict[str, Any]:
+    return {
+        "trigger_id": row.trigger_id,
+        "state": state,
+        "reason": reason,
+        "next_attempt_at": next_attempt_at,
+        "provider_id": provider_id,
+        "refund": 1 if refund else 0,
+    }
+
+
+def _update(
+    row: MessageRow,
+    status: MessageStatus,
+    channel: Channel | None,
+    *,
+    job: Job | None = None,
+    reason: str | None = None,
+    until: datetime | None = None,
+    provider_id: str | None = None,
+) -> MessageUpdate:
+    fired = row.trigger
+    return MessageUpdate(
+        message_id=job.message_id if job else message_id(row.trigger_id, _label(channel)),
+        trigger_id=row.trigger_id,
+        campaign_id=fired.campaign_id,
+        step_id=fired.step_id,
+        variant=fired.variant,
+        channel=channel,
+        transactional=fired.transactional,
+        status=status,
+        reason=reason,
+        until=until,
+        provider_id=provider_id,
+        attempt=row.attempts,
+        template_id=job.template_id if job else fired.template_id,
+        locale=job.locale if job else None,
+    )

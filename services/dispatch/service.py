@@ -1,0 +1,162 @@
+"""The dispatch process: intake loop, sender loop, health pages, clean shutdown.
+
+Intake and sending are separate loops joined only by the message log in PostgreSQL: reading
+`triggers.fired.v1` keeps going while a provider is down (messages wait as `retrying`), and a
+sender's pace never holds back offsets. Several dispatch processes may run: intake splits by
+partition (consumer group), senders share the log through `FOR UPDATE SKIP LOCKED`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.dispatch import metrics
+from services.dispatch.delivery import ProviderDelivery
+from services.dispatch.intake import TOPICS, Intake
+from services.dispatch.providers.email import EmailSettings, SmtpSender
+from services.dispatch.providers.sms import TwilioSettings, TwilioSms
+from services.dispatch.sender import Sender
+from services.dispatch.settings import DispatchSettings
+from services.dispatch.shop_profiles import ShopProfiles
+from services.dispatch.statuses import KafkaStatuses
+from services.dispatch.templates.store import TemplateStore
+from shared.clock import SystemClock
+from shared.db.engine import make_engine
+from shared.events.shop import Channel
+from shared.health_http import health_app, start_site
+from shared.kafka import make_producer, pin_new_group_to_end
+from shared.settings import DatabaseSettings, KafkaSettings, SecretKeySettings
+
+log = logging.getLogger(__name__)
+
+
+def throttle(per_s: float) -> Callable[[], Awaitable[None]]:
+    """A token bucket for one provider: at most `per_s` calls per second, bursts of one second."""
+    tokens, last = per_s, time.monotonic()
+    lock = asyncio.Lock()
+
+    async def wait() -> None:
+        nonlocal tokens, last
+        async with lock:
+            while True:
+                now = time.monotonic()
+                tokens = min(per_s, tokens + (now - last) * per_s)
+                last = now
+                if tokens >= 1:
+                    tokens -= 1
+                    return
+                await asyncio.sleep((1 - tokens) / per_s)
+
+    return wait
+
+
+async def serve(settings: DispatchSettings) -> None:
+    kafka, database = KafkaSettings(), DatabaseSettings()
+    if settings.start_from == "latest":
+        await asyncio.to_thread(pin_new_group_to_end, kafka, settings.group_id, TOPICS)
+    engine = make_engine(database)
+    clock = SystemClock()
+    producer = make_producer(kafka)
+    consumer = AIOKafkaConsumer(
+        *TOPICS,
+        **kafka.client_options(),
+        group_id=settings.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    delivery = ProviderDelivery(
+        SmtpSender(EmailSettings()),
+        TwilioSms(TwilioSettings()),  # account, token and sender from NUDGE_TWILIO_*
+        status_callback=settings.sms_status_callback_url,
+    )
+    statuses = KafkaStatuses(producer, clock)
+    sender = Sender(
+        engine=engine,
+        templates=TemplateStore.load(settings.templates_dir),
+        shops=ShopProfiles.load(settings.shops_dir, settings.default_shop_url),
+        delivery=delivery,
+        statuses=statuses,
+        settings=settings,
+        secret_key=SecretKeySettings().key(),
+        clock=clock,
+        throttles={
+            Channel.EMAIL: throttle(settings.email_per_s),
+            Channel.SMS: throttle(settings.sms_per_s),
+        },
+    )
+    intake = Intake(consumer, producer, engine, statuses)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+
+    def not_ready() -> str | None:
+        if not consumer.assignment():
+            return "no partitions assigned yet"
+        return None
+
+    await producer.start()
+    await consumer.start()
+    site = await start_site(health_app(not_ready), settings.host, settings.port)
+    log.info("dispatch running (group %s)", settings.group_id)
+    tasks = [
+        asyncio.create_task(_forever(stopping, intake.run_once, 0), name="intake"),
+        asyncio.create_task(
+            _forever(stopping, sender.run_round, settings.poll_interval_s), name="sender"
+        ),
+        asyncio.create_task(_count_waiting(stopping, engine), name="gauge"),
+    ]
+    try:
+        await stopping.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await consumer.stop()
+        await producer.stop()
+        await delivery.close()
+        await site.cleanup()
+        await engine.dispose()
+
+
+async def _forever(
+    stopping: asyncio.Event, work: Callable[[], Awaitable[int]], idle_s: float
+) -> None:
+    """Run `work` again and again; sleep `idle_s` when it found nothing; survive its errors."""
+    delay = 0.5
+    while not stopping.is_set():
+        try:
+            done = await work()
+            delay = 0.5
+        except Exception:
+            log.exception("dispatch loop failed; retrying in %.1fs", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            continue
+        if not done and idle_s:
+            await asyncio.sleep(idle_s)
+
+
+async def _count_waiting(stopping: asyncio.Event, engine: AsyncEngine) -> None:
+    query = text("SELECT count(*) FROM messages WHERE state IN ('queued', 'deferred', 'retrying')")
+    while not stopping.is_set():
+        with contextlib.suppress(Exception):
+            async with engine.connect() as conn:
+                metrics.WAITING.set((await conn.execute(query)).scalar_one())
+        await asyncio.sleep(5)
+
+
+def run(settings: DispatchSettings | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve(settings or DispatchSettings()))

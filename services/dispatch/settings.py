@@ -1,0 +1,50 @@
+"""Dispatch settings (`NUDGE_DISPATCH_*`), validated when the service starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DispatchSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NUDGE_DISPATCH_", extra="ignore")
+
+    group_id: str = "nudge-dispatch"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8082, ge=1, le=65535)
+    """Health, readiness and metrics pages."""
+    shops_dir: Path | None = None
+    """Per-shop brand and sending policy (`<shop_id>.yaml`); defaults apply without one."""
+    templates_dir: Path | None = None
+    """Per-shop template overrides (`<shop_id>/<locale>/...`); built-in templates otherwise."""
+    default_shop_url: str | None = None
+    """The shop link for shops without a profile, `{shop_id}` filled in (demos and tests, e.g.
+    `https://{shop_id}.example`); without it such a shop's links cannot render, and its
+    messages are skipped with the reason rather than sent with a broken link."""
+    public_url: str = "http://127.0.0.1:8083"
+    """Where the feedback service answers one-click unsubscribes (`/u/<token>`)."""
+    unsubscribe_mailto_domain: str = "unsubscribe.nudge.local"
+    claim_batch: int = Field(default=200, ge=1, le=5000)
+    """Messages taken per round by one sender."""
+    in_flight: int = Field(default=64, ge=1, le=1000)
+    """Provider calls in progress at once."""
+    poll_interval_s: float = Field(default=0.2, gt=0, le=60)
+    lease_s: float = Field(default=60.0, gt=1)
+    """A message whose sender went silent this long is taken over and resent (same id)."""
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff_base_s: float = Field(default=2.0, gt=0)
+    backoff_cap_s: float = Field(default=300.0, gt=0)
+    contact_wait_s: float = Field(default=60.0, ge=0)
+    """How long a trigger waits for its contact to appear (the shop event may lag behind)."""
+    email_per_s: float = Field(default=2000.0, gt=0)
+    sms_per_s: float = Field(default=1000.0, gt=0)
+    circuit_failures: int = Field(default=5, ge=1)
+    """Consecutive transient failures that pause a provider (no retry storm)."""
+    circuit_max_pause_s: float = Field(default=60.0, gt=0)
+    sms_status_callback_url: str | None = None
+    start_from: Literal["earliest", "latest"] = "earliest"
+    """Where a *new* group starts: `earliest` also builds the contact store from the retained
+    shop events; `latest` (as of the first start) suits demos and tests."""

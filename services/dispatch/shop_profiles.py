@@ -1,0 +1,113 @@
+"""Each shop's brand (how messages are signed) and sending policy (quiet hours, caps).
+
+One YAML file per shop, `<shop_id>.yaml` in NUDGE_DISPATCH_SHOPS_DIR, validated at start:
+
+    brand: {name: Demo Coffee Roasters, url: "https://demo-coffee.example",
+            support_email: help@demo-coffee.example, from_email: hello@demo-coffee.example}
+    quiet_hours: {start: "21:00", end: "08:00"}     # marketing SMS, customer's time zone
+    default_time_zone: Europe/Amsterdam              # for customers whose zone is unknown
+    frequency_cap: {count: 1, hours: 16}             # marketing messages per channel
+
+A shop without a file gets the defaults shown (brand named after the shop id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+
+from services.dispatch.policy import ShopPolicy
+from services.dispatch.templates.variables import ShopBrand
+from shared.events.types import TimeZoneName
+
+_CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BrandFile(_Strict):
+    name: Annotated[str, Field(max_length=200)] | None = None
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    support_email: EmailStr | None = None
+    support_phone: str | None = None
+    from_email: EmailStr | None = None
+    from_name: str | None = None
+    address: str | None = None
+
+
+class QuietHours(_Strict):
+    start: Annotated[str, Field(pattern=_CLOCK)] = "21:00"
+    end: Annotated[str, Field(pattern=_CLOCK)] = "08:00"
+
+
+class FrequencyCap(_Strict):
+    count: Annotated[int, Field(ge=1, le=100)] = 1
+    hours: Annotated[float, Field(gt=0, le=24 * 30)] = 16
+
+
+class ShopFile(_Strict):
+    brand: BrandFile = BrandFile()
+    quiet_hours: QuietHours = QuietHours()
+    default_time_zone: TimeZoneName = "UTC"
+    frequency_cap: FrequencyCap = FrequencyCap()
+
+
+@dataclass(frozen=True)
+class ShopProfile:
+    brand: ShopBrand
+    policy: ShopPolicy
+
+
+def _clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _profile(shop_id: str, parsed: ShopFile, default_url: str | None = None) -> ShopProfile:
+    fields = parsed.brand.model_dump()
+    if fields["url"] is None and default_url is not None:
+        fields["url"] = default_url.format(shop_id=shop_id)
+    brand = ShopBrand(shop_id=shop_id, **fields)
+    policy = ShopPolicy(
+        quiet_start=_clock(parsed.quiet_hours.start),
+        quiet_end=_clock(parsed.quiet_hours.end),
+        default_time_zone=parsed.default_time_zone,
+        cap_count=parsed.frequency_cap.count,
+        cap_window=timedelta(hours=parsed.frequency_cap.hours),
+    )
+    return ShopProfile(brand, policy)
+
+
+@dataclass
+class ShopProfiles:
+    known: dict[str, ShopProfile] = field(default_factory=dict)
+    default_url: str | None = None
+
+    @classmethod
+    def load(cls, directory: Path | None, default_url: str | None = None) -> ShopProfiles:
+        """Read every `<shop_id>.yaml`; raise ValueError listing every broken file."""
+        profiles: dict[str, ShopProfile] = {}
+        problems: list[str] = []
+        for path in sorted(directory.glob("*.yaml")) if directory else []:
+            try:
+                parsed = ShopFile.model_validate(yaml.safe_load(path.read_text()) or {})
+            except (ValidationError, yaml.YAMLError) as exc:
+                problems.append(f"{path.name}: {exc}")
+                continue
+            profiles[path.stem] = _profile(path.stem, parsed, default_url)
+        if problems:
+            raise ValueError("invalid shop profiles:\n" + "\n".join(problems))
+        return cls(profiles, default_url)
+
+    def for_shop(self, shop_id: str) -> ShopProfile:
+        found = self.known.get(shop_id)
+        if found is None:
+            found = self.known[shop_id] = _profile(shop_id, ShopFile(), self.default_url)
+        return found

@@ -1,0 +1,91 @@
+"""The Jinja2 environment: sandboxed, strict, served from memory, resolving along locale chains.
+
+Template names are internal: "<chain shop>|<chain locale>|<root>|<folder locale>|<path>". The
+first two say which chain `{% extends %}`, `{% include %}` and `{% import %}` resolve along (the
+shop and the locale the message is rendered in), the rest which file was found. So a shop can
+override a layout or the macros for all its templates, a Dutch template gets the Dutch macros,
+and nothing is read from disk after load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from services.dispatch.templates.filters import FILTERS
+from services.dispatch.templates.sources import DirKey, SourceTree
+
+_SEP: Final = "|"
+
+Resolver = Callable[[str, str, str], DirKey | None]
+"""(chain shop, chain locale, relative path) -> the folder that has the file."""
+
+
+def template_name(chain_shop: str, chain_locale: str, key: DirKey, relpath: str) -> str:
+    return _SEP.join((chain_shop, chain_locale, key.root, key.locale, relpath))
+
+
+def split_name(name: str) -> tuple[str, str, DirKey, str]:
+    chain_shop, chain_locale, root, locale, relpath = name.split(_SEP, 4)
+    return chain_shop, chain_locale, DirKey(root, locale), relpath
+
+
+def display_name(name: str) -> str:
+    if name.count(_SEP) < 4:
+        return name
+    _, _, key, relpath = split_name(name)
+    return key.display(relpath)
+
+
+class _MemoryLoader(BaseLoader):
+    def __init__(self, tree: SourceTree) -> None:
+        self._files = tree.files
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if template.count(_SEP) < 4:
+            raise TemplateNotFound(template)
+        _, _, key, relpath = split_name(template)
+        source = self._files.get(key, {}).get(relpath)
+        if source is None:
+            raise TemplateNotFound(key.display(relpath))
+        return source, template, lambda: True
+
+
+class NudgeEnvironment(ImmutableSandboxedEnvironment):
+    """Immutable sandbox: no internals (`__class__`...), no mutating the variables either."""
+
+    def __init__(self, tree: SourceTree, resolve: Resolver) -> None:
+        super().__init__(
+            loader=_MemoryLoader(tree),
+            autoescape=lambda name: (name or "").endswith(".html.j2"),
+            undefined=StrictUndefined,
+            finalize=_refuse_none,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+            cache_size=-1,
+        )
+        self._resolve = resolve
+        self.filters.update(FILTERS)
+
+    def join_path(self, template: str, parent: str) -> str:
+        """Resolve a partial along the parent's chain (shop override, then built-in)."""
+        if parent.count(_SEP) < 4:
+            return template
+        chain_shop, chain_locale, _, _ = split_name(parent)
+        key = self._resolve(chain_shop, chain_locale, template)
+        if key is None:
+            return f"missing partial {template!r}"
+        return template_name(chain_shop, chain_locale, key, template)
+
+
+def _refuse_none(value: Any) -> Any:
+    """Never print "None": a template must say what to show instead (`| default(...)`)."""
+    if value is None:
+        raise ValueError("a value is None; guard it with {% if %} or | default(...)")
+    return value

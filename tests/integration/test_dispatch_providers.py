@@ -1,0 +1,440 @@
+"""The provider adapters against the real local sinks, each run as its own process.
+
+The sinks are what `make run` uses (deploy/local/sinks/); here they stand in for an SMTP relay
+and Twilio, including their failures: refusing mail, 503, 429 with Retry-After, invalid
+numbers, slow answers. No Kafka, no PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pydantic import SecretStr
+
+from services.dispatch.providers import (
+    EmailSettings,
+    PermanentSendError,
+    SmtpSender,
+    TransientSendError,
+    TwilioSettings,
+    TwilioSms,
+    build_email,
+)
+from tests.support.ingest_process import ROOT, free_port
+
+SINK_SID = "AC" + "0" * 32
+SINK_TOKEN = "sms-sink-token"
+UNSUBSCRIBE = "https://t.nudge.example.com/u/" + "eyJzaG9wIjoiZGVtby1jb2ZmZWUifQ" * 4
+
+
+@dataclass(frozen=True)
+class Sink:
+    port: int
+    control: str
+    log: Path
+
+    def messages(self) -> dict[str, Any]:
+        answer: dict[str, Any] = httpx.get(f"{self.control}/messages", timeout=5).json()
+        return answer
+
+    def tell(self, **settings: object) -> None:
+        httpx.post(f"{self.control}/control", json=settings, timeout=5).raise_for_status()
+
+    def reset(self) -> None:
+        httpx.delete(f"{self.control}/messages", timeout=5).raise_for_status()
+
+
+@contextmanager
+def sink_process(module: str, args: list[str], health: str, output: Path) -> Iterator[None]:
+    with output.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{module} exited: {output.read_text()[-2000:]}")
+            try:
+                if httpx.get(health, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{module} not ready: {output.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def smtp_sink(folder: Path, *extra: str) -> Iterator[Sink]:
+    port, control = free_port(), free_port()
+    log = folder / "smtp-sink.jsonl"
+    args = ["--port", str(port), "--control-port", str(control), "--log", str(log), *extra]
+    base = f"http://127.0.0.1:{control}"
+    with sink_process("deploy.local.sinks.smtp_sink", args, f"{base}/healthz", folder / "out"):
+        yield Sink(port, base, log)
+
+
+@pytest.fixture(scope="module")
+def smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sink]:
+    with smtp_sink(tmp_path_factory.mktemp("smtp-sink")) as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def sms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sink]:
+    folder = tmp_path_factory.mktemp("sms-sink")
+    port = free_port()
+    log = folder / "sms-sink.jsonl"
+    base = f"http://127.0.0.1:{port}"
+    args = ["--port", str(port), "--log", str(log)]
+    with sink_process("deploy.local.sinks.sms_sink", args, f"{base}/healthz", folder / "out"):
+        yield Sink(port, base, log)
+
+
+@pytest.fixture(autouse=True)
+def clean_sinks(request: pytest.FixtureRequest) -> None:
+    """Each test starts with empty sinks that behave (only those the test uses)."""
+    if "smtp" in request.fixturenames:
+        sink: Sink = request.getfixturevalue("smtp")
+        sink.tell(refuse_for_s=0, delay_ms=0, reject=[])
+        sink.reset()
+    if "sms" in request.fixturenames:
+        sink = request.getfixturevalue("sms")
+        sink.tell(fail_status=None, delay_ms=0, retry_after_s=None, opted_out=[])
+        sink.reset()
+
+
+def email_settings(sink: Sink, **overrides: Any) -> EmailSettings:
+    return EmailSettings(host="127.0.0.1", port=sink.port, **overrides)
+
+
+def marketing_email(n: int, *, message_id: str | None = None, to: str | None = None) -> Any:
+    return build_email(
+        sender="Demo Coffee <hello@demo-coffee.example>",
+        to=to or f"Customer {n} <customer{n}@example.org>",
+        subject=f"Your beans are still in the cart ({n})",
+        text=f"Hi customer {n},\nyour cart is waiting.\nhttps://demo-coffee.example/cart/{n}",
+        html=f"<p>Hi customer {n},</p><p>your cart is waiting.</p>",
+        message_id=message_id or f"trg-{n}.email@mail.nudge.example",
+        unsubscribe_url=f"{UNSUBSCRIBE}/{n}",
+        unsubscribe_mailto="unsubscribe@nudge.example",
+        headers={"Feedback-ID": "abandoned_cart:demo-coffee:nudge"},
+    )
+
+
+def header(record: dict[str, Any], name: str, *, raw: bool = False) -> str:
+    values = [v for k, v in record["raw_headers" if raw else "headers"] if k.lower() == name]
+    assert len(values) == 1, (name, values)
+    return str(values[0])
+
+
+# --- email ---------------------------------------------------------------------------------
+
+
+async def test_fifty_emails_over_a_few_reused_connections(smtp: Sink) -> None:
+    sender = SmtpSender(email_settings(smtp, pool_size=4))
+    try:
+        results = await asyncio.gather(*(sender.send(marketing_email(n)) for n in range(50)))
+    finally:
+        await sender.close()
+
+    assert {r.provider_id for r in results} == {
+        f"<trg-{n}.email@mail.nudge.example>" for n in range(50)
+    }
+    seen = smtp.messages()
+    assert seen["count"] == 50
+    assert seen["duplicates"] == 0
+    assert 1 <= seen["connections"] <= 4
+    by_id = {m["message_id"]: m for m in seen["messages"]}
+    for n in range(50):
+        record = by_id[f"<trg-{n}.email@mail.nudge.example>"]
+        assert record["rcpt_tos"] == [f"customer{n}@example.org"]
+        assert record["mail_from"] == "hello@demo-coffee.example"
+        assert record["subject"] == f"Your beans are still in the cart ({n})"
+        assert record["parts"] == ["text/plain", "text/html"]
+        assert record["text_head"][:2] == [f"Hi customer {n},", "your cart is waiting."]
+        expected = f"<{UNSUBSCRIBE}/{n}>, <mailto:unsubscribe@nudge.example>"
+        assert header(record, "list-unsubscribe", raw=True) == expected  # not encoded
+        assert header(record, "list-unsubscribe-post") == "List-Unsubscribe=One-Click"
+        assert header(record, "feedback-id") == "abandoned_cart:demo-coffee:nudge"
+    logged = [json.loads(line) for line in smtp.log.read_text().splitlines()]
+    assert {r["message_id"] for r in logged} >= set(by_id)
+
+
+async def test_the_same_message_id_twice_is_one_message_and_one_duplicate(smtp: Sink) -> None:
+    sender = SmtpSender(email_settings(smtp, pool_size=1))
+    try:
+        first = await sender.send(marketing_email(7, message_id="trg-7.email@nudge.example"))
+        again = await sender.send(marketing_email(7, message_id="trg-7.email@nudge.example"))
+    finally:
+        await sender.close()
+    assert first.provider_id == again.provider_id == "<trg-7.email@nudge.example>"
+    seen = smtp.messages()
+    assert seen["count"] == 1
+    assert seen["duplicates"] == 1
+    assert seen["duplicate_ids"] == {"<trg-7.email@nudge.example>": 1}
+
+
+async def test_a_refusing_server_gives_a_transient_error_then_recovers(smtp: Sink) -> None:
+    sender = SmtpSender(email_settings(smtp, pool_size=2))
+    try:
+        await sender.send(marketing_email(1))  # a pooled connection exists before the outage
+        smtp.tell(refuse_for_s=300)
+        with pytest.raises(TransientSendError) as caught:
+            await sender.send(marketing_email(2))
+        assert caught.value.code == 451
+        assert not caught.value.maybe_sent
+        smtp.tell(refuse_for_s=0)
+        await sender.send(marketing_email(2))
+    finally:
+        await sender.close()
+    assert [m["message_id"] for m in smtp.messages()["messages"]] == [
+        "<trg-1.email@mail.nudge.example>",
+        "<trg-2.email@mail.nudge.example>",
+    ]
+
+
+async def test_an_unknown_recipient_is_permanent_and_the_connection_stays_usable(
+    smtp: Sink,
+) -> None:
+    smtp.tell(reject=["nobody@example.org"])
+    sender = SmtpSender(email_settings(smtp, pool_size=1))
+    try:
+        with pytest.raises(PermanentSendError) as caught:
+            await sender.send(marketing_email(3, to="nobody@example.org"))
+        assert caught.value.code == 550
+        await sender.send(marketing_email(4))
+    finally:
+        await sender.close()
+    seen = smtp.messages()
+    assert seen["count"] == 1
+    assert seen["connections"] == 1
+
+
+async def test_connections_dropped_by_the_server_are_replaced_without_an_error(
+    smtp: Sink,
+) -> None:
+    sender = SmtpSender(email_settings(smtp, pool_size=1))
+    try:
+        await sender.send(marketing_email(10))
+        smtp.tell(drop_connections=True)
+        await sender.send(marketing_email(11))
+    finally:
+        await sender.close()
+    seen = smtp.messages()
+    assert seen["count"] == 2
+    assert seen["connections"] == 2
+
+
+async def test_a_server_that_is_not_there_is_transient() -> None:
+    sender = SmtpSender(EmailSettings(host="127.0.0.1", port=free_port(), timeout_s=5))
+    with pytest.raises(TransientSendError) as caught:
+        await sender.send(marketing_email(5))
+    await sender.close()
+    assert not caught.value.maybe_sent
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_starttls_and_auth(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    extra = ["--auth", "nudge:s3cret", "--tls-cert", str(cert), "--tls-key", str(key)]
+    with smtp_sink(tmp_path, *extra) as secured:
+        common = {"security": "starttls", "username": "nudge", "ca_file": cert, "timeout_s": 5}
+        good = SmtpSender(email_settings(secured, password=SecretStr("s3cret"), **common))
+        bad = SmtpSender(email_settings(secured, password=SecretStr("wrong"), **common))
+        try:
+            await good.send(marketing_email(8))
+            with pytest.raises(PermanentSendError) as caught:
+                await bad.send(marketing_email(9))
+        finally:
+            await good.close()
+            await bad.close()
+        assert caught.value.code == 535
+        assert [m["message_id"] for m in secured.messages()["messages"]] == [
+            "<trg-8.email@mail.nudge.example>"
+        ]
+
+
+# --- SMS -----------------------------------------------------------------------------------
+
+
+def twilio(sink: Sink, **overrides: Any) -> TwilioSms:
+    fields: dict[str, Any] = {
+        "base_url": sink.control,
+        "account_sid": SINK_SID,
+        "auth_token": SINK_TOKEN,
+        "from_number": "+15005550006",
+    }
+    fields.update(overrides)
+    return TwilioSms(TwilioSettings(**fields))
+
+
+async def test_the_sink_records_what_twilio_would_send(sms: Sink) -> None:
+    provider = twilio(sms)
+    try:
+        result = await provider.send(
+            "+4915112345678",
+            "Demo Coffee: your beans are waiting https://dc.example/c/1",
+            idempotency_key="trg-1:sms",
+            status_callback="https://hooks.nudge.example/twilio/status",
+        )
+    finally:
+        await provider.close()
+    assert result.provider_id.startswith("SM") and result.status == "queued"
+    (message,) = sms.messages()["messages"]
+    assert message["sid"] == result.provider_id
+    assert message["to"] == "+4915112345678"
+    assert message["from"] == "+15005550006"
+    assert message["body"] == "Demo Coffee: your beans are waiting https://dc.example/c/1"
+    assert message["status_callback"] == "https://hooks.nudge.example/twilio/status"
+    logged = [json.loads(line) for line in sms.log.read_text().splitlines()]
+    assert logged[-1]["sid"] == result.provider_id
+
+
+async def test_a_repeated_idempotency_key_is_one_message(sms: Sink) -> None:
+    provider = twilio(sms, messaging_service_sid="MG" + "1" * 32, from_number=None)
+    try:
+        first = await provider.send("+4915112345678", "Hi", idempotency_key="trg-2:sms")
+        again = await provider.send("+4915112345678", "Hi", idempotency_key="trg-2:sms")
+        other = await provider.send("+4915112345678", "Hi", idempotency_key="trg-3:sms")
+    finally:
+        await provider.close()
+    assert first.provider_id == again.provider_id != other.provider_id
+    seen = sms.messages()
+    assert seen["count"] == 2
+    assert seen["duplicates"] == 1
+
+
+async def test_a_failing_provider_is_transient_and_then_recovers(sms: Sink) -> None:
+    sms.tell(fail_status=503, fail_count=2)
+    provider = twilio(sms)
+    try:
+        for _ in range(2):
+            with pytest.raises(TransientSendError) as caught:
+                await provider.send("+4915112345678", "Hi", idempotency_key="trg-4:sms")
+            assert caught.value.http_status == 503
+        result = await provider.send("+4915112345678", "Hi", idempotency_key="trg-4:sms")
+    finally:
+        await provider.close()
+    assert [m["sid"] for m in sms.messages()["messages"]] == [result.provider_id]
+
+
+async def test_throttling_says_when_to_come_back(sms: Sink) -> None:
+    sms.tell(fail_status=429, fail_count=None, retry_after_s=7)
+    provider = twilio(sms)
+    try:
+        with pytest.raises(TransientSendError) as caught:
+            await provider.send("+4915112345678", "Hi", idempotency_key="trg-5:sms")
+    finally:
+        await provider.close()
+    assert caught.value.http_status == 429
+    assert caught.value.retry_after_s == 7.0
+    assert sms.messages()["count"] == 0
+
+
+async def test_an_invalid_number_is_permanent(sms: Sink) -> None:
+    provider = twilio(sms)
+    try:
+        with pytest.raises(PermanentSendError) as caught:
+            await provider.send("015112345678", "Hi", idempotency_key="trg-6:sms")
+    finally:
+        await provider.close()
+    assert (caught.value.http_status, caught.value.code) == (400, 21211)
+    assert not caught.value.opted_out
+
+
+async def test_an_unsubscribed_recipient_is_an_opt_out(sms: Sink) -> None:
+    sms.tell(opted_out=["+4915199999999"])
+    provider = twilio(sms)
+    try:
+        with pytest.raises(PermanentSendError) as caught:
+            await provider.send("+4915199999999", "Hi", idempotency_key="trg-7:sms")
+    finally:
+        await provider.close()
+    assert caught.value.code == 21610
+    assert caught.value.opted_out
+
+
+async def test_wrong_credentials_are_permanent(sms: Sink) -> None:
+    provider = twilio(sms, auth_token="not-the-token")
+    try:
+        with pytest.raises(PermanentSendError) as caught:
+            await provider.send("+4915112345678", "Hi", idempotency_key="trg-8:sms")
+    finally:
+        await provider.close()
+    assert (caught.value.http_status, caught.value.code) == (401, 20003)
+
+
+async def test_a_timeout_may_have_sent_and_the_retry_with_the_same_key_does_not_resend(
+    sms: Sink,
+) -> None:
+    """The crash window in miniature: accepted, answer lost, retried with the same key."""
+    sms.tell(delay_ms=3000)
+    provider = twilio(sms, timeout_s=0.3)
+    try:
+        with pytest.raises(TransientSendError) as caught:
+            await provider.send("+4915112345678", "Hi", idempotency_key="trg-9:sms")
+        assert caught.value.maybe_sent
+        sms.tell(delay_ms=0)
+        result = await provider.send("+4915112345678", "Hi", idempotency_key="trg-9:sms")
+    finally:
+        await provider.close()
+    seen = sms.messages()
+    assert [m["sid"] for m in seen["messages"]] == [result.provider_id]
+    assert seen["duplicates"] == 1

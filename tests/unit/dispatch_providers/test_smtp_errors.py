@@ -1,0 +1,69 @@
+"""SMTP failures sorted into retry-later and never, and whether the message may be out."""
+
+from __future__ import annotations
+
+import aiosmtplib
+import pytest
+
+from services.dispatch.providers.base import PermanentSendError, TransientSendError
+from services.dispatch.providers.email import _classify
+
+
+@pytest.mark.parametrize(
+    ("error", "stage"),
+    [
+        (aiosmtplib.SMTPSenderRefused(451, "try later", "a@x"), "mail"),
+        (aiosmtplib.SMTPRecipientRefused(452, "mailbox busy", "b@x"), "rcpt"),
+        (aiosmtplib.SMTPDataError(421, "closing"), "data"),
+    ],
+)
+def test_4xx_replies_are_transient_with_their_code(error: Exception, stage: str) -> None:
+    classified = _classify(error, stage)
+    assert isinstance(classified, TransientSendError)
+    assert classified.code == getattr(error, "code", None)
+    assert not classified.maybe_sent  # the relay said no: nothing went out
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        aiosmtplib.SMTPRecipientRefused(550, "5.1.1 no such user", "b@x"),
+        aiosmtplib.SMTPDataError(554, "5.7.1 rejected as spam"),
+        aiosmtplib.SMTPAuthenticationError(535, "5.7.8 bad credentials"),
+    ],
+)
+def test_5xx_replies_are_permanent_with_their_code(error: Exception) -> None:
+    classified = _classify(error, "rcpt")
+    assert isinstance(classified, PermanentSendError)
+    assert classified.code == getattr(error, "code", None)
+    assert not classified.opted_out
+
+
+def test_connection_trouble_is_transient_and_ambiguous_only_during_data() -> None:
+    before = _classify(aiosmtplib.SMTPServerDisconnected("gone"), "mail")
+    during = _classify(aiosmtplib.SMTPServerDisconnected("gone"), "data")
+    assert isinstance(before, TransientSendError) and not before.maybe_sent
+    assert isinstance(during, TransientSendError) and during.maybe_sent
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        aiosmtplib.SMTPConnectError("refused"),
+        aiosmtplib.SMTPConnectTimeoutError("slow"),
+        ConnectionRefusedError(111, "refused"),
+        ConnectionResetError(104, "reset"),
+        aiosmtplib.SMTPReadTimeoutError("timed out"),
+    ],
+)
+def test_network_failures_are_transient(error: Exception) -> None:
+    classified = _classify(error, "connect")
+    assert isinstance(classified, TransientSendError)
+    assert classified.code is None
+    assert len(classified.reason) <= 240
+
+
+def test_timeout_reason_names_the_stage() -> None:
+    classified = _classify(aiosmtplib.SMTPReadTimeoutError("timed out"), "data")
+    assert classified.reason == "timeout at data"
+    assert classified.maybe_sent

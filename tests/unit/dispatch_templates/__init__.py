@@ -1,0 +1,1 @@
+"""Unit tests of dispatch templates: rendering, sandbox, locales, SMS segments."""
