@@ -55,7 +55,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 typecheck: venv
-	$(BIN)/mypy shared services tests
+	$(BIN)/mypy shared services tests deploy
 
 bench: deps bench-tools ## Throughput and latency of ingest next to the raw Kafka producer
 	deploy/local/run.sh infra

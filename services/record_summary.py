@@ -36,6 +36,13 @@ def _summary(kind: str, data: dict[str, Any]) -> str:
         )
     if kind == "journey.exited":
         return f"CANCELLED {data.get('campaign_id')}: {data.get('reason')} (no further steps)"
+    if kind.startswith("message."):
+        what = f"{data.get('channel') or '-'} {data.get('campaign_id')}/{data.get('step_id')}"
+        if kind == "message.deferred":
+            return f"DEFERRED {what} until {data.get('until')} ({data.get('reason')})"
+        if kind in ("message.skipped", "message.failed"):
+            return f"{kind[8:].upper()} {what}: {data.get('reason')}"
+        return f"{kind[8:].upper()} {what}"
     if kind == "trigger.expired":
         return f"EXPIRED {data.get('campaign_id')}/{data.get('step_id')} (due {data.get('due_at')})"
     return json.dumps(data, separators=(",", ":"))[:160]

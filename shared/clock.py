@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -23,6 +23,10 @@ class Clock(Protocol):
         """Wall-clock seconds to wait until `moment` of this clock (<= 0 when past)."""
         ...
 
+    def after(self, seconds: float) -> datetime:
+        """This clock's time once `seconds` of wall-clock time have passed (retry delays)."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -30,6 +34,9 @@ class SystemClock:
 
     def seconds_until(self, moment: datetime) -> float:
         return (moment - self.now()).total_seconds()
+
+    def after(self, seconds: float) -> datetime:
+        return self.now() + timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,9 @@ class ScaledClock:
 
     def seconds_until(self, moment: datetime) -> float:
         return (moment - self.now()).total_seconds() / self.scale
+
+    def after(self, seconds: float) -> datetime:
+        return self.now() + timedelta(seconds=seconds * self.scale)
 
 
 def make_clock(scale: float = 1.0, origin: float | None = None) -> Clock:

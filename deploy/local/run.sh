@@ -6,7 +6,8 @@
 #   up     infra + every service in the background (logs in .local/logs/); campaign time
 #          runs NUDGE_DEMO_TIME_SCALE (default 4320) times faster than the wall clock
 #   run    up + the demo shop + the demo storyline through the HTTP API, then follows
-#          shop.events.v1 until Ctrl-C, which stops everything
+#          the events, triggers, message statuses and the messages the local SMTP and SMS
+#          sinks receive, until Ctrl-C, which stops everything
 #   down   stop the services, Kafka and PostgreSQL
 set -euo pipefail
 
@@ -19,6 +20,18 @@ INGEST_PORT="${NUDGE_INGEST_PORT:-8080}"
 INGEST_URL="http://127.0.0.1:$INGEST_PORT"
 DEMO_CREDENTIALS="$LOCAL/demo-shop.json"
 TRIGGERS_PORT="${NUDGE_TRIGGERS_PORT:-8081}"
+DISPATCH_PORT="${NUDGE_DISPATCH_PORT:-8082}"
+SMTP_SINK_PORT="${NUDGE_SMTP_SINK_PORT:-10025}"
+SMTP_SINK_CONTROL="${NUDGE_SMTP_SINK_CONTROL_PORT:-10026}"
+SMS_SINK_PORT="${NUDGE_SMS_SINK_PORT:-10088}"
+# Dispatch sends to the local sinks, as the demo shop's brand.
+export NUDGE_SMTP_HOST=127.0.0.1 NUDGE_SMTP_PORT="$SMTP_SINK_PORT"
+export NUDGE_TWILIO_BASE_URL="http://127.0.0.1:$SMS_SINK_PORT"
+export NUDGE_TWILIO_ACCOUNT_SID="AC00000000000000000000000000000000"
+export NUDGE_TWILIO_AUTH_TOKEN="sms-sink-token" NUDGE_TWILIO_FROM_NUMBER="+15005550006"
+export NUDGE_DISPATCH_PORT="$DISPATCH_PORT" NUDGE_DISPATCH_SHOPS_DIR="$ROOT/deploy/local/demo/shops"
+export NUDGE_DISPATCH_DEFAULT_SHOP_URL="${NUDGE_DISPATCH_DEFAULT_SHOP_URL:-https://{shop_id}.example}"
+export NUDGE_DISPATCH_START_FROM=latest
 export NUDGE_SECRET_KEY_FILE="${NUDGE_SECRET_KEY_FILE:-$LOCAL/secret.key}"
 export NUDGE_INGEST_PORT="$INGEST_PORT"
 # The services find the local stack on the ports its scripts use, unless told otherwise.
@@ -93,6 +106,7 @@ demo_clock() {
   origin="$("$BIN/python" -c 'import time; print(f"{time.time():.3f}")')"
   export NUDGE_TRIGGERS_TIME_SCALE="${NUDGE_DEMO_TIME_SCALE:-4320}"
   export NUDGE_TRIGGERS_CLOCK_ORIGIN="$origin"
+  export NUDGE_DISPATCH_TIME_SCALE="$NUDGE_TRIGGERS_TIME_SCALE" NUDGE_DISPATCH_CLOCK_ORIGIN="$origin"
   export NUDGE_TRIGGERS_APP_ID="nudge-triggers-local-${origin%.*}"
   export NUDGE_TRIGGERS_START_FROM=latest
   export NUDGE_TRIGGERS_PORT="$TRIGGERS_PORT"
@@ -106,14 +120,23 @@ up() {
   infra
   start_service ingest "$BIN/nudge" ingest --port "$INGEST_PORT"
   if [[ ! -f $LOCAL/triggers.pid ]] || ! kill -0 "$(<"$LOCAL/triggers.pid")" 2>/dev/null; then
+    stop_service dispatch  # it must share the new clock
     demo_clock
   fi
   start_service triggers "$BIN/nudge" worker triggers
+  start_service smtp-sink "$BIN/python" -m deploy.local.sinks.smtp_sink --port "$SMTP_SINK_PORT" \
+    --control-port "$SMTP_SINK_CONTROL" --log "$LOCAL/smtp-sink.jsonl" --print
+  start_service sms-sink "$BIN/python" -m deploy.local.sinks.sms_sink --port "$SMS_SINK_PORT" \
+    --log "$LOCAL/sms-sink.jsonl" --print
+  start_service dispatch "$BIN/nudge" dispatch
   wait_ready "$INGEST_URL/readyz" ingest
   say "ingest is ready at $INGEST_URL (OpenAPI: $INGEST_URL/docs)"
   wait_ready "http://127.0.0.1:$TRIGGERS_PORT/readyz" triggers
   say "triggers is ready (metrics: http://127.0.0.1:$TRIGGERS_PORT/metrics);" \
     "campaign time runs $(. "$LOCAL/demo-clock.env" && echo "$NUDGE_TRIGGERS_TIME_SCALE")x fast"
+  wait_ready "http://127.0.0.1:$DISPATCH_PORT/readyz" dispatch
+  say "dispatch is ready; mail goes to the SMTP sink on :$SMTP_SINK_PORT" \
+    "(.local/smtp-sink.jsonl), SMS to the sink on :$SMS_SINK_PORT (.local/sms-sink.jsonl)"
 }
 
 demo_shop() {
@@ -131,6 +154,9 @@ demo_shop() {
 
 down() {
   stop_service tail
+  stop_service dispatch
+  stop_service sms-sink
+  stop_service smtp-sink
   stop_service triggers
   stop_service ingest
   deploy/local/kafka.sh stop || true
@@ -140,10 +166,13 @@ down() {
 run() {
   up
   demo_shop
-  say "events arriving on shop.events.v1, and triggers fired or cancelled on triggers.fired.v1:"
-  "$BIN/nudge" tail shop.events.v1 triggers.fired.v1 &
+  say "events on shop.events.v1, triggers fired or cancelled, messages at the sinks:"
+  "$BIN/nudge" tail shop.events.v1 triggers.fired.v1 messages.status.v1 &
   local tail_pid=$!
-  trap 'kill $tail_pid 2>/dev/null; echo; say "stopping"; down; exit 0' INT TERM
+  # The sinks print each message they receive (EMAIL to: subject | first line; SMS to: body).
+  tail -n 0 -q -F "$LOGS/smtp-sink.log" "$LOGS/sms-sink.log" 2>/dev/null &
+  local sinks_pid=$!
+  trap 'kill $tail_pid $sinks_pid 2>/dev/null; echo; say "stopping"; down; exit 0' INT TERM
   sleep 3  # the tail and the triggers worker join their topics before the first event
   # shellcheck disable=SC1091
   (. "$LOCAL/demo-clock.env" &&

@@ -91,7 +91,7 @@ UPDATE messages AS m SET lease_until = now() + make_interval(secs => :lease_s),
                          state = 'sending', attempts = m.attempts + 1, updated_at = now()
 FROM (
     SELECT trigger_id, state AS previous_state FROM messages
-    WHERE (state IN ('queued', 'deferred', 'retrying') AND next_attempt_at <= now())
+    WHERE (state IN ('queued', 'deferred', 'retrying') AND next_attempt_at <= :now)
        OR (state = 'sending' AND lease_until < now())
     ORDER BY COALESCE(next_attempt_at, lease_until)
     LIMIT :limit
@@ -104,9 +104,14 @@ RETURNING m.trigger_id, m.shop_id, m.customer_id, m.journey_id, m.attempts, m.tr
 )
 
 
-async def claim(conn: AsyncConnection, limit: int, lease_s: float) -> list[MessageRow]:
-    """Take up to `limit` due rows (and rows whose sender's lease expired) for this sender."""
-    rows = await conn.execute(_CLAIM, {"limit": limit, "lease_s": lease_s})
+async def claim(
+    conn: AsyncConnection, limit: int, lease_s: float, now: datetime
+) -> list[MessageRow]:
+    """Take up to `limit` due rows (and rows whose sender's lease expired) for this sender.
+
+    Due times are in campaign time (`now`, from dispatch's clock, scaled in demos); leases
+    are in the database's wall-clock time."""
+    rows = await conn.execute(_CLAIM, {"limit": limit, "lease_s": lease_s, "now": now})
     claimed = []
     for r in rows:
         trigger = r[5]
@@ -151,8 +156,8 @@ _SETTLE = text(
 UPDATE messages SET state = CAST(:state AS varchar), reason = CAST(:reason AS text),
                     next_attempt_at = CAST(:next_attempt_at AS timestamptz),
                     provider_id = COALESCE(CAST(:provider_id AS varchar), provider_id),
-                    sent_at = CASE WHEN CAST(:state AS varchar) = 'sent' THEN now()
-                                   ELSE sent_at END,
+                    sent_at = CASE WHEN CAST(:state AS varchar) = 'sent'
+                                   THEN CAST(:now AS timestamptz) ELSE sent_at END,
                     attempts = attempts - CAST(:refund AS integer),
                     lease_until = NULL, updated_at = now()
 WHERE trigger_id = :trigger_id

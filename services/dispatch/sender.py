@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import SecretStr
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 HISTORY_WINDOW = timedelta(days=30)
 Outcome = tuple[MessageRow, dict[str, Any], MessageUpdate]
 """A row's decided state: the log row, its settle parameters and its status record."""
-CONTACT_RETRY = timedelta(seconds=2)
+CONTACT_RETRY_S = 2.0
 
 
 class Delivery(Protocol):
@@ -128,12 +128,14 @@ class Sender:
 
     async def run_round(self) -> int:
         """Process one batch; return how many messages were claimed (0: nothing was due)."""
+        now = self.clock.now()
         async with self.engine.begin() as conn:
-            rows = await message_log.claim(conn, self.settings.claim_batch, self.settings.lease_s)
+            rows = await message_log.claim(
+                conn, self.settings.claim_batch, self.settings.lease_s, now
+            )
         if not rows:
             return 0
         keys = {(r.shop_id, r.customer_id) for r in rows}
-        now = self.clock.now()
         async with self.engine.connect() as conn:
             known = await contacts.load(conn, keys)
             histories = await message_log.history(conn, keys, now, HISTORY_WINDOW)
@@ -148,7 +150,7 @@ class Sender:
                 outcomes.append(decided)
         async with self.engine.begin() as conn:
             await message_log.mark_sending(conn, [_sending(job) for job in jobs])
-            await message_log.settle(conn, [o[1] for o in outcomes])
+            await message_log.settle(conn, [{**o[1], "now": now} for o in outcomes])
         for row, _, update in outcomes:
             await self._publish(row, update)
         await self._send_all(jobs)
@@ -161,8 +163,9 @@ class Sender:
         if row.state == "sending" and row.channel is not None and row.address is not None:
             return self._resume(row, contact, now)
         if contact is None:
-            if now - row.created_at < timedelta(seconds=self.settings.contact_wait_s):
-                return self._wait(row, now + CONTACT_RETRY, "contact_unknown")
+            waited = datetime.now(UTC) - row.created_at  # wall time, like created_at
+            if waited < timedelta(seconds=self.settings.contact_wait_s):
+                return self._wait(row, self.clock.after(CONTACT_RETRY_S), "contact_unknown")
             return self._skip(row, Skip(SkipReason.NO_ADDRESS, detail="contact unknown"))
         profile = self.shops.for_shop(row.shop_id)
 
@@ -267,8 +270,9 @@ class Sender:
                 return await self._send(job)
 
         results = await asyncio.gather(*(one(job) for job in jobs))
+        now = self.clock.now()
         async with self.engine.begin() as conn:
-            await message_log.settle(conn, [settle for _, settle, _ in results])
+            await message_log.settle(conn, [{**settle, "now": now} for _, settle, _ in results])
             undeliverable = [
                 (job, update.reason)
                 for job, (_, _, update) in zip(jobs, results, strict=True)
@@ -288,7 +292,7 @@ class Sender:
     async def _send(self, job: Job) -> Outcome:
         row, circuit = job.row, self.circuits[job.channel]
         if circuit.is_open():  # the provider is resting: keep the message, spend no attempt
-            until = self.clock.now() + timedelta(seconds=circuit.pause_s)
+            until = self.clock.after(circuit.pause_s)
             return self._retry(job, until, "provider paused after repeated failures", True)
         throttle = self.throttles.get(job.channel)
         if throttle is not None:
@@ -303,7 +307,7 @@ class Sender:
                 return self._fail(job, f"gave up after {row.attempts} attempts: {exc.reason}")
             delay = exc.retry_after_s or self._backoff(row.attempts)
             metrics.BACKOFF_SECONDS.labels(job.channel.value).observe(delay)
-            until = self.clock.now() + timedelta(seconds=delay)
+            until = self.clock.after(delay)
             return self._retry(job, until, exc.reason, False)
         except SendError as exc:
             metrics.PROVIDER_ERRORS.labels(job.channel.value, "permanent").inc()

@@ -29,7 +29,7 @@ from services.dispatch.settings import DispatchSettings
 from services.dispatch.shop_profiles import ShopProfiles
 from services.dispatch.statuses import KafkaStatuses
 from services.dispatch.templates.store import TemplateStore
-from shared.clock import SystemClock
+from shared.clock import make_clock
 from shared.db.engine import make_engine
 from shared.events.shop import Channel
 from shared.health_http import health_app, start_site
@@ -64,7 +64,7 @@ async def serve(settings: DispatchSettings) -> None:
     if settings.start_from == "latest":
         await asyncio.to_thread(pin_new_group_to_end, kafka, settings.group_id, TOPICS)
     engine = make_engine(database)
-    clock = SystemClock()
+    clock = make_clock(settings.time_scale, settings.clock_origin)
     producer = make_producer(kafka)
     consumer = AIOKafkaConsumer(
         *TOPICS,

@@ -45,6 +45,9 @@ class DispatchSettings(BaseSettings):
     """Consecutive transient failures that pause a provider (no retry storm)."""
     circuit_max_pause_s: float = Field(default=60.0, gt=0)
     sms_status_callback_url: str | None = None
+    time_scale: float = Field(default=1.0, gt=0, le=1_000_000)
+    """Campaign time faster than the wall clock, as the triggers service's (demos only)."""
+    clock_origin: float | None = None
     start_from: Literal["earliest", "latest"] = "earliest"
     """Where a *new* group starts: `earliest` also builds the contact store from the retained
     shop events; `latest` (as of the first start) suits demos and tests."""

@@ -23,9 +23,10 @@ import os
 import sys
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -57,7 +58,7 @@ def until(hours: float, what: str) -> None:
     print(f"\n[day {day + 1}, {minutes // 60:02d}:{minutes % 60:02d}] {what}")
 
 
-BEANS = {
+BEANS: dict[str, Any] = {
     "product_id": "8012345678901",
     "variant_id": "44012345678901",
     "sku": "ETH-YIRG-250",
@@ -283,11 +284,38 @@ def main() -> None:
         },
         "the parcel arrives (fulfillment_events/create)",
     )
-    until(73, "three days on: Ben never came back, so he got all three reminders")
+    until(73, "three days on: Ben never came back; his last reminder is an SMS, at night")
+    until(BEN_MORNING + 0.5, "morning where Ben lives: the SMS held back by quiet hours goes out")
+
+
+def _zone_at_night(hours: float) -> tuple[str, float]:
+    """A time zone where campaign time START + hours is night, and (in hours from START) the
+    next 08:00 there: Ben lives there, so his SMS reminder meets the quiet hours."""
+    moment = START + timedelta(hours=hours)
+    for zone in (
+        "Pacific/Auckland",
+        "Asia/Tokyo",
+        "Asia/Kolkata",
+        "Europe/Amsterdam",
+        "America/Sao_Paulo",
+        "America/New_York",
+        "America/Los_Angeles",
+        "Pacific/Honolulu",
+    ):
+        local = moment.astimezone(ZoneInfo(zone))
+        if local.hour >= 22 or local.hour < 5:
+            day = local.date() + timedelta(days=1 if local.hour >= 22 else 0)
+            morning = datetime(day.year, day.month, day.day, 8, tzinfo=ZoneInfo(zone))
+            return zone, (morning - START).total_seconds() / 3600
+    return "Pacific/Auckland", hours  # not reached: the list spans the day
+
+
+BEN_ZONE, BEN_MORNING = _zone_at_night(72.2)
 
 
 def ben(c: Client) -> None:
-    """A second customer who fills a cart and never buys: every reminder goes out."""
+    """A second customer who fills a cart and never buys: every reminder goes out, the last
+    one by SMS, held back by the quiet hours of his time zone until the morning."""
     consent = {"status": "granted", "source": "signup_form", "recorded_at": at(0.2)}
     cart_item = {**BEANS, "quantity": 1}
     c.native(
@@ -299,8 +327,10 @@ def ben(c: Client) -> None:
                 "customerid": "ben-1",
                 "data": {
                     "email": "ben@example.com",
+                    "phone": "+14155550123",
                     "first_name": "Ben",
-                    "consent": {"email": consent},
+                    "time_zone": BEN_ZONE,
+                    "consent": {"email": consent, "sms": consent},
                 },
             },
             {

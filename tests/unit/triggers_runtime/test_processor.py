@@ -43,6 +43,9 @@ class PinnedClock:
     def seconds_until(self, moment: datetime) -> float:
         return (moment - self.moment).total_seconds()
 
+    def after(self, seconds: float) -> datetime:
+        return self.moment + timedelta(seconds=seconds)
+
 
 class RecordingOutbox:
     def __init__(self) -> None:
