@@ -57,9 +57,10 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy shared services tests deploy
 
-bench: deps bench-tools ## Throughput and latency of ingest next to the raw Kafka producer
+bench: deps bench-tools ## Throughput and latency of ingest, triggers and dispatch, with references
 	deploy/local/run.sh infra
 	$(BIN)/python -m tests.bench.ingest
+	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$${NUDGE_KAFKA_PORT:-19092} $(BIN)/python -m tests.bench.triggers
 
 schemas: venv ## Regenerate the committed JSON Schemas and OpenAPI document
 	$(BIN)/nudge schemas export

@@ -1,8 +1,17 @@
 """One customer's state: the facts campaigns decide on, and their open journeys.
 
-It is the value of a changelogged table keyed `shop_id:customer_id`, written after every
+It is the value of a changelogged table keyed `shop_id:customer_id`, read and written for every
 event, so it is kept small and cheap to (de)serialise: plain dataclasses, times as UTC epoch
 seconds, shop data (cart lines, products) as the JSON the events carried, every list capped.
+
+The bytes (format 2) are a JSON array whose first element is the format version, then each
+field by position: every dataclass is a nested array in its field order (see `_dump_*` and
+`_load_*`, which must follow the dataclasses field for field; a test checks they do). Without
+the keys the JSON is smaller, and building the objects from rows is about twice as fast as
+from keyword dicts. Format 1 (a JSON object with the field names, `"v": 1`) is still read;
+anything else is refused with `UnsupportedStateVersion`. A change of the layout is a new
+version number, with a reader for the previous one kept here until every changelog is
+rewritten.
 Order of events is tracked by `seq` (one per applied event) rather than by timestamps, so
 "an order after the journey started" does not depend on the shops' clocks.
 """
@@ -16,7 +25,8 @@ from typing import Any
 
 import orjson
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+"""The format `to_bytes` writes; `from_bytes` reads this one and 1."""
 MAX_SEEN_EVENTS = 64
 MAX_VIEWS = 10
 MAX_CARTS = 3
@@ -174,22 +184,211 @@ class CustomerState:
         return None
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(self)
+        """Format STATE_VERSION (whatever `v` says: a state read from an older format is
+        written in the current one)."""
+        return orjson.dumps(_dump_state(self))
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CustomerState:
-        return _state(orjson.loads(raw))
+        """Read format 2 or 1; raise UnsupportedStateVersion on any other."""
+        decoded = orjson.loads(raw)
+        if isinstance(decoded, list) and decoded and decoded[0] == STATE_VERSION:
+            return _load_state(decoded)
+        if isinstance(decoded, dict) and decoded.get("v") == 1:
+            return _state_v1(decoded)
+        version = decoded[0] if isinstance(decoded, list) and decoded else None
+        if isinstance(decoded, dict):
+            version = decoded.get("v")
+        raise UnsupportedStateVersion(version)
 
     def copy(self) -> CustomerState:
         """A deep copy (the decision functions update the state they are given in place)."""
-        return _state(orjson.loads(orjson.dumps(self)))
+        return _load_state(orjson.loads(orjson.dumps(_dump_state(self))))
 
 
-def _state(d: Json) -> CustomerState:
+class UnsupportedStateVersion(ValueError):
+    """State bytes of a format this code cannot read (written by a newer version, or not a
+    state at all): refusing them beats misreading a customer's journeys."""
+
+    def __init__(self, version: object) -> None:
+        super().__init__(
+            f"customer state in format {version!r}; this version reads formats "
+            f"{STATE_VERSION} and 1 only"
+        )
+        self.version = version
+
+
+# Format 2: one JSON array per dataclass, fields in declaration order. The rows are built and
+# unpacked by hand (no reflection, no keyword dicts): this is the hottest code of the worker.
+# Objects are made with __new__ and filled by tuple assignment, which also checks each row's
+# length (a row of the wrong size raises ValueError instead of shifting fields).
+
+_new = object.__new__
+
+
+def _dump_state(s: CustomerState) -> list[Any]:
+    contact, orders = s.contact, s.orders
+    return [
+        STATE_VERSION,
+        s.shop_id,
+        s.customer_id,
+        s.anonymous_id,
+        s.seq,
+        [
+            contact.time_zone,
+            contact.birthday,
+            {k: [c.granted, c.at] for k, c in contact.consent.items()},
+        ],
+        [[c.cart_id, c.items, c.value, c.recovery_url, c.at] for c in s.carts],
+        s.last_cart_add_seq,
+        [[v.product_id, v.category, v.at] for v in s.views],
+        [
+            orders.count,
+            orders.first_at,
+            orders.last_at,
+            orders.last_seq,
+            orders.revenue,
+            orders.ids,
+            orders.cancelled,
+            [
+                [o.order_id, o.order_number, o.items, o.total, o.status_url, o.at, o.first_order]
+                for o in orders.recent
+            ],
+        ],
+        [[p.product_id, p.category, p.times, p.seq] for p in s.purchases],
+        s.surveys,
+        s.last_survey_seq,
+        s.segments,
+        [
+            [
+                j.campaign_id,
+                j.journey_id,
+                j.entered_seq,
+                j.entered_at,
+                j.anchor,
+                j.step,
+                j.due_at,
+                j.cart_id,
+                j.order_id,
+                j.product,
+                j.shipment,
+                j.segment_id,
+                j.occasion_date,
+            ]
+            for j in s.journeys
+        ],
+        {k: [m.last_entry, m.journey_ids] for k, m in s.campaigns.items()},
+        s.seen,
+    ]
+
+
+def _load_state(row: list[Any]) -> CustomerState:
+    s: CustomerState = _new(CustomerState)
+    s.v = STATE_VERSION
+    (
+        _version,
+        s.shop_id,
+        s.customer_id,
+        s.anonymous_id,
+        s.seq,
+        contact,
+        carts,
+        s.last_cart_add_seq,
+        views,
+        orders,
+        purchases,
+        s.surveys,
+        s.last_survey_seq,
+        s.segments,
+        journeys,
+        campaigns,
+        s.seen,
+    ) = row
+    s.contact = _load_contact(contact)
+    s.carts = [_load_cart(c) for c in carts]
+    s.views = [_load_view(v) for v in views]
+    s.orders = _load_orders(orders)
+    s.purchases = [_load_purchases(p) for p in purchases]
+    s.journeys = [_load_journey(j) for j in journeys]
+    s.campaigns = {k: _load_mark(m) for k, m in campaigns.items()}
+    return s
+
+
+def _load_contact(row: list[Any]) -> Contact:
+    c: Contact = _new(Contact)
+    c.time_zone, c.birthday, consent = row
+    c.consent = {k: _load_consent(v) for k, v in consent.items()}
+    return c
+
+
+def _load_consent(row: list[Any]) -> ChannelConsent:
+    c: ChannelConsent = _new(ChannelConsent)
+    c.granted, c.at = row
+    return c
+
+
+def _load_cart(row: list[Any]) -> Cart:
+    c: Cart = _new(Cart)
+    c.cart_id, c.items, c.value, c.recovery_url, c.at = row
+    return c
+
+
+def _load_view(row: list[Any]) -> View:
+    v: View = _new(View)
+    v.product_id, v.category, v.at = row
+    return v
+
+
+def _load_orders(row: list[Any]) -> Orders:
+    o: Orders = _new(Orders)
+    o.count, o.first_at, o.last_at, o.last_seq, o.revenue, o.ids, o.cancelled, recent = row
+    o.recent = [_load_order(r) for r in recent]
+    return o
+
+
+def _load_order(row: list[Any]) -> OrderSummary:
+    o: OrderSummary = _new(OrderSummary)
+    o.order_id, o.order_number, o.items, o.total, o.status_url, o.at, o.first_order = row
+    return o
+
+
+def _load_purchases(row: list[Any]) -> ProductPurchases:
+    p: ProductPurchases = _new(ProductPurchases)
+    p.product_id, p.category, p.times, p.seq = row
+    return p
+
+
+def _load_journey(row: list[Any]) -> Journey:
+    j: Journey = _new(Journey)
+    (
+        j.campaign_id,
+        j.journey_id,
+        j.entered_seq,
+        j.entered_at,
+        j.anchor,
+        j.step,
+        j.due_at,
+        j.cart_id,
+        j.order_id,
+        j.product,
+        j.shipment,
+        j.segment_id,
+        j.occasion_date,
+    ) = row
+    return j
+
+
+def _load_mark(row: list[Any]) -> CampaignMark:
+    m: CampaignMark = _new(CampaignMark)
+    m.last_entry, m.journey_ids = row
+    return m
+
+
+def _state_v1(d: Json) -> CustomerState:
+    """Format 1: the dataclasses as JSON objects, as orjson writes them."""
     contact = d["contact"]
     orders = d["orders"]
     return CustomerState(
-        v=d["v"],
         shop_id=d["shop_id"],
         customer_id=d["customer_id"],
         anonymous_id=d["anonymous_id"],

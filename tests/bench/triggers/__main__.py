@@ -27,8 +27,8 @@ OUT = ROOT / ".local" / "bench"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=200_000, help="events through the worker")
-    parser.add_argument("--customers", type=int, default=20_000, help="distinct customers")
+    parser.add_argument("--events", type=int, default=100_000, help="events through the worker")
+    parser.add_argument("--customers", type=int, default=10_000, help="distinct customers")
     parser.add_argument("--worker-timeout", type=float, default=900.0, help="seconds")
     parser.add_argument("--pending", type=int, default=1_000_000, help="pending timers")
     parser.add_argument("--fires", type=int, default=6_000, help="timers due in the window")

@@ -40,6 +40,11 @@ def _worker(w: WorkerRun, ref: Reference, b: Breakdown) -> list[str]:
             f"{w.cpu_us_per_event:,.0f} us",
             f"{w.cores_busy:.2f} cores busy",
         ),
+        _row(
+            "broker CPU, same window",
+            f"{w.broker_cores_busy:.2f} cores" if w.broker_cores_busy is not None else "n/a",
+            "the broker shares the 2 cores",
+        ),
         _row("worker peak RSS (VmHWM)", f"{w.peak_rss_mib:,.0f} MiB"),
         _row("dead-lettered", f"{w.dead_lettered:,}", "should be 0"),
         _row("start-up until the first record", f"{w.startup_s:.1f} s", "(not timed)"),

@@ -37,14 +37,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka import TopicPartition as KafkaPartition
 
-from services.triggers.broker_setup import pin_new_group_to_end
 from services.triggers.campaigns import CampaignCatalog
 from services.triggers.processor import Processor
 from services.triggers.timer_index import TimerIndex
 from services.triggers.worker import INPUT_TOPICS
 from shared.clock import SystemClock
+from shared.kafka import pin_new_group_to_end
 from shared.settings import KafkaSettings
 from shared.topics import SHOP_EVENTS
+from tests.bench.service import broker_pid
 from tests.bench.triggers.workload import Workload, check_sample
 from tests.support.ingest_process import free_port
 
@@ -67,6 +68,8 @@ class WorkerRun:
     dead_lettered: int
     startup_s: float
     state_bytes_mean: float
+    broker_cores_busy: float | None
+    """The local broker's CPU over the same window (None when it is not the local stack's)."""
 
 
 @dataclass(frozen=True)
@@ -224,14 +227,31 @@ def _worker(
                 proc.wait()
 
 
+@dataclass(frozen=True)
+class _Window:
+    """From the first poll that saw records processed to the one that saw them all."""
+
+    startup_s: float
+    first_done: int
+    seconds: float
+    cpu_s: float
+    broker_cpu_s: float | None
+    dead_lettered: int
+
+
 def _watch(
-    proc: subprocess.Popen[bytes], port: int, events: int, log_path: Path, timeout: float
-) -> tuple[float, int, float, float, float, int, float]:
-    """Poll /metrics until `events` records are done; (t0, n0, cpu0, t1, cpu1, dead, startup)."""
+    proc: subprocess.Popen[bytes],
+    port: int,
+    events: int,
+    log_path: Path,
+    timeout: float,
+    broker: int | None,
+) -> _Window:
+    """Poll /metrics until `events` records are done."""
     url = f"http://127.0.0.1:{port}/metrics"
     launched = time.monotonic()
     deadline = launched + timeout
-    first: tuple[float, int, float] | None = None
+    first: tuple[float, int, float, float] | None = None
     with httpx.Client(timeout=5) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -244,12 +264,21 @@ def _watch(
                 time.sleep(0.2)
                 continue
             now, cpu = time.monotonic(), _cpu_seconds(proc.pid)
+            broker_cpu = _cpu_seconds(broker) if broker is not None else 0.0
             done = int(_metric(text, "nudge_triggers_records_total", SHOP_EVENTS.name))
             if first is None and done > 0:
-                first = (now, done, cpu)
+                first = (now, done, cpu, broker_cpu)
             if first is not None and done >= events:
-                dead = int(_metric(text, "nudge_triggers_records_total", "dead_lettered"))
-                return (*first, now, cpu, dead, first[0] - launched)
+                return _Window(
+                    startup_s=first[0] - launched,
+                    first_done=first[1],
+                    seconds=now - first[0],
+                    cpu_s=cpu - first[2],
+                    broker_cpu_s=broker_cpu - first[3] if broker is not None else None,
+                    dead_lettered=int(
+                        _metric(text, "nudge_triggers_records_total", "dead_lettered")
+                    ),
+                )
             time.sleep(0.1)
     raise TimeoutError(f"worker did not process {events} records in {timeout}s")
 
@@ -308,12 +337,13 @@ def run(
         say("starting the triggers worker (python -m services.triggers, RocksDB)")
         port = free_port()
         log_path = workdir / "triggers-worker.log"
+        broker = broker_pid()
         with _worker(kafka, app_id, Path(tmp) / "data", log_path, port, profile) as proc:
-            t0, n0, cpu0, t1, cpu1, dead, startup = _watch(proc, port, appended, log_path, timeout)
+            window = _watch(proc, port, appended, log_path, timeout, broker)
             peak = _peak_rss_mib(proc.pid)
-    measured = appended - n0
-    seconds = t1 - t0
-    cpu = cpu1 - cpu0
+    measured = appended - window.first_done
+    seconds, cpu = window.seconds, window.cpu_s
+    broker_busy = window.broker_cpu_s / seconds if window.broker_cpu_s is not None else None
     return (
         WorkerRun(
             events=appended,
@@ -326,9 +356,10 @@ def run(
             cpu_us_per_event=cpu / measured * 1e6,
             cores_busy=cpu / seconds,
             peak_rss_mib=peak,
-            dead_lettered=dead,
-            startup_s=startup,
+            dead_lettered=window.dead_lettered,
+            startup_s=window.startup_s,
             state_bytes_mean=state_bytes,
+            broker_cores_busy=broker_busy,
         ),
         reference,
         breakdown,

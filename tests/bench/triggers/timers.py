@@ -166,10 +166,13 @@ def lateness(pending: int, fires: int, window: float) -> Lateness:
     )
     say(f"lateness: {pending:,} pending timers, {fires:,} of them due over {window:.0f} s")
     began = time.monotonic()
-    lead = 5.0 + pending / 250_000  # setup time, so that no due time has passed before the loop
     workload = Workload("bench-timers", pending)
-    _fill(processor, workload, catalog, fires, time.time() + lead, window, rng)
+    lead = 5.0 + pending / 100_000 + fires / 1_000  # room for the setup below
+    start = time.time() + lead
+    _fill(processor, workload, catalog, fires, start, window, rng)
     setup = time.monotonic() - began
+    if time.time() >= start:
+        raise RuntimeError(f"setup took {setup:.0f} s, longer than the {lead:.0f} s planned")
     if len(processor.index) != pending:
         raise RuntimeError(f"{len(processor.index)} timers pending, expected {pending}")
 
@@ -188,7 +191,7 @@ def lateness(pending: int, fires: int, window: float) -> Lateness:
 
     async def main() -> None:
         worker = asyncio.create_task(agent())
-        await ticks(time.time() + lead + window + 2.0)
+        await ticks(start + window + 2.0)
         await outbox.commands.join()
         worker.cancel()
 
