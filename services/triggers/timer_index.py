@@ -1,21 +1,26 @@
 """Which customers have a step due next, ordered by due time, in memory.
 
 The durable truth is the changelogged `timers` table (customer key -> due time); this index
-is rebuilt from it after every rebalance and kept in step with it afterwards. A min-heap
-makes one tick cost O(k log n) for k due timers out of n pending, instead of a scan over every
-customer: the property the triggers issue asks for. Superseded heap entries (a timer moved or
-cancelled) are skipped lazily when they surface, and compacted away when they pile up.
+is rebuilt from it after every rebalance and kept in step with it afterwards.
+
+Timers are kept in one bucket per whole second, and a min-heap orders the seconds that have
+buckets. A tick takes the due seconds off the heap and empties their buckets, so its cost
+follows the timers that are due (plus one heap step per due second), not the number pending:
+the property the triggers issue asks for. Moving or cancelling a timer is a set operation; a
+second whose bucket emptied is skipped when it surfaces.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 
 
 class TimerIndex:
     def __init__(self) -> None:
         self._due: dict[str, float] = {}
-        self._heap: list[tuple[float, str]] = []
+        self._buckets: dict[int, set[str]] = {}
+        self._seconds: list[int] = []
 
     def __len__(self) -> int:
         return len(self._due)
@@ -26,37 +31,64 @@ class TimerIndex:
 
     def set(self, key: str, due: float | None) -> None:
         """Schedule `key` at unix time `due`, or cancel it with None."""
+        old = self._due.get(key)
+        if old == due:
+            return
+        if old is not None:
+            self._unbucket(key, old)
         if due is None:
             self._due.pop(key, None)
             return
-        if self._due.get(key) == due:
-            return
         self._due[key] = due
-        heapq.heappush(self._heap, (due, key))
-        if len(self._heap) > 2 * len(self._due) + 1024:
-            self._compact()
+        second = math.floor(due)
+        bucket = self._buckets.get(second)
+        if bucket is None:
+            bucket = self._buckets[second] = set()
+            heapq.heappush(self._seconds, second)
+            if len(self._seconds) > 2 * len(self._buckets) + 1024:
+                self._seconds = list(self._buckets)  # drop seconds whose bucket emptied
+                heapq.heapify(self._seconds)
+        bucket.add(key)
 
     def pop_due(self, now: float, limit: int) -> list[tuple[str, float]]:
-        """Remove and return up to `limit` (key, due) pairs with due <= now, earliest first."""
+        """Remove and return up to `limit` (key, due) pairs with due <= now, earliest second
+        first (within one second in no particular order)."""
         fired: list[tuple[str, float]] = []
-        heap, due_of = self._heap, self._due
-        while heap and len(fired) < limit and heap[0][0] <= now:
-            due, key = heapq.heappop(heap)
-            if due_of.get(key) == due:
-                del due_of[key]
-                fired.append((key, due))
+        seconds, buckets, due_of = self._seconds, self._buckets, self._due
+        while seconds and seconds[0] <= now and len(fired) < limit:
+            second = seconds[0]
+            bucket = buckets.get(second)
+            if not bucket:
+                heapq.heappop(seconds)
+                buckets.pop(second, None)
+                continue
+            ready = [key for key in bucket if due_of[key] <= now][: limit - len(fired)]
+            for key in ready:
+                bucket.discard(key)
+                fired.append((key, due_of.pop(key)))
+            if bucket:
+                break  # the rest of this second is not due yet, or the limit was reached
+            heapq.heappop(seconds)
+            del buckets[second]
         return fired
 
     def next_due(self) -> float | None:
-        heap, due_of = self._heap, self._due
-        while heap and due_of.get(heap[0][1]) != heap[0][0]:
-            heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        seconds, buckets = self._seconds, self._buckets
+        while seconds and not buckets.get(seconds[0]):
+            buckets.pop(heapq.heappop(seconds), None)
+        if not seconds:
+            return None
+        return min(self._due[key] for key in buckets[seconds[0]])
 
     def clear(self) -> None:
         self._due.clear()
-        self._heap.clear()
+        self._buckets.clear()
+        self._seconds.clear()
 
-    def _compact(self) -> None:
-        self._heap = [(due, key) for key, due in self._due.items()]
-        heapq.heapify(self._heap)
+    def _unbucket(self, key: str, due: float) -> None:
+        second = math.floor(due)
+        bucket = self._buckets.get(second)
+        if bucket is not None:
+            bucket.discard(key)
+            if not bucket:
+                del self._buckets[second]  # its heap entry is dropped when it surfaces

@@ -96,7 +96,7 @@ def _timers(late: Lateness, tick: TickCost) -> list[str]:
         _row(
             "pop_due alone, small / large",
             f"{tick.small_pop_us:,.0f} / {tick.large_pop_us:,.0f} us",
-            f"ratio {tick.pop_ratio:.2f} (heap: O(k log n))",
+            f"ratio {tick.pop_ratio:.2f} (buckets per second: O(k); a 1M-key dict misses caches)",
         ),
     ]
 

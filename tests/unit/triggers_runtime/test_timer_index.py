@@ -46,5 +46,25 @@ def test_superseded_entries_are_compacted() -> None:
     for n in range(10_000):
         index.set("same", float(n))
     assert len(index) == 1
-    assert len(index._heap) < 2_000
+    assert len(index._seconds) < 2_000
     assert index.pop_due(1e9, limit=10) == [("same", 9_999.0)]
+
+
+def test_a_second_is_emptied_only_of_what_is_due() -> None:
+    index = TimerIndex()
+    index.set("early", 100.2)
+    index.set("late", 100.8)
+    assert index.pop_due(100.5, limit=10) == [("early", 100.2)]
+    assert index.next_due() == 100.8
+    assert index.pop_due(101.0, limit=10) == [("late", 100.8)]
+    assert index.next_due() is None
+
+
+def test_a_tick_looks_only_at_due_seconds() -> None:
+    """Pending timers far in the future are never visited by a tick."""
+    index = TimerIndex()
+    for n in range(50_000):
+        index.set(f"future-{n}", 1e9 + n)
+    index.set("due", 10.0)
+    assert index.pop_due(20.0, limit=100) == [("due", 10.0)]
+    assert len(index) == 50_000
