@@ -45,6 +45,8 @@ class MessageRow:
     message_id: str | None
     address: str | None
     created_at: datetime
+    reason: str | None = None
+    """Why it was waiting (for a deferred row): the status is said again only if it changes."""
 
 
 _ENQUEUE = text(
@@ -99,7 +101,7 @@ FROM (
 ) AS due
 WHERE m.trigger_id = due.trigger_id
 RETURNING m.trigger_id, m.shop_id, m.customer_id, m.journey_id, m.attempts, m.trigger,
-          due.previous_state, m.channel, m.message_id, m.address, m.created_at
+          due.previous_state, m.channel, m.message_id, m.address, m.created_at, m.reason
 """
 )
 
@@ -130,6 +132,7 @@ async def claim(
                 message_id=r[8],
                 address=r[9],
                 created_at=r[10],
+                reason=r[11],
             )
         )
     return claimed

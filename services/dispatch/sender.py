@@ -152,6 +152,11 @@ class Sender:
             await message_log.mark_sending(conn, [_sending(job) for job in jobs])
             await message_log.settle(conn, [{**o[1], "now": now} for o in outcomes])
         for row, _, update in outcomes:
+            if update.status is MessageStatus.DEFERRED and (row.state, row.reason) == (
+                "deferred",
+                update.reason,
+            ):
+                continue  # still waiting for the same thing: said once, when it started
             await self._publish(row, update)
         await self._send_all(jobs)
         return len(rows)
