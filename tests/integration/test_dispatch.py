@@ -176,13 +176,17 @@ def shop(stack: Stack) -> Iterator[Shop]:
 
 
 def final_status(statuses: TopicWindow, shop: Shop, trigger: str, timeout: float = 30) -> Record:
-    """The first status past `queued` for this trigger."""
+    """The first status that decides this trigger's fate: not `queued`, and not the wait for
+    the contact's shop event (which may reach dispatch after the trigger)."""
 
     def found() -> Record | None:
         for record in statuses.for_shop(shop.id):
             data = record.value["data"]
-            if data["trigger_id"] == trigger and data["status"] != "queued":
-                return record
+            if data["trigger_id"] != trigger or data["status"] == "queued":
+                continue
+            if data["status"] == "deferred" and data.get("reason") == "contact_unknown":
+                continue
+            return record
         return None
 
     result: Record = wait_until(found, timeout, f"a status for trigger {trigger}")
