@@ -61,6 +61,7 @@ bench: deps bench-tools ## Throughput and latency of ingest, triggers and dispat
 	deploy/local/run.sh infra
 	$(BIN)/python -m tests.bench.ingest
 	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$${NUDGE_KAFKA_PORT:-19092} $(BIN)/python -m tests.bench.triggers
+	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$${NUDGE_KAFKA_PORT:-19092} $(BIN)/python -m tests.bench.dispatch
 
 schemas: venv ## Regenerate the committed JSON Schemas and OpenAPI document
 	$(BIN)/nudge schemas export

@@ -97,6 +97,14 @@ MESSAGES_STATUS = TopicSpec(
     key=CUSTOMER_KEY,
     description="Each message's status changes: queued, deferred, skipped, sent, failed...",
 )
+MESSAGES_DLQ = TopicSpec(
+    name="messages.dlq.v1",
+    partitions=3,
+    cleanup_policy="delete",
+    retention_ms=30 * DAY_MS,
+    key=CUSTOMER_KEY,
+    description="Triggers dispatch gave up on after the maximum attempts, with the last error.",
+)
 FEEDBACK_EVENTS = TopicSpec(
     name="feedback.events.v1",
     partitions=12,
@@ -114,6 +122,7 @@ ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     SEGMENTS_CHANGES,
     CUSTOMER_PROFILES,
     MESSAGES_STATUS,
+    MESSAGES_DLQ,
     FEEDBACK_EVENTS,
 )
 

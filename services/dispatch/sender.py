@@ -64,6 +64,10 @@ class Delivery(Protocol):
     async def sms(self, *, to: str, rendered: RenderedSms, message_id: str) -> SendResult: ...
 
 
+class DeadLetterSink(Protocol):
+    async def park(self, row: MessageRow, reason: str) -> None: ...
+
+
 class StatusSink(Protocol):
     async def publish(self, shop_id: str, customer_id: str, update: MessageUpdate) -> None: ...
 
@@ -96,6 +100,8 @@ class Circuit:
         return time.monotonic() < self.open_until
 
     def failed(self) -> None:
+        if self.is_open():  # calls already in flight when it opened: the same outage, one pause
+            return
         self.failures += 1
         if self.failures >= self.threshold:
             self.open_until = time.monotonic() + self.pause_s
@@ -117,6 +123,7 @@ class Sender:
     settings: DispatchSettings
     secret_key: SecretStr
     clock: Clock
+    dead_letters: DeadLetterSink | None = None
     throttles: dict[Channel, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     circuits: dict[Channel, Circuit] = field(init=False)
 
@@ -309,7 +316,10 @@ class Sender:
             circuit.failed()
             metrics.PROVIDER_ERRORS.labels(job.channel.value, "transient").inc()
             if row.attempts >= self.settings.max_attempts:
-                return self._fail(job, f"gave up after {row.attempts} attempts: {exc.reason}")
+                reason = f"gave up after {row.attempts} attempts: {exc.reason}"
+                if self.dead_letters is not None:
+                    await self.dead_letters.park(row, reason)
+                return self._fail(job, reason)
             delay = exc.retry_after_s or self._backoff(row.attempts)
             metrics.BACKOFF_SECONDS.labels(job.channel.value).observe(delay)
             until = self.clock.after(delay)

@@ -27,7 +27,7 @@ from services.dispatch.providers.sms import TwilioSettings, TwilioSms
 from services.dispatch.sender import Sender
 from services.dispatch.settings import DispatchSettings
 from services.dispatch.shop_profiles import ShopProfiles
-from services.dispatch.statuses import KafkaStatuses
+from services.dispatch.statuses import KafkaDeadLetters, KafkaStatuses
 from services.dispatch.templates.store import TemplateStore
 from shared.clock import make_clock
 from shared.db.engine import make_engine
@@ -88,6 +88,7 @@ async def serve(settings: DispatchSettings) -> None:
         settings=settings,
         secret_key=SecretKeySettings().key(),
         clock=clock,
+        dead_letters=KafkaDeadLetters(producer),
         throttles={
             Channel.EMAIL: throttle(settings.email_per_s),
             Channel.SMS: throttle(settings.sms_per_s),

@@ -1,12 +1,17 @@
-"""Publishing message status changes on `messages.status.v1`."""
+"""Publishing message status changes on `messages.status.v1`, and given-up triggers on
+`messages.dlq.v1` (the trigger as it arrived, with the last error: replayable by operators)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiokafka import AIOKafkaProducer
 
+from services.dispatch.message_log import MessageRow
 from shared.clock import Clock
+from shared.events import DeadLetter
 from shared.events.messages import STATUS_EVENTS, MessageUpdate, status_event_id
-from shared.topics import MESSAGES_STATUS
+from shared.topics import MESSAGES_DLQ, MESSAGES_STATUS, TRIGGERS_FIRED
 
 SOURCE = "/services/dispatch"
 
@@ -32,4 +37,24 @@ class KafkaStatuses:
             MESSAGES_STATUS.name,
             event.model_dump_json(exclude_none=True).encode(),
             key=event.key.encode(),
+        )
+
+
+class KafkaDeadLetters:
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+
+    async def park(self, row: MessageRow, reason: str) -> None:
+        letter = DeadLetter(
+            source_topic=TRIGGERS_FIRED.name,
+            key=f"{row.shop_id}:{row.customer_id}",
+            service="dispatch",
+            reason=reason[:10_000],
+            payload=row.trigger.model_dump_json(exclude_none=True),
+            parked_at=datetime.now(UTC),
+        )
+        await self._producer.send_and_wait(
+            MESSAGES_DLQ.name,
+            letter.model_dump_json(exclude_none=True).encode(),
+            key=f"{row.shop_id}:{row.customer_id}".encode(),
         )

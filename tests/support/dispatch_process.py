@@ -6,19 +6,34 @@ tests read what arrived through their `/messages` pages and steer them through `
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
+import orjson
+from kafka import KafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from deploy.local.sinks.sms_sink import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
+from shared.events import trigger_id
+from shared.events.messages import message_id
+from shared.topics import SHOP_EVENTS, TRIGGERS_FIRED
 from tests.support.ingest_process import ROOT, TEST_SECRET_KEY, free_port
+from tests.support.shops import unique_shop_id
 
 
 def _start(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -156,6 +171,13 @@ class DispatchProcess:
     def kill(self) -> None:
         _stop(self._proc, signal.SIGKILL)
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def metrics(self) -> str:
+        return scrape(self.port)
+
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
     """Poll `check` until it returns something truthy; fail naming `what`."""
@@ -167,3 +189,283 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.3)
+
+
+# --- Many triggers at once: crash, outage and bench runs ------------------------------------
+
+
+def metric_value(exposition: str, name: str, **labels: str) -> float:
+    """The sum of the samples called `name` whose labels include `labels` (0 when none)."""
+    total = 0.0
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def scrape(port: int) -> str:
+    """A service's /metrics page."""
+    response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    response.raise_for_status()
+    return response.text
+
+
+def daytime_zone(margin_h: int = 2) -> str:
+    """A time zone where it is well outside quiet hours (21:00-08:00) now, so that marketing
+    SMS go out at once."""
+    now = datetime.now(UTC)
+    for zone in (
+        "UTC",
+        "Europe/Amsterdam",
+        "America/New_York",
+        "America/Los_Angeles",
+        "Pacific/Honolulu",
+        "Pacific/Auckland",
+        "Asia/Tokyo",
+        "Asia/Kolkata",
+        "Asia/Dubai",
+    ):
+        if 8 + margin_h <= now.astimezone(ZoneInfo(zone)).hour < 21 - margin_h:
+            return zone
+    raise AssertionError("no zone in daytime: extend the list")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One trigger a run produced and the one message it must lead to."""
+
+    trigger_id: str
+    customer_id: str
+    channel: str
+    """`email`, or `sms` for customers who consented to SMS only (email falls back to it)."""
+    message_id: str
+    """Dispatch's id for the send: the email's Message-ID local part, the SMS idempotency key."""
+    produced_at: float
+    """Wall-clock seconds when the trigger was handed to the producer (its event time)."""
+
+
+class BulkShop:
+    """One shop with many customers, each with one marketing trigger (email, else SMS).
+
+    One trigger per customer keeps the frequency cap out of the way: every trigger must lead
+    to exactly one message. Customers arrive as `customer.updated` (dispatch's contact store
+    takes it like `customer.created`) so that a triggers service running on the same broker
+    (`make run`) does not start welcome journeys for them. Every trigger offers (email, sms):
+    customers who consented to SMS only fall back to SMS.
+    """
+
+    CAMPAIGN, STEP, TEMPLATE = "abandoned_cart", "reminder-2", "cart/reminder-2"
+
+    def __init__(self, bootstrap: str, shop_id: str | None = None) -> None:
+        self.id = shop_id or unique_shop_id()
+        self.producer = KafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", linger_ms=5, batch_size=256 * 1024
+        )
+        self.channels: dict[str, str] = {}
+
+    def close(self) -> None:
+        self.producer.close()
+
+    def customers(self, count: int, *, sms_every: int = 0, time_zone: str = "UTC") -> list[str]:
+        """Produce `count` customers; every `sms_every`-th one is SMS-only."""
+        now = datetime.now(UTC).isoformat()
+        granted = {"status": "granted", "source": "signup_form", "recorded_at": now}
+        denied = {**granted, "status": "denied"}
+        made = []
+        for i in range(count):
+            customer = f"c{len(self.channels):06d}"
+            sms_only = sms_every > 0 and i % sms_every == sms_every - 1
+            self.channels[customer] = "sms" if sms_only else "email"
+            data = {
+                "email": f"{customer}@{self.id}.example.com",
+                "phone": f"+14152{len(self.channels):06d}",
+                "first_name": "Ada",
+                "time_zone": time_zone,
+                "consent": {"email": denied if sms_only else granted, "sms": granted},
+            }
+            self._send(SHOP_EVENTS.name, customer, "customer.updated", data, str(uuid.uuid4()))
+            made.append(customer)
+        self.producer.flush()
+        return made
+
+    def triggers(self, customers: list[str]) -> list[Planned]:
+        """One trigger per customer, produced at once (flushed before returning)."""
+        planned = []
+        for customer in customers:
+            journey = f"j-{uuid.uuid4().hex[:12]}"
+            the_id = trigger_id(self.id, customer, self.CAMPAIGN, journey, self.STEP)
+            at = time.time()
+            data = {
+                "campaign_id": self.CAMPAIGN,
+                "journey_id": journey,
+                "step_id": self.STEP,
+                "step_index": 1,
+                "transactional": False,
+                "channels": ["email", "sms"],
+                "template_id": self.TEMPLATE,
+                "due_at": datetime.fromtimestamp(at, UTC).isoformat(),
+                "context": {
+                    "cart": {
+                        "items": [{"product_id": "p1", "title": "Coffee beans", "quantity": 2}],
+                        "recovery_url": f"https://{self.id}.example/cart/{customer}",
+                    }
+                },
+            }
+            self._send(TRIGGERS_FIRED.name, customer, "trigger.fired", data, the_id, at)
+            channel = self.channels[customer]
+            planned.append(
+                Planned(the_id, customer, channel, message_id(the_id, channel), produced_at=at)
+            )
+        self.producer.flush()
+        return planned
+
+    def _send(
+        self,
+        topic: str,
+        customer: str,
+        kind: str,
+        data: dict[str, Any],
+        event_id: str,
+        at: float | None = None,
+    ) -> None:
+        when = datetime.fromtimestamp(at, UTC) if at is not None else datetime.now(UTC)
+        record = {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": f"/shops/{self.id}/test",
+            "type": kind,
+            "time": when.isoformat(),
+            "shopid": self.id,
+            "customerid": customer,
+            "data": data,
+        }
+        self.producer.send(topic, key=f"{self.id}:{customer}".encode(), value=orjson.dumps(record))
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """What the sinks received of a run's planned messages."""
+
+    delivered: dict[str, float]
+    """Message id -> the sink's first receive time (epoch seconds), one entry per message."""
+    recorded: int
+    """Entries the sinks recorded as new messages for these ids (== len(delivered) when no
+    message was recorded twice)."""
+    duplicates: int
+    """Resends the sinks recognised (same Message-ID / Idempotency-Key) and did not deliver."""
+
+    def missing(self, planned: list[Planned]) -> list[Planned]:
+        return [p for p in planned if p.message_id not in self.delivered]
+
+
+def arrivals(sinks: Sinks, planned: list[Planned]) -> Arrivals:
+    """Match the sinks' records to the planned messages (records of other shops are ignored).
+
+    The SMTP sink keys messages on `<message_id@domain>`, the SMS sink on the idempotency key.
+    """
+    wanted = {p.message_id for p in planned}
+    delivered: dict[str, float] = {}
+    recorded = 0
+    emails = sinks.emails()
+    for message in emails["messages"]:
+        local = _local_part(str(message.get("message_id") or ""))
+        if local in wanted:
+            recorded += 1
+            delivered.setdefault(local, _epoch(message["received_at"]))
+    duplicates = sum(n for mid, n in emails["duplicate_ids"].items() if _local_part(mid) in wanted)
+    if any(p.channel == "sms" for p in planned):
+        texts = sinks.texts()
+        for message in texts["messages"]:
+            key = message.get("idempotency_key")
+            if key in wanted:
+                recorded += 1
+                delivered.setdefault(key, _epoch(message["received_at"]))
+        duplicates += int(texts["duplicates"])  # the SMS sink counts them without ids
+    return Arrivals(delivered, recorded, duplicates)
+
+
+def _local_part(header: str) -> str:
+    return header.strip().strip("<>").split("@", 1)[0]
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+class MessageLog:
+    """Reads dispatch's message log for one shop (one short connection per call)."""
+
+    def __init__(self, database_url: str) -> None:
+        self.url = database_url
+
+    def _fetch(self, query: str, **params: Any) -> list[Any]:
+        async def run() -> list[Any]:
+            engine = create_async_engine(self.url, poolclass=NullPool)
+            try:
+                async with engine.connect() as conn:
+                    return list(await conn.execute(text(query), params))
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(run())
+
+    def states(self, shop_id: str, campaign: str = BulkShop.CAMPAIGN) -> dict[str, int]:
+        """State -> rows of the shop's campaign (another service's triggers left aside)."""
+        rows = self._fetch(
+            "SELECT state, count(*) FROM messages WHERE shop_id = :shop"
+            " AND campaign_id = :campaign GROUP BY state",
+            shop=shop_id,
+            campaign=campaign,
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def attempts(self, shop_id: str, campaign: str = BulkShop.CAMPAIGN) -> dict[str, int]:
+        """Message id -> provider attempts spent (claims not refunded), for sent rows."""
+        rows = self._fetch(
+            "SELECT message_id, attempts FROM messages WHERE shop_id = :shop"
+            " AND campaign_id = :campaign AND state = 'sent'",
+            shop=shop_id,
+            campaign=campaign,
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def contacts(self, shop_id: str) -> int:
+        rows = self._fetch("SELECT count(*) FROM contacts WHERE shop_id = :shop", shop=shop_id)
+        return int(rows[0][0])
+
+
+def private_database(database_url: str, name: str) -> str:
+    """A database of its own next to `database_url`'s, created if missing and migrated from
+    scratch; returns its URL.
+
+    Dispatch's senders share whatever database they point at (`FOR UPDATE SKIP LOCKED`), so a
+    dispatch of another test session on the same database would take this run's messages and
+    send them to *its* sinks; and every session resets the shared test database's schema when
+    it starts. Runs that count every message (crash, outage, bench) therefore use their own.
+    """
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+
+    async def create() -> None:
+        engine = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                found = await conn.execute(
+                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                )
+                if found.first() is None:
+                    await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(create())
+    private = url.set(database=name).render_as_string(hide_password=False)
+    config = Config(str(ROOT / "shared" / "db" / "alembic.ini"))
+    config.attributes["database_url"] = private
+    command.downgrade(config, "base")
+    command.upgrade(config, "head")
+    return private

@@ -22,7 +22,10 @@ Control (only with `--control-port`), HTTP with JSON:
   `"drop_connections": true` (close every open client connection, as a relay that restarts
   or times idle clients out)`}`.
 - `GET /messages`: `{"count", "duplicates", "duplicate_ids": {message_id: n}, "connections",
-  "messages": [...]}`; `DELETE /messages` forgets them; `GET /healthz`.
+  "refused", "refused_by_sender": {envelope sender: n}, "messages": [...]}` (`refused`: MAIL
+  and DATA commands answered with the outage's temporary error, which is how a test sees
+  whether a client backs off or hammers a relay that is down); `DELETE /messages` forgets
+  them; `GET /healthz`.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ class SmtpSink:
         self.seen_ids: set[str] = set()
         self.duplicate_ids: dict[str, int] = {}
         self.connections = 0
+        self.refused = 0
+        self.refused_by_sender: dict[str, int] = {}
         self.refuse_until = 0.0
         self.refuse_code = 451
         self.delay_ms = 0
@@ -99,7 +104,7 @@ class SmtpSink:
         address: str,
         mail_options: list[str],
     ) -> str:
-        refusal = self._refusal()
+        refusal = self._refusal(address)
         if refusal is not None:
             return refusal
         envelope.mail_from = address
@@ -123,7 +128,7 @@ class SmtpSink:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        refusal = self._refusal()
+        refusal = self._refusal(envelope.mail_from or "")
         if refusal is not None:
             return refusal
         raw = envelope.original_content or b""
@@ -147,9 +152,11 @@ class SmtpSink:
             await asyncio.sleep(delay_ms / 1000)
         return f"250 2.0.0 OK queued as sink-{number}" + (" (duplicate)" if duplicate else "")
 
-    def _refusal(self) -> str | None:
+    def _refusal(self, sender: str) -> str | None:
         with self._lock:
             if time.monotonic() < self.refuse_until:
+                self.refused += 1
+                self.refused_by_sender[sender] = self.refused_by_sender.get(sender, 0) + 1
                 return f"{self.refuse_code} 4.3.2 Temporarily refusing mail (sink outage)"
         return None
 
@@ -202,6 +209,8 @@ class SmtpSink:
                 "duplicates": sum(self.duplicate_ids.values()),
                 "duplicate_ids": dict(self.duplicate_ids),
                 "connections": self.connections,
+                "refused": self.refused,
+                "refused_by_sender": dict(self.refused_by_sender),
                 "messages": list(self.messages),
             }
         return web.json_response(snapshot)
@@ -212,6 +221,8 @@ class SmtpSink:
             self.seen_ids.clear()
             self.duplicate_ids.clear()
             self.connections = 0
+            self.refused = 0
+            self.refused_by_sender.clear()
         return web.json_response({"count": 0})
 
     async def healthz(self, request: web.Request) -> web.Response:

@@ -1,0 +1,340 @@
+"""`python -m tests.bench.dispatch`: dispatch's sending rate and trigger-to-sink latency.
+
+Needs the local broker and PostgreSQL (`deploy/local/run.sh infra`; KAFKA_BOOTSTRAP_SERVERS and
+DATABASE_URL override them). Runs in a database of its own (`nudge_bench`, next to
+DATABASE_URL's, created and migrated here), so that no other dispatch shares its message log.
+
+1. Reference: raw aiosmtplib sends to the local SMTP sink (same pool size as dispatch, same
+   message size) and raw httpx POSTs to the SMS sink (same connection limit): what the sinks
+   and this machine allow without any bookkeeping.
+2. Throughput: customers first, then N email triggers produced while dispatch is stopped;
+   dispatch starts and works through them (Kafka intake, PostgreSQL claim / decide / record /
+   settle, render, send). Rate = messages between the sinks' first and last receive times.
+   The same for SMS. Dispatch's own rate limits are raised above the targets for this run
+   (NUDGE_DISPATCH_EMAIL_PER_S / SMS_PER_S default to 2,000 / 1,000 per second).
+3. Latency: triggers at a steady rate below capacity; trigger event time -> the sink's
+   receive time, p50 / p99.
+
+Figures go to stdout and .local/bench/dispatch.json; progress to stderr. Nothing asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import httpx
+import orjson
+
+from deploy.local.sinks.sms_sink import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
+from services.dispatch.providers.email import SMTP_POLICY, build_email
+from shared.kafka import create_topics
+from shared.settings import DatabaseSettings, KafkaSettings
+from tests.bench.ingest import machine
+from tests.bench.service import cpu_seconds, peak_rss_mib, rss_mib
+from tests.support.dispatch_process import (
+    BulkShop,
+    DispatchProcess,
+    MessageLog,
+    Planned,
+    Sinks,
+    arrivals,
+    daytime_zone,
+    private_database,
+    wait_until,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / ".local" / "bench"
+EMAIL_TARGET_PER_S = 1_000
+SMS_TARGET_PER_S = 2_000
+SMTP_POOL = 4
+"""NUDGE_SMTP_POOL_SIZE's default: the reference uses as many connections."""
+SMS_CONNECTIONS = 20
+IN_FLIGHT = 64
+"""NUDGE_DISPATCH_IN_FLIGHT's default: requests the SMS reference keeps in progress."""
+"""NUDGE_TWILIO_MAX_CONNECTIONS's default."""
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Rate:
+    messages: int
+    seconds: float
+
+    @property
+    def per_s(self) -> float:
+        return self.messages / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Phase:
+    channel: str
+    messages: int
+    rate: Rate
+    """Between the sinks' first and last receive times."""
+    wall_s: float
+    """From starting dispatch until the last row was recorded as sent (startup included)."""
+    resends: int
+    cpu_cores: float
+    """Dispatch's CPU seconds over the wall time."""
+
+
+@dataclass(frozen=True)
+class Latency:
+    rate_per_s: float
+    messages: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+# --- reference: the sinks without dispatch --------------------------------------------------
+
+
+async def raw_smtp(port: int, count: int, size: int) -> Rate:
+    body = ("Your cart is waiting. " * (size // 22 + 1))[: max(100, size - 600)]
+    payloads = [
+        build_email(
+            sender="Bench <hello@bench.example>",
+            to=f"ref{i}@bench.example.com",
+            subject="Your cart is waiting",
+            text=body,
+            message_id=f"{uuid.uuid4()}@bench.example",
+        ).as_bytes(policy=SMTP_POLICY)
+        for i in range(count)
+    ]
+    queue = list(reversed(payloads))
+
+    async def connection() -> None:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+        await smtp.connect()
+        while queue:
+            payload = queue.pop()
+            await smtp.sendmail("hello@bench.example", ["ref@bench.example.com"], payload)
+        await smtp.quit()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(SMTP_POOL)))
+    return Rate(count, time.perf_counter() - started)
+
+
+async def raw_sms(base_url: str, count: int) -> Rate:
+    path = f"/2010-04-01/Accounts/{DEFAULT_ACCOUNT_SID}/Messages.json"
+    limits = httpx.Limits(
+        max_connections=SMS_CONNECTIONS, max_keepalive_connections=SMS_CONNECTIONS
+    )
+    auth = httpx.BasicAuth(DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN)
+    body = "Ada, your cart at Bench is still waiting: https://bench.example/cart/1 STOP to opt out"
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, auth=auth) as client:
+        gate = asyncio.Semaphore(IN_FLIGHT)
+
+        async def one(i: int) -> None:
+            async with gate:
+                form = {"To": f"+14152{i:06d}", "From": "+15005550006", "Body": body}
+                response = await client.post(
+                    path, data=form, headers={"Idempotency-Key": str(uuid.uuid4())}
+                )
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(count)))
+        return Rate(count, time.perf_counter() - started)
+
+
+# --- dispatch --------------------------------------------------------------------------------
+
+
+def sink_span(sinks: Sinks, planned: list[Planned]) -> tuple[Rate, int, dict[str, float]]:
+    seen = arrivals(sinks, planned)
+    times = sorted(seen.delivered.values())
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    return Rate(max(0, len(times) - 1), span), seen.duplicates, seen.delivered
+
+
+def throughput(
+    channel: str,
+    dispatch: DispatchProcess,
+    shop: BulkShop,
+    customers: list[str],
+    log: MessageLog,
+    sinks: Sinks,
+    already_sent: int,
+    timeout: float,
+) -> Phase:
+    say(f"{channel}: {len(customers)} triggers produced while dispatch is stopped")
+    dispatch.stop()
+    planned = shop.triggers(customers)
+    started = time.monotonic()
+    dispatch.start()
+    pid = dispatch.pid
+    assert pid is not None
+    cpu_before = cpu_seconds(pid)
+    want = already_sent + len(planned)
+    wait_until(
+        lambda: log.states(shop.id).get("sent", 0) >= want,
+        timeout,
+        f"{len(planned)} {channel} messages sent ({log.states(shop.id)})",
+    )
+    wall = time.monotonic() - started
+    cores = (cpu_seconds(pid) - cpu_before) / wall
+    rate, resends, _ = sink_span(sinks, planned)
+    say(f"{channel}: {rate.per_s:,.0f}/s at the sink, {wall:.1f}s wall")
+    return Phase(channel, len(planned), rate, wall, resends, cores)
+
+
+def latency(
+    dispatch: DispatchProcess,
+    shop: BulkShop,
+    customers: list[str],
+    log: MessageLog,
+    sinks: Sinks,
+    rate: float,
+    already_sent: int,
+) -> Latency:
+    say(f"latency: {len(customers)} triggers at {rate:.0f}/s")
+    tick = 0.05
+    per_tick = max(1, round(rate * tick))
+    planned: list[Planned] = []
+    next_at = time.monotonic()
+    for i in range(0, len(customers), per_tick):
+        planned += shop.triggers(customers[i : i + per_tick])
+        next_at += tick
+        time.sleep(max(0.0, next_at - time.monotonic()))
+    want = already_sent + len(planned)
+    wait_until(lambda: log.states(shop.id).get("sent", 0) >= want, 120, "latency run sent")
+    _, _, delivered = sink_span(sinks, planned)
+    delays = sorted(
+        (delivered[p.message_id] - p.produced_at) * 1000
+        for p in planned
+        if p.message_id in delivered
+    )
+    cuts = statistics.quantiles(delays, n=100)
+    return Latency(rate, len(delays), cuts[49], cuts[98], delays[-1])
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--emails", type=int, default=20_000)
+    parser.add_argument("--sms", type=int, default=20_000)
+    parser.add_argument("--reference", type=int, default=10_000, help="raw sends per channel")
+    parser.add_argument("--latency-rate", type=float, default=50.0, help="triggers per second")
+    parser.add_argument("--latency-triggers", type=int, default=1_500)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per phase")
+    return parser.parse_args(argv)
+
+
+def render(results: dict[str, Any]) -> str:
+    ref, runs, lat = results["reference"], results["dispatch"], results["latency"]
+    lines = [
+        f"machine: {results['machine']['cores']} cores, {results['machine']['cpu_model']}",
+        "",
+        f"{'':28}{'dispatch/s':>12}{'raw/s':>10}{'ratio':>8}{'target':>9}",
+    ]
+    for run in runs:
+        raw = ref[run["channel"]]
+        target = EMAIL_TARGET_PER_S if run["channel"] == "email" else SMS_TARGET_PER_S
+        per_s = run["rate"]["messages"] / max(run["rate"]["seconds"], 1e-9)
+        verdict = "met" if per_s >= target else "MISSED"
+        lines.append(
+            f"{run['channel'] + ' (' + format(run['messages'], ',') + ')':28}"
+            f"{per_s:>12,.0f}{raw:>10,.0f}{per_s / raw:>8.2f}{target:>7,} {verdict}"
+        )
+    lines += [""]
+    for run in runs:
+        lines.append(
+            f"{run['channel']}: {run['wall_s']:.1f}s from dispatch start to all sent; "
+            f"dispatch CPU {run['cpu_cores']:.2f} cores; resends absorbed {run['resends']}"
+        )
+    lines += [
+        f"dispatch RSS: {results['rss_mib']:.0f} MiB now, {results['peak_rss_mib']:.0f} MiB peak",
+        "",
+        f"trigger -> sink latency at {lat['rate_per_s']:.0f} triggers/s ({lat['messages']:,} "
+        f"messages, 80% email): p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms, "
+        f"max {lat['max_ms']:.0f} ms",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    opts = parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    kafka = KafkaSettings()
+    create_topics(kafka)
+    database = private_database(DatabaseSettings().url.get_secret_value(), "nudge_bench")
+    log = MessageLog(database)
+    logs = Path(tempfile.mkdtemp(prefix="nudge-bench-dispatch-"))
+    sinks = Sinks(logs)
+    sinks.start()
+    dispatch: DispatchProcess | None = None
+    shop = BulkShop(kafka.bootstrap_servers)
+    results: dict[str, Any] = {"machine": asdict(machine()), "options": vars(opts)}
+    try:
+        say(f"reference: {opts.reference:,} raw SMTP sends and {opts.reference:,} raw SMS posts")
+        smtp_ref = asyncio.run(raw_smtp(sinks.smtp_port, opts.reference, 6_000))
+        sms_ref = asyncio.run(raw_sms(sinks.sms_url, opts.reference))
+        httpx.delete(f"{sinks.smtp_url}/messages").raise_for_status()
+        httpx.delete(f"{sinks.sms_url}/messages").raise_for_status()
+        dispatch = DispatchProcess(
+            kafka.bootstrap_servers,
+            database,
+            sinks,
+            logs / "dispatch.log",
+            poll_interval_s="0.2",  # the production default (the test helper uses 0.1)
+            email_per_s="20000",
+            sms_per_s="20000",
+        )
+        dispatch.start()
+        zone = daytime_zone(margin_h=1)
+        say("customers")
+        email_customers = shop.customers(opts.emails, time_zone=zone)
+        sms_customers = shop.customers(opts.sms, sms_every=1, time_zone=zone)
+        latency_customers = shop.customers(opts.latency_triggers, sms_every=5, time_zone=zone)
+        total = opts.emails + opts.sms + opts.latency_triggers
+        wait_until(lambda: log.contacts(shop.id) == total, opts.timeout, "contacts")
+        email = throughput("email", dispatch, shop, email_customers, log, sinks, 0, opts.timeout)
+        sms = throughput(
+            "sms", dispatch, shop, sms_customers, log, sinks, opts.emails, opts.timeout
+        )
+        late = latency(
+            dispatch,
+            shop,
+            latency_customers,
+            log,
+            sinks,
+            opts.latency_rate,
+            opts.emails + opts.sms,
+        )
+        pid = dispatch.pid
+        assert pid is not None
+        results |= {
+            "reference": {"email": smtp_ref.per_s, "sms": sms_ref.per_s},
+            "dispatch": [asdict(email), asdict(sms)],
+            "latency": asdict(late),
+            "rss_mib": rss_mib(pid),
+            "peak_rss_mib": peak_rss_mib(pid),
+        }
+    finally:
+        if dispatch is not None:
+            dispatch.stop()
+        sinks.stop()
+        shop.close()
+    print(render(results))
+    (OUT / "dispatch.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
+    print(f"\n(figures also in {(OUT / 'dispatch.json').relative_to(ROOT)}; logs in {logs})")
+
+
+if __name__ == "__main__":
+    main()
