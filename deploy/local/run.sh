@@ -30,7 +30,8 @@ export NUDGE_TWILIO_BASE_URL="http://127.0.0.1:$SMS_SINK_PORT"
 export NUDGE_TWILIO_ACCOUNT_SID="AC00000000000000000000000000000000"
 export NUDGE_TWILIO_AUTH_TOKEN="sms-sink-token" NUDGE_TWILIO_FROM_NUMBER="+15005550006"
 export NUDGE_DISPATCH_PORT="$DISPATCH_PORT" NUDGE_DISPATCH_SHOPS_DIR="$ROOT/deploy/local/demo/shops"
-export NUDGE_DISPATCH_DEFAULT_SHOP_URL="${NUDGE_DISPATCH_DEFAULT_SHOP_URL:-https://{shop_id}.example}"
+DEFAULT_SHOP_URL='https://{shop_id}.example'  # quoted: braces inside ${:-} would end it early
+export NUDGE_DISPATCH_DEFAULT_SHOP_URL="${NUDGE_DISPATCH_DEFAULT_SHOP_URL:-$DEFAULT_SHOP_URL}"
 export NUDGE_DISPATCH_START_FROM=latest
 export NUDGE_SECRET_KEY_FILE="${NUDGE_SECRET_KEY_FILE:-$LOCAL/secret.key}"
 export NUDGE_INGEST_PORT="$INGEST_PORT"
@@ -99,14 +100,16 @@ wait_ready() {
 }
 
 # The local stack runs campaign time fast (NUDGE_DEMO_TIME_SCALE, default 4320: three days
-# in a minute). Each start gets its own clock origin, triggers app id and state folder, reading
-# only what happens from now on, so that an earlier run's timeline never leaks into this one.
+# in a minute). Each start gets its own clock origin, triggers app id, dispatch group and state
+# folder, reading only what happens from now on, so that an earlier run's timeline (or the
+# triggers a test or benchmark left on the local broker) never leaks into this one.
 demo_clock() {
   local origin
   origin="$("$BIN/python" -c 'import time; print(f"{time.time():.3f}")')"
   export NUDGE_TRIGGERS_TIME_SCALE="${NUDGE_DEMO_TIME_SCALE:-4320}"
   export NUDGE_TRIGGERS_CLOCK_ORIGIN="$origin"
   export NUDGE_DISPATCH_TIME_SCALE="$NUDGE_TRIGGERS_TIME_SCALE" NUDGE_DISPATCH_CLOCK_ORIGIN="$origin"
+  export NUDGE_DISPATCH_GROUP_ID="nudge-dispatch-local-${origin%.*}"
   export NUDGE_TRIGGERS_APP_ID="nudge-triggers-local-${origin%.*}"
   export NUDGE_TRIGGERS_START_FROM=latest
   export NUDGE_TRIGGERS_PORT="$TRIGGERS_PORT"

@@ -150,7 +150,13 @@ class Sender:
         outcomes: list[Outcome] = []
         for row in sorted(rows, key=lambda r: r.created_at):
             key = (row.shop_id, row.customer_id)
-            decided = self._decide(row, known.get(key), histories[key], now)
+            try:
+                decided = self._decide(row, known.get(key), histories[key], now)
+            except Exception as exc:  # a bug stops this message, never the whole round
+                log.exception("cannot decide on %s", row.trigger_id)
+                reason = f"internal error: {exc!r}"[:1000]
+                update = _update(row, MessageStatus.FAILED, row.channel, reason=reason)
+                decided = (row, _settle(row, "failed", reason), update)
             if isinstance(decided, Job):
                 jobs.append(decided)
             else:

@@ -20,7 +20,7 @@ class DispatchSettings(BaseSettings):
     """Per-shop brand and sending policy (`<shop_id>.yaml`); defaults apply without one."""
     templates_dir: Path | None = None
     """Per-shop template overrides (`<shop_id>/<locale>/...`); built-in templates otherwise."""
-    default_shop_url: str | None = None
+    default_shop_url: str | None = Field(default=None, pattern=r"^https?://\S*\{shop_id\}\S*$")
     """The shop link for shops without a profile, `{shop_id}` filled in (demos and tests, e.g.
     `https://{shop_id}.example`); without it such a shop's links cannot render, and its
     messages are skipped with the reason rather than sent with a broken link."""

@@ -73,7 +73,7 @@ def _clock(text: str) -> time:
 def _profile(shop_id: str, parsed: ShopFile, default_url: str | None = None) -> ShopProfile:
     fields = parsed.brand.model_dump()
     if fields["url"] is None and default_url is not None:
-        fields["url"] = default_url.format(shop_id=shop_id)
+        fields["url"] = default_url.replace("{shop_id}", shop_id)
     brand = ShopBrand(shop_id=shop_id, **fields)
     policy = ShopPolicy(
         quiet_start=_clock(parsed.quiet_hours.start),
