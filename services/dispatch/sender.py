@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.dispatch import contacts, message_log, metrics
 from services.dispatch.message_log import CustomerHistory, MessageRow
@@ -291,19 +291,9 @@ class Sender:
         now = self.clock.now()
         async with self.engine.begin() as conn:
             await message_log.settle(conn, [{**settle, "now": now} for _, settle, _ in results])
-            undeliverable = [
-                (job, update.reason)
-                for job, (_, _, update) in zip(jobs, results, strict=True)
-                if update.status is MessageStatus.QUEUED
-            ]
-            for job, reason in undeliverable:
-                await conn.execute(
-                    text(
-                        f"UPDATE contacts SET {job.channel.value}_undeliverable = :reason "
-                        "WHERE shop_id = :shop AND customer_id = :customer"
-                    ),
-                    {"reason": reason, "shop": job.row.shop_id, "customer": job.row.customer_id},
-                )
+            for job, (_, _, update) in zip(jobs, results, strict=True):
+                if update.status is MessageStatus.QUEUED:  # refused for the address: remember
+                    await _mark_contact(conn, job, update.reason or "rejected", now)
         for row, _, update in results:
             await self._publish(row, update)
 
@@ -388,9 +378,14 @@ class Sender:
         return job.row, _settle(job.row, "failed", reason), update
 
     def _rejected(self, job: Job, exc: SendError) -> Outcome:
-        """A permanent refusal: the address is marked unusable and the message is decided
-        again at once, so it falls back to the other channel when there is one."""
-        reason = f"{job.channel} rejected: {exc.reason}"
+        """A permanent refusal. About the recipient (an opt-out the provider knows of, an
+        address that cannot receive): recorded on the contact, and the message is decided again
+        at once, so it falls back to the other channel when there is one. About the message
+        itself: this message fails, the address stays usable."""
+        if not (getattr(exc, "opted_out", False) or _about_the_address(job.channel, exc)):
+            return self._fail(job, f"{job.channel} refused the message: {exc.reason}")
+        kind = OPTED_OUT if getattr(exc, "opted_out", False) else "rejected"
+        reason = f"{job.channel} {kind}: {exc.reason}"
         metrics.MESSAGES.labels(job.channel.value, "rejected", "").inc()
         settle = _settle(job.row, "queued", reason, next_attempt_at=self.clock.now())
         update = _update(job.row, MessageStatus.QUEUED, job.channel, job=job, reason=reason)
@@ -401,6 +396,40 @@ class Sender:
             await self.statuses.publish(row.shop_id, row.customer_id, update)
         except Exception:  # the status feed must not stop sending; the log row is the truth
             log.exception("cannot publish the status of %s", row.trigger_id)
+
+
+OPTED_OUT = "opted out at the provider"
+_SMS_ADDRESS_ERRORS = frozenset({21211, 21214, 21217, 21408, 21612, 21614})
+"""Twilio codes about the recipient's number (invalid, unreachable, not mobile, region not
+enabled), as opposed to the message or our own account."""
+_SMTP_ADDRESS_ERRORS = frozenset({550, 551, 553})
+"""SMTP replies about the mailbox (unknown, moved, name not allowed)."""
+
+
+def _about_the_address(channel: Channel, exc: SendError) -> bool:
+    codes = _SMS_ADDRESS_ERRORS if channel is Channel.SMS else _SMTP_ADDRESS_ERRORS
+    return exc.code in codes
+
+
+async def _mark_contact(conn: AsyncConnection, job: Job, reason: str, now: datetime) -> None:
+    """Record a refusal on the contact: the address is unusable (until the customer gives
+    another one), and an opt-out the provider knows of also withdraws marketing consent. The
+    provider blocks every send to a number that opted out, transactional ones too, so the
+    address is unusable either way; re-deciding must not pick it again."""
+    channel = job.channel.value
+    who = {"shop": job.row.shop_id, "customer": job.row.customer_id}
+    if OPTED_OUT in reason:
+        statement = (
+            f"UPDATE contacts SET {channel}_consent = false, {channel}_consent_at = :at, "
+            f"{channel}_consent_source = 'provider' "
+            "WHERE shop_id = :shop AND customer_id = :customer"
+        )
+        await conn.execute(text(statement), {**who, "at": now})
+    statement = (
+        f"UPDATE contacts SET {channel}_undeliverable = :reason "
+        "WHERE shop_id = :shop AND customer_id = :customer"
+    )
+    await conn.execute(text(statement), {**who, "reason": reason[:300]})
 
 
 def _label(channel: Channel | None) -> str:

@@ -371,3 +371,59 @@ def test_the_same_trigger_twice_sends_once_and_keeps_its_variant(
     assert status.value["data"]["variant"] == "newest"
     time.sleep(2)
     assert len(emails_to(sinks, "c8@example.com")) == 1
+
+
+def _zone_in_daytime() -> str:
+    now = datetime.now(UTC)
+    for zone in (
+        "UTC",
+        "Asia/Tokyo",
+        "America/New_York",
+        "Asia/Kolkata",
+        "Pacific/Auckland",
+        "America/Los_Angeles",
+        "Europe/Amsterdam",
+    ):
+        if 9 <= now.astimezone(ZoneInfo(zone)).hour < 20:
+            return zone
+    raise AssertionError("no zone in daytime: extend the list")
+
+
+def test_an_sms_opt_out_the_provider_knows_of_withdraws_consent_and_falls_back(
+    dispatch: DispatchProcess, sinks: Sinks, shop: Shop, statuses: TopicWindow
+) -> None:
+    sinks.control_sms(opted_out=["+14155550123"])
+    try:
+        shop.customer("c9", time_zone=_zone_in_daytime())
+        fired = shop.trigger(
+            "c9", step="reminder-3", template="cart/reminder-3", channels=("sms", "email")
+        )
+
+        def sent() -> Record | None:
+            for record in statuses.for_shop(shop.id):
+                data = record.value["data"]
+                if data["trigger_id"] == fired and record.value["type"] == "message.sent":
+                    return record
+            return None
+
+        record: Record = wait_until(sent, 30, "the fallback email")
+    finally:
+        sinks.control_sms(opted_out=[])
+    assert record.value["data"]["channel"] == "email"
+    requeued = [
+        r.value["data"]["reason"]
+        for r in statuses.for_shop(shop.id)
+        if r.value["data"]["trigger_id"] == fired
+        and r.value["type"] == "message.queued"
+        and r.value["data"].get("reason")
+    ]
+    assert requeued and "opted out at the provider" in requeued[0]
+    later = shop.trigger(
+        "c9",
+        campaign="browse_abandonment",
+        step="reminder",
+        template="browse/reminder",
+        channels=("sms",),
+    )
+    status = final_status(statuses, shop, later)
+    assert status.value["type"] == "message.skipped"  # consent withdrawn, number unusable
