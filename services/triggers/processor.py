@@ -39,6 +39,7 @@ from services.triggers.timer_index import TimerIndex
 from shared.clock import Clock
 from shared.events import (
     DeadLetter,
+    EventEnvelope,
     FeedbackEvent,
     SegmentEvent,
     ShopEvent,
@@ -187,40 +188,27 @@ class Processor:
     async def _act(
         self, key: bytes, action: FireStep | ExpireStep | JourneyEntered | JourneyExited
     ) -> None:
-        if isinstance(action, FireStep):
-            fired = TriggerFiredEvent(
-                id=action.trigger_id,
-                source=SOURCE,
-                time=self.clock.now(),
-                subject=f"{action.data.campaign_id}/{action.data.step_id}",
-                shopid=action.shop_id,
-                customerid=action.customer_id,
-                data=action.data,
+        if isinstance(action, FireStep | ExpireStep):
+            kind = TriggerFiredEvent if isinstance(action, FireStep) else TriggerExpiredEvent
+            await self._publish(
+                kind.model_validate(
+                    {
+                        "id": action.trigger_id,
+                        "source": SOURCE,
+                        "time": self.clock.now(),
+                        "subject": f"{action.data.campaign_id}/{action.data.step_id}",
+                        "shopid": action.shop_id,
+                        "customerid": action.customer_id,
+                        "data": action.data,
+                    }
+                )
             )
-            await self.outbox.publish(
-                TRIGGERS_FIRED.name,
-                fired.key.encode(),
-                fired.model_dump_json(exclude_none=True).encode(),
-            )
-            metrics.FIRED.labels(action.data.campaign_id).inc()
-            lateness = -self.clock.seconds_until(action.data.due_at)
-            metrics.TIMER_LATENESS.observe(max(lateness, 0.0))
-        elif isinstance(action, ExpireStep):
-            expired = TriggerExpiredEvent(
-                id=action.trigger_id,
-                source=SOURCE,
-                time=self.clock.now(),
-                subject=f"{action.data.campaign_id}/{action.data.step_id}",
-                shopid=action.shop_id,
-                customerid=action.customer_id,
-                data=action.data,
-            )
-            await self.outbox.publish(
-                TRIGGERS_FIRED.name,
-                expired.key.encode(),
-                expired.model_dump_json(exclude_none=True).encode(),
-            )
-            metrics.EXPIRED.labels(action.data.campaign_id).inc()
+            if isinstance(action, FireStep):
+                metrics.FIRED.labels(action.data.campaign_id).inc()
+                lateness = -self.clock.seconds_until(action.data.due_at)
+                metrics.TIMER_LATENESS.observe(max(lateness, 0.0))
+            else:
+                metrics.EXPIRED.labels(action.data.campaign_id).inc()
         elif isinstance(action, JourneyEntered):
             metrics.ENTERED.labels(action.campaign_id).inc()
         else:
@@ -246,9 +234,12 @@ class Processor:
                 reason=action.reason,
             ),
         )
-        await self.outbox.publish(
-            TRIGGERS_FIRED.name, key, exited.model_dump_json(exclude_none=True).encode()
-        )
+        await self._publish(exited)
+
+    async def _publish(self, record: EventEnvelope) -> None:
+        """One record on triggers.fired.v1, acknowledged before the caller goes on."""
+        value = record.model_dump_json(exclude_none=True).encode()
+        await self.outbox.publish(TRIGGERS_FIRED.name, record.key.encode(), value)
 
     def _load(self, key: bytes) -> CustomerState | None:
         raw = self.states.get(key)
