@@ -6,7 +6,8 @@
 # Usage: deploy/local/postgres.sh install|start|stop|status|psql [ARGS...]|url [DB]
 #
 # Environment (defaults in brackets):
-#   NUDGE_PG_DIR   instance dir: data, socket, log [<repo>/.local/postgres]
+#   NUDGE_PG_DIR   instance dir: data, socket, log [<repo>/.local/postgres, or /var/tmp when
+#                  the postgres user cannot reach the checkout]
 #   NUDGE_PG_PORT  TCP port on 127.0.0.1 [15432]
 #   PYTHON         interpreter with asyncpg [<repo>/.venv/bin/python]
 set -euo pipefail
@@ -16,6 +17,14 @@ PYTHON="${PYTHON:-$REPO_ROOT/.venv/bin/python}"
 PORT="${NUDGE_PG_PORT:-15432}"
 DIR="${NUDGE_PG_DIR:-$REPO_ROOT/.local/postgres}"
 [[ $DIR == /* ]] || DIR="$PWD/$DIR"
+# Run as root, the server runs as `postgres`, which must reach the instance dir. A checkout the
+# postgres user cannot traverse (e.g. inside a `mktemp -d` folder, mode 0700) gets its cluster
+# in a folder of its own under /var/tmp instead, named after the checkout so every command of
+# this script finds the same one.
+if [[ -z ${NUDGE_PG_DIR:-} && $EUID -eq 0 ]] && id postgres >/dev/null 2>&1 &&
+  ! runuser -u postgres -- test -x "$REPO_ROOT" 2>/dev/null; then
+  DIR="/var/tmp/nudge-postgres-$(printf '%s' "$REPO_ROOT" | sha1sum | cut -c1-12)"
+fi
 
 DATA_DIR="$DIR/data"
 SOCKET_DIR="$DIR/run"
