@@ -1,14 +1,20 @@
-"""What the triggers worker does with each record: decode, decide, emit, then store.
+"""What the triggers worker does with its records: decode, decide, emit, then store.
 
 Kept apart from Faust so that the ordering rules are plain code: the state and the timer
 table are plain mappings here (Faust tables in the worker, dicts in unit tests), and
-`Outbox` is whatever sends records. The order of effects is what makes restarts safe:
+`Outbox` is whatever sends records. Records are handled in batches (one record is a batch of
+one), because the broker round trips, not the decisions, are what a record-at-a-time worker
+waits on. The order of effects is what makes restarts safe:
 
-1. a fired step's record is acknowledged by the broker *before* the state that says "fired"
-   is written, so a crash in between fires the same trigger id again (dispatch sends once)
-   instead of losing it;
-2. the state and the timer entry are written together, and the in-memory index follows (the
-   timer entry only when its due time changed: an equal one is in the table already).
+1. every record of the batch is decided in order, a customer's later record seeing the state
+   its earlier one left; what they emit (fired steps, exits, hand-overs, dead letters) is
+   only collected;
+2. the collected records are sent and *all* acknowledged by the broker before any state is
+   written, so a crash in between fires the same trigger ids again (dispatch sends once)
+   instead of losing them;
+3. each customer's last state and timer entry are written together, once per batch, and the
+   in-memory index follows (the timer entry only when its due time changed: an equal one is
+   in the table already).
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from __future__ import annotations
 import base64
 import logging
 import struct
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ParamSpec, Protocol, TypeVar
 
@@ -84,14 +92,57 @@ QUIET_EXITS = frozenset({"completed"})
 SOURCE = "/services/triggers"
 
 
+@dataclass(frozen=True, slots=True)
+class InputRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    origin: object = None
+    """The runtime's own handle of the record (Faust's event), given back to `Processor.scope`
+    when the state of the record's key is written."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRecord:
+    topic: str
+    key: bytes
+    value: bytes
+
+
 class Outbox(Protocol):
-    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
-        """Send a record and return once the broker acknowledged it."""
+    async def publish_all(self, records: Sequence[OutputRecord]) -> None:
+        """Send the records in order; return once the broker acknowledged every one."""
         ...
 
     async def send_command(self, key: bytes, value: bytes) -> None:
         """Send a record to the commands topic (need not wait for the acknowledgement)."""
         ...
+
+
+WriteScope = Callable[[object], AbstractContextManager[object]]
+"""Entered around the table writes of a key, with the origin of the key's last record."""
+
+
+@dataclass
+class _Batch:
+    """What a batch decided so far: the states it changed (None: removed) and its output."""
+
+    states: dict[bytes, CustomerState | None] = field(default_factory=dict)
+    origins: dict[bytes, object] = field(default_factory=dict)
+    output: list[OutputRecord] = field(default_factory=list)
+
+    def changed(self, key: bytes, state: CustomerState | None, origin: object) -> None:
+        self.states[key] = state
+        self.origins[key] = origin
+
+    def emit(self, topic: str, key: bytes, value: bytes) -> None:
+        self.output.append(OutputRecord(topic, key, value))
+
+
+def _no_scope(origin: object) -> AbstractContextManager[object]:
+    return nullcontext()
 
 
 def pack_due(due: float) -> bytes:
@@ -112,6 +163,7 @@ class Processor:
         catalog: CampaignCatalog,
         clock: Clock,
         outbox: Outbox,
+        scope: WriteScope = _no_scope,
     ) -> None:
         self.states = states
         self.timers = timers
@@ -119,78 +171,104 @@ class Processor:
         self.catalog = catalog
         self.clock = clock
         self.outbox = outbox
+        self.scope = scope
 
     async def on_record(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
     ) -> None:
-        """Handle one input record.
+        await self.on_batch([InputRecord(topic, partition, offset, key, value)])
 
-        Bad input, and a bug met while deciding, park the record on the dead-letter topic and
-        the stream goes on (invariant 4). A failure to publish is not the record's fault: it
-        propagates, so the record is not marked done (the outbox itself retries first).
+    async def on_batch(self, records: Sequence[InputRecord]) -> None:
+        """Handle records in order: decide all, publish what they emit, then store.
+
+        Bad input, and a bug met while deciding, park that record on the dead-letter topic and
+        the others go on (invariant 4). A failure to publish is not the records' fault: it
+        propagates, nothing is stored, so the batch is not marked done (the outbox itself
+        retries first) and is decided again from the same states.
         """
+        batch = _Batch()
+        for record in records:
+            self._handle(batch, record)
+        if batch.output:
+            await self.outbox.publish_all(batch.output)
+        self._store(batch)
+
+    def _handle(self, batch: _Batch, record: InputRecord) -> None:
+        topic, key, value = record.topic, record.key, record.value
         try:
             if key is None or value is None:
                 raise ValueError("record without key or value")
             if topic == TRIGGERS_COMMANDS.name:
-                await self._on_command(key, commands.decode(value))
+                self._on_command(batch, record, key, commands.decode(value))
             else:
-                await self._on_event(key, _PARSERS[topic](value))
+                self._on_event(batch, record, key, _PARSERS[topic](value))
         except (ValidationError, ValueError, KeyError, UnicodeDecodeError) as exc:
-            await self._park(topic, partition, offset, key, value, _reason(exc))
+            self._park(batch, record, _reason(exc))
         except DecisionFailed as exc:
-            log.error("cannot decide on %s[%d]@%d", topic, partition, offset, exc_info=exc.cause)
-            await self._park(topic, partition, offset, key, value, str(exc))
+            log.error(
+                "cannot decide on %s[%d]@%d",
+                topic,
+                record.partition,
+                record.offset,
+                exc_info=exc.cause,
+            )
+            self._park(batch, record, str(exc))
         else:
             metrics.RECORDS.labels(topic, "processed").inc()
 
-    async def _on_event(self, key: bytes, event: InputEvent) -> None:
+    def _on_event(self, batch: _Batch, record: InputRecord, key: bytes, event: InputEvent) -> None:
         expected = record_key(event.shopid, event.customerid, event.anonymousid)
         if key.decode() != expected:
             raise ValueError(f"record key {key.decode()!r} does not match the event ({expected!r})")
         if isinstance(event, CustomerIdentifiedEvent) and event.customerid is None:
-            await self._hand_over_visitor(key, event)
+            self._hand_over_visitor(batch, record, key, event)
             return
-        state = self._load(key)
-        await self._apply(key, _deciding(decide, state, event, self.clock.now(), self.catalog))
+        state = self._load(batch, key)
+        decision = _deciding(decide, state, event, self.clock.now(), self.catalog)
+        self._apply(batch, record, key, decision)
 
-    async def _on_command(self, key: bytes, command: commands.Command) -> None:
+    def _on_command(
+        self, batch: _Batch, record: InputRecord, key: bytes, command: commands.Command
+    ) -> None:
         if isinstance(command, commands.MergeVisitor):
             visitor = CustomerState.from_bytes(command.visitor_state)
             customer_id = key.decode().split(":", 1)[1]
-            merged = _deciding(merge_identified, visitor, self._load(key), customer_id)
-            await self._apply(key, Decision(state=merged, actions=()))
+            merged = _deciding(merge_identified, visitor, self._load(batch, key), customer_id)
+            self._apply(batch, record, key, Decision(state=merged, actions=()))
             return
-        state = self._load(key)
+        state = self._load(batch, key)
         if state is None:  # the customer's state was removed meanwhile: nothing is due
-            self._store_timer(key, None)
+            batch.changed(key, None, record.origin)
             return
-        await self._apply(key, _deciding(fire_due, state, self.clock.now(), self.catalog))
+        self._apply(batch, record, key, _deciding(fire_due, state, self.clock.now(), self.catalog))
 
-    async def _hand_over_visitor(self, key: bytes, event: CustomerIdentifiedEvent) -> None:
+    def _hand_over_visitor(
+        self, batch: _Batch, record: InputRecord, key: bytes, event: CustomerIdentifiedEvent
+    ) -> None:
         """Move the visitor's state to the customer's key, through the commands topic."""
-        raw = self.states.get(key)
-        if raw is None:
+        state = self._load(batch, key)
+        if state is None:
             return
         customer_key = record_key(event.shopid, event.data.customer_id, None).encode()
-        await self.outbox.send_command(customer_key, commands.encode(commands.MergeVisitor(raw)))
-        del self.states[key]
-        self._store_timer(key, None)
+        merge = commands.MergeVisitor(state.to_bytes())
+        batch.emit(TRIGGERS_COMMANDS.name, customer_key, commands.encode(merge))
+        batch.changed(key, None, record.origin)
 
-    async def _apply(self, key: bytes, decision: Decision) -> None:
+    def _apply(self, batch: _Batch, record: InputRecord, key: bytes, decision: Decision) -> None:
         for action in decision.actions:
-            await self._act(key, action)
-        state = decision.state
-        self.states[key] = state.to_bytes()
-        next_due = state.next_due_at()
-        self._store_timer(key, next_due.timestamp() if next_due is not None else None)
+            self._act(batch, key, action)
+        batch.changed(key, decision.state, record.origin)
 
-    async def _act(
-        self, key: bytes, action: FireStep | ExpireStep | JourneyEntered | JourneyExited
+    def _act(
+        self,
+        batch: _Batch,
+        key: bytes,
+        action: FireStep | ExpireStep | JourneyEntered | JourneyExited,
     ) -> None:
         if isinstance(action, FireStep | ExpireStep):
             kind = TriggerFiredEvent if isinstance(action, FireStep) else TriggerExpiredEvent
-            await self._publish(
+            self._emit(
+                batch,
                 kind.model_validate(
                     {
                         "id": action.trigger_id,
@@ -201,7 +279,7 @@ class Processor:
                         "customerid": action.customer_id,
                         "data": action.data,
                     }
-                )
+                ),
             )
             if isinstance(action, FireStep):
                 metrics.FIRED.labels(action.data.campaign_id).inc()
@@ -214,13 +292,13 @@ class Processor:
         else:
             metrics.EXITED.labels(action.campaign_id, action.reason).inc()
             if action.reason not in QUIET_EXITS:
-                await self._publish_exit(key, action)
+                self._emit(batch, self._exit_record(key, action))
 
-    async def _publish_exit(self, key: bytes, action: JourneyExited) -> None:
+    def _exit_record(self, key: bytes, action: JourneyExited) -> JourneyExitedEvent:
         shop_id, who = key.decode().split(":", 1)
         customer_id, anonymous_id = (None, who[5:]) if who.startswith("anon:") else (who, None)
         step = f"exit:{action.reason}"
-        exited = JourneyExitedEvent(
+        return JourneyExitedEvent(
             id=trigger_id(shop_id, who, action.campaign_id, action.journey_id, step),
             source=SOURCE,
             time=self.clock.now(),
@@ -234,16 +312,31 @@ class Processor:
                 reason=action.reason,
             ),
         )
-        await self._publish(exited)
 
-    async def _publish(self, record: EventEnvelope) -> None:
-        """One record on triggers.fired.v1, acknowledged before the caller goes on."""
+    @staticmethod
+    def _emit(batch: _Batch, record: EventEnvelope) -> None:
+        """One record for triggers.fired.v1, sent with the batch's output."""
         value = record.model_dump_json(exclude_none=True).encode()
-        await self.outbox.publish(TRIGGERS_FIRED.name, record.key.encode(), value)
+        batch.emit(TRIGGERS_FIRED.name, record.key.encode(), value)
 
-    def _load(self, key: bytes) -> CustomerState | None:
+    def _load(self, batch: _Batch, key: bytes) -> CustomerState | None:
+        if key in batch.states:
+            return batch.states[key]
         raw = self.states.get(key)
         return CustomerState.from_bytes(raw) if raw is not None else None
+
+    def _store(self, batch: _Batch) -> None:
+        for key, state in batch.states.items():
+            with self.scope(batch.origins[key]):
+                if state is None:
+                    if key in self.states:
+                        del self.states[key]
+                    self._store_timer(key, None)
+                else:
+                    self.states[key] = state.to_bytes()
+                    next_due = state.next_due_at()
+                    self._store_timer(key, next_due.timestamp() if next_due is not None else None)
+        metrics.TIMERS_PENDING.set(len(self.index))
 
     def _store_timer(self, key: bytes, due: float | None) -> None:
         name = key.decode()
@@ -255,7 +348,6 @@ class Processor:
         else:
             self.timers[key] = pack_due(due)
         self.index.set(name, due)
-        metrics.TIMERS_PENDING.set(len(self.index))
 
     def rebuild_index(self) -> None:
         """Refill the index from the timer table (after a rebalance or a restart)."""
@@ -277,31 +369,23 @@ class Processor:
         metrics.TIMERS_PENDING.set(len(self.index))
         return len(due)
 
-    async def _park(
-        self,
-        topic: str,
-        partition: int,
-        offset: int,
-        key: bytes | None,
-        value: bytes | None,
-        reason: str,
-    ) -> None:
-        payload, encoding = _as_text(value or b"")
+    @staticmethod
+    def _park(batch: _Batch, record: InputRecord, reason: str) -> None:
+        payload, encoding = _as_text(record.value or b"")
         letter = DeadLetter(
-            source_topic=topic,
-            source_partition=partition,
-            source_offset=offset,
-            key=key.decode(errors="replace") if key is not None else None,
+            source_topic=record.topic,
+            source_partition=record.partition,
+            source_offset=record.offset,
+            key=record.key.decode(errors="replace") if record.key is not None else None,
             service="triggers",
             reason=reason[:10_000],
             payload=payload,
             payload_encoding=encoding,
             parked_at=datetime.now(UTC),
         )
-        await self.outbox.publish(
-            SHOP_EVENTS_DLQ.name, key or b"", letter.model_dump_json(exclude_none=True).encode()
-        )
-        metrics.RECORDS.labels(topic, "dead_lettered").inc()
+        value = letter.model_dump_json(exclude_none=True).encode()
+        batch.emit(SHOP_EVENTS_DLQ.name, record.key or b"", value)
+        metrics.RECORDS.labels(record.topic, "dead_lettered").inc()
 
 
 class DecisionFailed(Exception):

@@ -25,6 +25,11 @@ class TriggersSettings(BaseSettings):
     """Health, readiness and metrics pages (Faust's own web server stays off: it exposes tables)."""
     tick_interval_s: float = Field(default=0.1, gt=0, le=60)
     """How often the due-timer index is looked at, in wall-clock seconds."""
+    batch_max: int = Field(default=1000, ge=1, le=100_000)
+    """Records decided together: their output is sent and acknowledged once, each customer's
+    state written once. Larger batches cost fewer broker round trips per record."""
+    batch_window_s: float = Field(default=0.02, gt=0, le=5)
+    """How long a batch waits to fill up: the most a quiet stream adds to a record's latency."""
     max_fires_per_tick: int = Field(default=10_000, ge=1)
     time_scale: float = Field(default=1.0, gt=0, le=1_000_000)
     """Run campaign time this many times faster than the wall clock (demos and tests)."""

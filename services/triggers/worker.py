@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import os
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import cast
 
 import faust
 from aiohttp import web
-from aiokafka.errors import KafkaError
-from faust.types import TableT
+from faust.streams import _current_event
+from faust.types import EventT, TableT
 from mode import CrashingSupervisor
 
 from services.triggers.broker_setup import changelog_topics, input_partitions
 from services.triggers.campaigns import CampaignCatalog
-from services.triggers.processor import Processor
+from services.triggers.processor import InputRecord, OutputRecord, Processor
 from services.triggers.settings import TriggersSettings
 from services.triggers.timer_index import TimerIndex
 from shared.clock import Clock, make_clock
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 
 INPUT_TOPICS = (SHOP_EVENTS, FEEDBACK_EVENTS, SEGMENTS_CHANGES, TRIGGERS_COMMANDS)
 TABLES = ("journeys", "timers")
+STOP_GRACE_S = 30.0
+"""How long a stopping worker waits for the batch in progress (its output may be retrying)."""
 _RAW_CODECS = {
     "key_type": bytes,
     "value_type": bytes,
@@ -72,18 +78,42 @@ class FaustOutbox:
             for spec in (TRIGGERS_FIRED, SHOP_EVENTS_DLQ, TRIGGERS_COMMANDS)
         }
 
-    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
-        """Retry until acknowledged: the record being handled must not be skipped meanwhile."""
-        delay = 0.1
-        while True:
-            try:
-                sent = await self._topics[topic].send(key=key, value=value)
-                await sent
-                return
-            except KafkaError as exc:
-                log.warning("cannot publish to %s (%r); retrying in %.1fs", topic, exc, delay)
+    async def publish_all(self, records: Sequence[OutputRecord]) -> None:
+        """Send them all, then wait for every acknowledgement; resend what failed, until done.
+
+        The batch being handled must not be marked done before its output is acknowledged.
+        A resent record may follow records sent after it the first time: every record here
+        carries its own deterministic id, so consumers do not depend on that order.
+        """
+        pending, delay = list(records), 0.1
+        while pending:
+            outcomes = await asyncio.gather(
+                *(self._send(record) for record in pending), return_exceptions=True
+            )
+            failed = [
+                r
+                for r, outcome in zip(pending, outcomes, strict=True)
+                if isinstance(outcome, Exception)
+            ]
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                    raise outcome  # cancellation: the caller decides
+            if failed:
+                first = next(o for o in outcomes if isinstance(o, Exception))
+                log.warning(
+                    "%d of %d records not acknowledged (%r); resending in %.1fs",
+                    len(failed),
+                    len(pending),
+                    first,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            pending = failed
+
+    async def _send(self, record: OutputRecord) -> None:
+        sent = await self._topics[record.topic].send(key=record.key, value=record.value)
+        await sent
 
     async def send_command(self, key: bytes, value: bytes) -> None:
         await self._topics[TRIGGERS_COMMANDS.name].send(key=key, value=value)
@@ -102,6 +132,55 @@ class TriggersWorker:
         if self.app.rebalancing:
             return "rebalancing"
         return None
+
+
+def _input(event: EventT[bytes]) -> InputRecord:
+    message = event.message
+    return InputRecord(
+        message.topic, message.partition, message.offset, message.key, message.value, event
+    )
+
+
+@contextmanager
+def _as_current_event(origin: object) -> Iterator[object]:
+    """Faust tables pick the changelog partition and the RocksDB shard of a write from the
+    stream's current event; a batch writes after its last record, so each key's write runs
+    with the key's own record as the current event."""
+    token = _current_event.set(weakref.ref(cast("EventT[bytes]", origin)))
+    try:
+        yield origin
+    finally:
+        _current_event.reset(token)
+
+
+async def _finish(batch: Awaitable[None]) -> None:
+    """Run a batch to its end, even through a stop request, or end the process.
+
+    `take_events` acknowledges a batch's records when the body returns, *also* when it raises,
+    and a stopping worker commits what is acknowledged: a batch cut short would be skipped for
+    good. So a stop (cancellation) lets the batch finish first (for up to
+    `STOP_GRACE_S`), and a failure exits at once, before any acknowledgement: the batch is
+    redone after the restart.
+    """
+    task = asyncio.ensure_future(batch)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if task.done() and task.cancelled():
+            raise
+        log.warning("stop requested: finishing the batch in progress first")
+        done, _ = await asyncio.wait({task}, timeout=STOP_GRACE_S)
+        if not done or task.exception() is not None:
+            _exit_unacknowledged(task.exception() if done else None)
+        raise
+    except Exception as exc:
+        _exit_unacknowledged(exc)
+
+
+def _exit_unacknowledged(exc: BaseException | None) -> None:
+    log.critical("a batch failed; exiting before it is acknowledged", exc_info=exc)
+    logging.shutdown()
+    os._exit(70)
 
 
 def _broker_urls(kafka: KafkaSettings) -> list[str]:
@@ -154,17 +233,18 @@ def create_worker(
         catalog=catalog,
         clock=clock,
         outbox=FaustOutbox(app),
+        scope=_as_current_event,
     )
     worker = TriggersWorker(app=app, processor=processor)
     source = _raw_topic(app, *(spec.name for spec in INPUT_TOPICS))
 
     @app.agent(source, name="triggers", concurrency=1)
     async def process(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            message = event.message
-            await processor.on_record(
-                message.topic, message.partition, message.offset, message.key, message.value
-            )
+        batches = cast(faust.Stream[bytes], stream).take_events(  # not declared on StreamT
+            settings.batch_max, settings.batch_window_s
+        )
+        async for events in batches:
+            await _finish(processor.on_batch([_input(event) for event in events]))
             yield None
 
     @timers.on_recover

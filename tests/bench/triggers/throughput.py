@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +38,7 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from kafka import TopicPartition as KafkaPartition
 
 from services.triggers.campaigns import CampaignCatalog
-from services.triggers.processor import Processor
+from services.triggers.processor import OutputRecord, Processor
 from services.triggers.timer_index import TimerIndex
 from services.triggers.worker import INPUT_TOPICS
 from shared.clock import SystemClock
@@ -87,7 +87,7 @@ class Breakdown:
 
 
 class NullOutbox:
-    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+    async def publish_all(self, records: Sequence[OutputRecord]) -> None:
         return None
 
     async def send_command(self, key: bytes, value: bytes) -> None:

@@ -28,6 +28,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -35,7 +36,7 @@ import orjson
 
 from services.triggers.campaigns import CampaignCatalog
 from services.triggers.journeys import decide
-from services.triggers.processor import Processor, pack_due
+from services.triggers.processor import OutputRecord, Processor, pack_due
 from services.triggers.settings import TriggersSettings
 from services.triggers.timer_index import TimerIndex
 from shared.clock import SystemClock
@@ -93,19 +94,20 @@ class LoopbackOutbox:
         self.commands: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
         self.lateness_s: list[float] = []
 
-    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
-        if topic == TRIGGERS_FIRED.name:
-            record = orjson.loads(value)
-            if record["type"] == "trigger.fired":
-                due = datetime.fromisoformat(record["data"]["due_at"]).timestamp()
-                self.lateness_s.append(time.time() - due)
+    async def publish_all(self, records: Sequence[OutputRecord]) -> None:
+        for record in records:
+            if record.topic == TRIGGERS_FIRED.name:
+                fired = orjson.loads(record.value)
+                if fired["type"] == "trigger.fired":
+                    due = datetime.fromisoformat(fired["data"]["due_at"]).timestamp()
+                    self.lateness_s.append(time.time() - due)
 
     async def send_command(self, key: bytes, value: bytes) -> None:
         self.commands.put_nowait((key, value))
 
 
 class DroppingOutbox:
-    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+    async def publish_all(self, records: Sequence[OutputRecord]) -> None:
         return None
 
     async def send_command(self, key: bytes, value: bytes) -> None:

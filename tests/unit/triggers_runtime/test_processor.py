@@ -6,6 +6,8 @@ what is published, what is stored, and what happens when publishing fails.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +17,13 @@ import pytest
 from services.triggers import commands
 from services.triggers.campaigns import CampaignCatalog
 from services.triggers.journeys import CustomerState
-from services.triggers.processor import Processor, pack_due, unpack_due
+from services.triggers.processor import (
+    InputRecord,
+    OutputRecord,
+    Processor,
+    pack_due,
+    unpack_due,
+)
 from services.triggers.timer_index import TimerIndex
 from shared.events import EventEnvelope, dump_shop_event
 from shared.events import catalog as ev
@@ -53,10 +61,14 @@ class RecordingOutbox:
         self.commands: list[tuple[bytes, bytes]] = []
         self.fail_publishing = False
 
-    async def publish(self, topic: str, key: bytes, value: bytes) -> None:
+    async def publish_all(self, records: Sequence[OutputRecord]) -> None:
         if self.fail_publishing:
             raise ConnectionError("broker unavailable")
-        self.published.append((topic, key, orjson.loads(value)))
+        for record in records:
+            if record.topic == TRIGGERS_COMMANDS.name:
+                self.commands.append((record.key, record.value))
+            else:
+                self.published.append((record.topic, record.key, orjson.loads(record.value)))
 
     async def send_command(self, key: bytes, value: bytes) -> None:
         self.commands.append((key, value))
@@ -212,3 +224,91 @@ async def test_the_index_is_rebuilt_from_the_timer_table() -> None:
     rt.clock.moment = at(minutes=1)
     assert await rt.processor.tick(limit=10) == 1
     assert rt.outbox.commands == [(b"acme:a", commands.encode(commands.TimerDue()))]
+
+
+class ScopeLog:
+    """Records which record's origin each table write ran under (Faust's current event)."""
+
+    def __init__(self, tables: Runtime) -> None:
+        self.current: object = None
+        self.writes: list[tuple[bytes, object]] = []
+        tables.processor.scope = self.scope
+        tables.processor.states = _Watched(tables.states, self)
+
+    @contextmanager
+    def scope(self, origin: object) -> Iterator[object]:
+        self.current = origin
+        try:
+            yield origin
+        finally:
+            self.current = None
+
+
+class _Watched(dict[bytes, bytes]):
+    def __init__(self, backing: dict[bytes, bytes], log: ScopeLog) -> None:
+        super().__init__()
+        self.backing, self.log = backing, log
+
+    def __getitem__(self, key: bytes) -> bytes:
+        return self.backing[key]
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        return self.backing.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.backing
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.log.writes.append((key, self.log.current))
+        self.backing[key] = value
+
+
+def _records(*events: EventEnvelope) -> list[InputRecord]:
+    return [
+        InputRecord(SHOP_EVENTS.name, 0, n, e.key.encode(), dump_shop_event(e), origin=f"r{n}")
+        for n, e in enumerate(events)
+    ]
+
+
+async def test_a_batch_decides_in_order_and_writes_each_customer_once() -> None:
+    rt = Runtime()
+    log = ScopeLog(rt)
+    batch = _records(
+        customer_created(T0 - timedelta(days=30)),
+        customer_created(T0 - timedelta(days=30), customer="c2"),
+        cart_updated(T0),
+        order_placed(at(minutes=10)),  # sees the cart of the record before it
+    )
+    rt.clock.moment = at(minutes=10)
+    await rt.processor.on_batch(batch)
+
+    exits = [v["data"] for _, _, v in rt.outbox.published if v["type"] == "journey.exited"]
+    assert any(e["campaign_id"] == "abandoned_cart" for e in exits)
+    # One write per customer, under the origin of that customer's last record.
+    assert sorted(log.writes, key=lambda w: w[0]) == [(KEY, "r3"), (b"acme:c2", "r1")]
+    open_journeys = CustomerState.from_bytes(rt.states[KEY]).journeys
+    assert "abandoned_cart" not in {journey.campaign_id for journey in open_journeys}
+
+
+async def test_a_bad_record_in_a_batch_is_parked_and_the_others_go_on() -> None:
+    rt = Runtime()
+    good = _records(customer_created(T0), viewed(at(minutes=1)))
+    bad = InputRecord(SHOP_EVENTS.name, 0, 99, KEY, b'{"type": "order.placed"}')
+    await rt.processor.on_batch([good[0], bad, good[1]])
+    topics = [topic for topic, _, _ in rt.outbox.published]
+    assert topics.count(SHOP_EVENTS_DLQ.name) == 1
+    assert rt.outbox.fired() == ["welcome/welcome"]  # the record before it applied
+    assert CustomerState.from_bytes(rt.states[KEY]).views  # and the one after it
+
+
+async def test_a_batch_whose_output_is_not_acknowledged_stores_nothing() -> None:
+    rt = Runtime()
+    await rt.event(customer_created(T0 - timedelta(days=30)))
+    await rt.run_until(T0 - timedelta(days=1))
+    before = dict(rt.states)
+    rt.outbox.fail_publishing = True
+    with pytest.raises(ConnectionError):
+        await rt.processor.on_batch(
+            _records(cart_updated(T0), customer_created(T0, customer="c2"), order_placed(at()))
+        )
+    assert rt.states == before and KEY not in rt.timers
