@@ -20,6 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import formataddr
 from typing import Any, Protocol
 
 from pydantic import SecretStr
@@ -351,7 +352,7 @@ class Sender:
                 to=job.address,
                 rendered=job.rendered,
                 message_id=job.message_id,
-                brand_from=f"{brand.from_name or brand.display_name} <{sender}>",
+                brand_from=formataddr((brand.from_name or brand.display_name, sender)),
                 reply_to=brand.support_email,
                 unsubscribe=job.unsubscribe,
             )

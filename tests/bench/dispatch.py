@@ -36,7 +36,7 @@ import httpx
 import orjson
 
 from deploy.local.sinks.sms_sink import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
-from services.dispatch.providers.email import SMTP_POLICY, build_email
+from services.dispatch.providers.email import build_email
 from shared.kafka import create_topics
 from shared.settings import DatabaseSettings, KafkaSettings
 from tests.bench.ingest import machine
@@ -113,7 +113,7 @@ async def raw_smtp(port: int, count: int, size: int) -> Rate:
             subject="Your cart is waiting",
             text=body,
             message_id=f"{uuid.uuid4()}@bench.example",
-        ).as_bytes(policy=SMTP_POLICY)
+        ).as_bytes()
         for i in range(count)
     ]
     queue = list(reversed(payloads))

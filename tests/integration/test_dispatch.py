@@ -194,7 +194,7 @@ def final_status(statuses: TopicWindow, shop: Shop, trigger: str, timeout: float
 
 
 def emails_to(sinks: Sinks, address: str) -> list[dict[str, Any]]:
-    return [m for m in sinks.emails()["messages"] if address in m["rcpt_tos"]]
+    return [m for m in sinks.emails(brief=False)["messages"] if address in m["rcpt_tos"]]
 
 
 def header(message: dict[str, Any], name: str) -> str | None:

@@ -109,8 +109,10 @@ class Sinks:
     def sms_url(self) -> str:
         return f"http://127.0.0.1:{self.sms_port}"
 
-    def emails(self) -> dict[str, Any]:
-        result: dict[str, Any] = httpx.get(f"{self.smtp_url}/messages", timeout=5).json()
+    def emails(self, *, brief: bool = True) -> dict[str, Any]:
+        """What the SMTP sink received; `brief=False` adds the parsed headers and text."""
+        url = f"{self.smtp_url}/messages" + ("?brief=1" if brief else "")
+        result: dict[str, Any] = httpx.get(url, timeout=30).json()
         return result
 
     def texts(self) -> dict[str, Any]:

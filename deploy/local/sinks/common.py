@@ -23,6 +23,10 @@ class JsonLinesLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", encoding="utf-8")
 
+    @property
+    def enabled(self) -> bool:
+        return self._file is not None
+
     def write(self, record: dict[str, Any]) -> None:
         if self._file is None:
             return

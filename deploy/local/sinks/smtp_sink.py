@@ -25,7 +25,8 @@ Control (only with `--control-port`), HTTP with JSON:
   "refused", "refused_by_sender": {envelope sender: n}, "messages": [...]}` (`refused`: MAIL
   and DATA commands answered with the outage's temporary error, which is how a test sees
   whether a client backs off or hammers a relay that is down); `DELETE /messages` forgets
-  them; `GET /healthz`.
+  them; `GET /healthz`. `GET /messages?brief=1` gives only the envelope, Message-ID, size and
+  arrival time of each message: the full record parses the message, too slow for thousands.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import ssl
 import threading
 import time
 import weakref
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -63,7 +65,7 @@ class SmtpSink:
         self._lock = threading.Lock()
         self.log = log
         self.echo = echo
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[Arrival] = []
         self.seen_ids: set[str] = set()
         self.duplicate_ids: dict[str, int] = {}
         self.connections = 0
@@ -131,21 +133,27 @@ class SmtpSink:
         refusal = self._refusal(envelope.mail_from or "")
         if refusal is not None:
             return refusal
-        raw = envelope.original_content or b""
-        record = describe(raw, envelope.mail_from or "", list(envelope.rcpt_tos))
-        message_id = record["message_id"]
+        arrival = Arrival(
+            raw=envelope.original_content or b"",
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=list(envelope.rcpt_tos),
+            received_at=datetime.now(UTC).isoformat(),
+        )
+        message_id = arrival.message_id
         with self._lock:
             duplicate = message_id is not None and message_id in self.seen_ids
-            if duplicate:
+            if duplicate and message_id is not None:
                 self.duplicate_ids[message_id] = self.duplicate_ids.get(message_id, 0) + 1
             else:
                 if message_id is not None:
                     self.seen_ids.add(message_id)
-                self.messages.append(record)
+                self.messages.append(arrival)
             number = len(self.messages)
             delay_ms = self.delay_ms
-        self.log.write({**record, "duplicate": duplicate})
+        if self.log.enabled:
+            self.log.write({**arrival.record(), "duplicate": duplicate})
         if self.echo and not duplicate:
+            record = arrival.record()
             first = record["text_head"][0] if record["text_head"] else ""
             print(f"EMAIL {record['rcpt_tos']}: {record['subject']} | {first}", flush=True)
         if delay_ms:
@@ -204,15 +212,17 @@ class SmtpSink:
 
     async def list_messages(self, request: web.Request) -> web.Response:
         with self._lock:
-            snapshot = {
-                "count": len(self.messages),
+            arrivals = list(self.messages)
+            snapshot: dict[str, Any] = {
+                "count": len(arrivals),
                 "duplicates": sum(self.duplicate_ids.values()),
                 "duplicate_ids": dict(self.duplicate_ids),
                 "connections": self.connections,
                 "refused": self.refused,
                 "refused_by_sender": dict(self.refused_by_sender),
-                "messages": list(self.messages),
             }
+        brief = request.query.get("brief") not in (None, "", "0", "false")
+        snapshot["messages"] = [a.brief() if brief else a.record() for a in arrivals]
         return web.json_response(snapshot)
 
     async def reset(self, request: web.Request) -> web.Response:
@@ -229,21 +239,65 @@ class SmtpSink:
         return web.json_response({"status": "ok"})
 
 
-def describe(raw: bytes, mail_from: str, rcpt_tos: list[str]) -> dict[str, Any]:
+@dataclass
+class Arrival:
+    """One message as received. Parsing it costs far more than receiving it, so that waits
+    until someone reads the record (the log, `--print`, `GET /messages`); the Message-ID the
+    duplicates are counted by is read straight from the header block."""
+
+    raw: bytes
+    mail_from: str
+    rcpt_tos: list[str]
+    received_at: str
+    message_id: str | None = field(init=False)
+    _record: dict[str, Any] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.message_id = header_value(self.raw, b"message-id")
+
+    def brief(self) -> dict[str, Any]:
+        """The envelope, Message-ID and arrival time: cheap enough for thousands at once."""
+        return {
+            "received_at": self.received_at,
+            "mail_from": self.mail_from,
+            "rcpt_tos": self.rcpt_tos,
+            "message_id": self.message_id,
+            "size": len(self.raw),
+        }
+
+    def record(self) -> dict[str, Any]:
+        if self._record is None:
+            self._record = {**describe(self.raw), **self.brief()}
+        return self._record
+
+
+def header_value(raw: bytes, name: bytes) -> str | None:
+    """The first `name` header's value (unfolded), without parsing the message."""
+    end = raw.find(b"\r\n\r\n")
+    head = raw[: end if end >= 0 else len(raw)].replace(b"\r\n", b"\n")
+    prefix = name.lower() + b":"
+    lines = head.split(b"\n")
+    for number, line in enumerate(lines):
+        if line[: len(prefix)].lower() == prefix:
+            value = line[len(prefix) :]
+            for more in lines[number + 1 :]:
+                if more[:1] not in (b" ", b"\t"):
+                    break
+                value += b" " + more.strip()
+            return value.strip().decode("utf-8", errors="replace") or None
+    return None
+
+
+def describe(raw: bytes) -> dict[str, Any]:
     """What the record keeps of one message (headers raw too: encoded-words must show)."""
     parsed = BytesParser(policy=email.policy.default).parsebytes(raw)
     assert isinstance(parsed, EmailMessage)
-    message_id = parsed.get("Message-ID")
     text_head: list[str] = []
     body = parsed.get_body(preferencelist=("plain",))
     if isinstance(body, EmailMessage):
         text_head = str(body.get_content()).splitlines()[:TEXT_LINES]
     parts = [part.get_content_type() for part in parsed.walk() if not part.is_multipart()]
     return {
-        "received_at": datetime.now(UTC).isoformat(),
-        "mail_from": mail_from,
-        "rcpt_tos": rcpt_tos,
-        "message_id": str(message_id).strip() if message_id is not None else None,
         "subject": str(parsed.get("Subject", "")),
         "content_type": parsed.get_content_type(),
         "parts": parts,

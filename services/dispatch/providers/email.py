@@ -4,11 +4,8 @@ Why a pool: one TLS handshake and AUTH per message would cap throughput at a few
 per second against a real relay; a handful of long-lived connections, each carrying one
 transaction at a time, keeps the relay busy without opening hundreds of sockets.
 
-Why we flatten the message ourselves instead of `aiosmtplib.send_message`: the standard SMTP
-policy folds headers at 78 characters and turns any longer token into RFC 2047 encoded-words.
-A `List-Unsubscribe` URL is such a token, and mailbox providers do not decode encoded-words
-there: the one-click link would silently disappear. `SMTP_POLICY` folds pure-ASCII headers at
-whitespace only (a long URL stays whole on its line, well under RFC 5322's 998).
+The message's bytes are written by `mime.compose` (why, and the folding rules that keep a
+long one-click URL whole, are in that module), not by `email.message`.
 
 Idempotency: SMTP has none. The Message-ID is chosen by the caller (deterministic per trigger
 and channel), so a re-delivery after an ambiguous failure (`maybe_sent`) carries the same id:
@@ -21,11 +18,9 @@ import asyncio
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import EmailPolicy
-from email.utils import format_datetime, formataddr, getaddresses
+from email.utils import format_datetime, formataddr
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 import aiosmtplib
@@ -38,6 +33,7 @@ from services.dispatch.providers.base import (
     SendResult,
     TransientSendError,
 )
+from services.dispatch.providers.mime import ComposedEmail, compose
 
 LOCAL_SMTP_PORT = 10025
 """Where the local SMTP sink listens for `make run` (deploy/local/sinks/smtp_sink.py)."""
@@ -102,32 +98,6 @@ class EmailSettings(BaseSettings):
         return formataddr((self.from_name, self.from_address))
 
 
-class _SmtpPolicy(EmailPolicy):
-    """The SMTP policy, except that ASCII headers fold at whitespace only (see module doc)."""
-
-    def fold_binary(self, name: str, value: Any) -> bytes:
-        text = str(value)
-        if not text.isascii() or "\r" in text or "\n" in text:
-            return super().fold_binary(name, value)
-        limit = self.max_line_length or 998
-        words = text.split(" ")
-        lines: list[str] = []
-        line = f"{name}:"
-        for word in words:
-            if len(line) + 1 + len(word) > limit and line not in ("", f"{name}:"):
-                lines.append(line)
-                line = ""
-            line = f"{line} {word}"
-        lines.append(line)
-        if any(len(one) > 998 for one in lines):
-            raise ValueError(f"header {name} has a word longer than 998 characters")
-        return (self.linesep.join(lines) + self.linesep).encode("ascii")
-
-
-SMTP_POLICY = _SmtpPolicy(linesep="\r\n")
-"""How Nudge's emails are serialised on the wire (and by `EmailMessage.as_bytes()`)."""
-
-
 def build_email(
     *,
     sender: str,
@@ -141,7 +111,7 @@ def build_email(
     unsubscribe_url: str | None = None,
     unsubscribe_mailto: str | None = None,
     headers: Mapping[str, str] | None = None,
-) -> EmailMessage:
+) -> ComposedEmail:
     """One email, text part first (multipart/alternative when there is HTML).
 
     `message_id` is the caller's deterministic id (`<local@domain>`, brackets optional): it
@@ -150,14 +120,16 @@ def build_email(
     `unsubscribe_mailto` adds a mailto: alternative for clients without one-click support.
     `headers` are extra headers (Feedback-ID, X-Nudge-...); they may not replace ours.
     """
-    message = EmailMessage(policy=SMTP_POLICY)
-    message["From"] = sender
-    message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = format_datetime(date or datetime.now(UTC))
-    message["Message-ID"] = normalise_message_id(message_id)
+    message_id = normalise_message_id(message_id)
+    fields = [
+        ("From", sender),
+        ("To", to),
+        ("Subject", subject),
+        ("Date", format_datetime(date or datetime.now(UTC))),
+        ("Message-ID", message_id),
+    ]
     if reply_to:
-        message["Reply-To"] = reply_to
+        fields.append(("Reply-To", reply_to))
     targets: list[str] = []
     if unsubscribe_url is not None:
         _check_one_click_url(unsubscribe_url)
@@ -166,18 +138,15 @@ def build_email(
         mailto = unsubscribe_mailto
         targets.append(f"<{mailto if mailto.startswith('mailto:') else 'mailto:' + mailto}>")
     if targets:
-        message["List-Unsubscribe"] = ", ".join(targets)
+        fields.append(("List-Unsubscribe", ", ".join(targets)))
     if unsubscribe_url is not None:
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        fields.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     for name, value in (headers or {}).items():
         if name.lower() in _HEADERS_WE_SET:
             raise ValueError(f"header {name} is set by build_email itself")
-        message[name] = value
-    # Quoted-printable keeps every line ASCII and short: no relay needs 8BITMIME.
-    message.set_content(text, cte="quoted-printable")
-    if html is not None:
-        message.add_alternative(html, subtype="html", cte="quoted-printable")
-    return message
+        fields.append((name, value))
+    payload, utf8 = compose(fields, text, html)
+    return ComposedEmail(payload, message_id, sender, to, utf8)
 
 
 def normalise_message_id(message_id: str) -> str:
@@ -209,13 +178,13 @@ class SmtpSender:
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self._closed = False
 
-    async def send(self, message: EmailMessage) -> SendResult:
+    async def send(self, message: ComposedEmail) -> SendResult:
         if self._closed:
             raise RuntimeError("SmtpSender is closed")
-        message_id = str(message["Message-ID"] or "")
+        message_id = message.message_id
         envelope_from, recipients = self._envelope(message)
-        utf8 = not (envelope_from + "".join(recipients)).isascii()
-        payload = message.as_bytes(policy=SMTP_POLICY.clone(utf8=utf8))
+        utf8 = message.utf8 or not (envelope_from + "".join(recipients)).isascii()
+        payload = message.payload
         async with self._slots:
             smtp, reused = await self._acquire()
             try:
@@ -249,15 +218,12 @@ class SmtpSender:
             except (aiosmtplib.SMTPException, OSError):
                 smtp.close()
 
-    def _envelope(self, message: EmailMessage) -> tuple[str, list[str]]:
-        recipients = [addr for _, addr in getaddresses([str(message["To"] or "")]) if addr]
+    def _envelope(self, message: ComposedEmail) -> tuple[str, list[str]]:
+        recipients = message.recipients()
         if not recipients:
             raise PermanentSendError("no recipient address in To")
-        sender = self._settings.bounce_address
-        if sender is None:
-            found = getaddresses([str(message["From"] or self._settings.from_address)])
-            sender = found[0][1] if found else self._settings.from_address
-        return sender, recipients
+        sender = self._settings.bounce_address or message.sender_address()
+        return sender or self._settings.from_address, recipients
 
     async def _acquire(self, *, fresh: bool = False) -> tuple[aiosmtplib.SMTP, bool]:
         """An idle connection that still answers, else a new one (connect errors classified)."""
@@ -397,7 +363,7 @@ def _short(text: str, limit: int = 200) -> str:
 
 
 __all__ = [
-    "SMTP_POLICY",
+    "ComposedEmail",
     "EmailSettings",
     "SmtpSender",
     "build_email",

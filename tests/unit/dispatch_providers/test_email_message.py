@@ -9,7 +9,7 @@ from email.parser import BytesParser
 
 import pytest
 
-from services.dispatch.providers.email import SMTP_POLICY, EmailSettings, build_email
+from services.dispatch.providers.email import ComposedEmail, EmailSettings, build_email
 
 UNSUBSCRIBE = (
     "https://t.nudge.example.com/u/eyJzaG9wIjoiZGVtby1jb2ZmZWUiLCJjIjoiNzM5MDQ5ODUyMTM3OSJ9"
@@ -17,7 +17,7 @@ UNSUBSCRIBE = (
 )
 
 
-def marketing(**overrides: object) -> EmailMessage:
+def marketing(**overrides: object) -> ComposedEmail:
     fields: dict[str, object] = {
         "sender": "Demo Coffee <hello@demo-coffee.example>",
         "to": "Anna Schmidt <anna@example.org>",
@@ -32,11 +32,11 @@ def marketing(**overrides: object) -> EmailMessage:
     return build_email(**fields)  # type: ignore[arg-type]
 
 
-def wire(message: EmailMessage) -> bytes:
-    return message.as_bytes(policy=SMTP_POLICY)
+def wire(message: ComposedEmail) -> bytes:
+    return message.as_bytes()
 
 
-def received(message: EmailMessage) -> EmailMessage:
+def received(message: ComposedEmail) -> EmailMessage:
     parsed = BytesParser(policy=policy.default).parsebytes(wire(message))
     assert isinstance(parsed, EmailMessage)
     return parsed
@@ -159,3 +159,49 @@ def test_settings_read_the_nudge_smtp_prefix(monkeypatch: pytest.MonkeyPatch) ->
 def test_settings_want_username_and_password_together() -> None:
     with pytest.raises(ValueError, match="go together"):
         EmailSettings(username="nudge")
+
+
+def test_every_line_is_ascii_and_short_and_parses_without_defects() -> None:
+    long_text = "word " * 200 + "\n" + "x" * 300 + "\n.leading dot\ntrailing space \n"
+    message = marketing(
+        subject="A subject that goes on and on " * 4,
+        text=long_text,
+        html="<p>" + "é" * 500 + "</p>",
+    )
+    raw = wire(message)
+    assert raw.isascii() and not message.utf8
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n") if not line.startswith(b"List-"))
+    got = received(message)
+    assert not got.defects and all(not part.defects for part in got.iter_parts())
+    assert str(got["Subject"]) == "A subject that goes on and on " * 4
+    plain = got.get_body(preferencelist=("plain",))
+    html = got.get_body(preferencelist=("html",))
+    assert isinstance(plain, EmailMessage) and isinstance(html, EmailMessage)
+    assert plain.get_content().replace("\r\n", "\n") == long_text
+    assert html.get_content().strip() == "<p>" + "é" * 500 + "</p>"
+
+
+def test_display_names_with_specials_are_quoted() -> None:
+    got = received(marketing(sender='"Demo, Coffee & Co." <hello@demo-coffee.example>'))
+    (address,) = got["From"].addresses
+    assert (address.display_name, address.addr_spec) == (
+        "Demo, Coffee & Co.",
+        "hello@demo-coffee.example",
+    )
+    assert [a.addr_spec for a in got["To"].addresses] == ["anna@example.org"]
+
+
+def test_a_non_ascii_mailbox_needs_smtputf8() -> None:
+    message = marketing(to="Jürgen <jürgen@example.de>")
+    assert message.utf8 and message.recipients() == ["jürgen@example.de"]
+
+
+@pytest.mark.parametrize("name", ["", "Bad Name", "X:Y", "Ünicode"])
+def test_extra_header_names_are_checked(name: str) -> None:
+    with pytest.raises(ValueError, match="header name"):
+        marketing(headers={name: "x"})
+
+
+def test_an_address_header_without_an_address_is_refused() -> None:
+    with pytest.raises(ValueError, match="no valid address"):
+        marketing(to="")

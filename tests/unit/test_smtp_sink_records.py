@@ -1,0 +1,36 @@
+"""The SMTP sink counts duplicates by a Message-ID read without parsing the message."""
+
+from __future__ import annotations
+
+from email import policy
+from email.parser import BytesParser
+
+from deploy.local.sinks.smtp_sink import Arrival, header_value
+from services.dispatch.providers.email import build_email
+
+
+def test_the_message_id_is_read_from_the_header_block_only() -> None:
+    raw = (
+        b"Subject: hi\r\nmessage-ID:\r\n <trg-1.email@shop.example>\r\nTo: a@example.org\r\n"
+        b"\r\nMessage-ID: <in-the-body@example.org>\r\n"
+    )
+    assert header_value(raw, b"message-id") == "<trg-1.email@shop.example>"
+    assert header_value(b"Subject: hi\r\n\r\nMessage-ID: <x@y>\r\n", b"message-id") is None
+
+
+def test_the_cheap_read_agrees_with_the_parser_on_our_emails() -> None:
+    email = build_email(
+        sender="Demo Coffee <hello@demo-coffee.example>",
+        to="anna@example.org",
+        subject="Still thinking it over?",
+        text="Hi Anna",
+        html="<p>Hi Anna</p>",
+        message_id="trg-42.email@demo-coffee.example",
+    )
+    parsed = BytesParser(policy=policy.default).parsebytes(email.as_bytes())
+    arrival = Arrival(email.as_bytes(), "hello@demo-coffee.example", ["anna@example.org"], "now")
+    assert arrival.message_id == str(parsed["Message-ID"]) == "<trg-42.email@demo-coffee.example>"
+    record = arrival.record()
+    assert record["subject"] == "Still thinking it over?"
+    assert record["parts"] == ["text/plain", "text/html"]
+    assert arrival.brief().keys() == {"received_at", "mail_from", "rcpt_tos", "message_id", "size"}
