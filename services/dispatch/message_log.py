@@ -179,13 +179,15 @@ async def settle(conn: AsyncConnection, items: Sequence[dict[str, Any]]) -> None
 
 _HISTORY = text(
     """
-SELECT shop_id, customer_id, journey_id, channel, transactional, sent_at,
+SELECT shop_id, customer_id, journey_id, channel, transactional, COALESCE(sent_at, :now),
        opened_at IS NOT NULL, clicked_at IS NOT NULL, replied_at IS NOT NULL
 FROM messages
 WHERE (shop_id, customer_id) IN (SELECT * FROM unnest(CAST(:shops AS text[]),
                                                        CAST(:customers AS text[])))
-  AND state = 'sent' AND sent_at > :since
-ORDER BY sent_at
+  AND (state = 'sent' AND sent_at > :since
+       OR state = 'sending' AND message_id IS NOT NULL AND lease_until > now()
+          AND trigger_id <> ALL(CAST(:deciding AS text[])))
+ORDER BY 6
 """
 )
 
@@ -210,14 +212,29 @@ class CustomerHistory:
 
 
 async def history(
-    conn: AsyncConnection, keys: set[tuple[str, str]], now: datetime, window: timedelta
+    conn: AsyncConnection,
+    keys: set[tuple[str, str]],
+    now: datetime,
+    window: timedelta,
+    deciding: Sequence[str] = (),
 ) -> dict[tuple[str, str], CustomerHistory]:
+    """The customers' sends in the window, and the sends in progress (counted as of `now`):
+    another batch's, or another sender's, message that is with a provider counts against the
+    frequency cap. `deciding` are the trigger ids being decided now: not history (a message
+    retried after a provider error must not cap itself)."""
     found = {key: CustomerHistory({}, {}) for key in keys}
     if not keys:
         return found
     shops, customers = zip(*sorted(keys), strict=True)
     rows = await conn.execute(
-        _HISTORY, {"shops": list(shops), "customers": list(customers), "since": now - window}
+        _HISTORY,
+        {
+            "shops": list(shops),
+            "customers": list(customers),
+            "since": now - window,
+            "now": now,
+            "deciding": list(deciding),
+        },
     )
     for shop, customer, journey, channel, transactional, sent_at, opened, clicked, replied in rows:
         item = found[(shop, customer)]

@@ -127,26 +127,70 @@ class Sender:
     dead_letters: DeadLetterSink | None = None
     throttles: dict[Channel, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     circuits: dict[Channel, Circuit] = field(init=False)
+    _calls: asyncio.Semaphore = field(init=False)
+    _rounds: asyncio.Semaphore = field(init=False)
+    _sending: set[asyncio.Task[None]] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.circuits = {
             c: Circuit(self.settings.circuit_failures, self.settings.circuit_max_pause_s)
             for c in Channel
         }
+        self._calls = asyncio.Semaphore(self.settings.in_flight)
+        self._rounds = asyncio.Semaphore(self.settings.rounds_in_flight)
 
-    async def run_round(self) -> int:
-        """Process one batch; return how many messages were claimed (0: nothing was due)."""
+    async def run_round(self, *, wait: bool = True) -> int:
+        """Process one batch; return how many messages were claimed (0: nothing was due).
+
+        `wait=False` returns once the batch's sends are recorded and started, so that the next
+        batch is claimed and decided while these are with the providers; up to
+        `rounds_in_flight` batches send at once (`drain()` waits for them). Deciding stays one
+        batch at a time, and a batch sees the sends of the ones before it (`sending` rows
+        count in the history), so frequency caps hold across overlapping batches."""
+        claimed, jobs = await self._decide_round()
+        if not jobs:
+            return claimed
+        if wait:
+            await self._send_all(jobs)
+            return claimed
+        await self._rounds.acquire()
+        task = asyncio.create_task(self._send_all(jobs), name="dispatch-send")
+        self._sending.add(task)
+        task.add_done_callback(self._round_done)
+        return claimed
+
+    def _round_done(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        self._rounds.release()
+        if not task.cancelled() and task.exception() is not None:
+            # The rows stay `sending`: their lease runs out and they are resumed, same id.
+            log.error("a batch's sends could not be recorded", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for the sends of every batch started with `run_round(wait=False)`."""
+        while self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+
+    async def cancel_sends(self) -> None:
+        """Stop the batches still sending (their rows are resumed after the lease)."""
+        for task in list(self._sending):
+            task.cancel()
+        await self.drain()
+
+    async def _decide_round(self) -> tuple[int, list[Job]]:
+        """Claim, decide and record one batch; return the count and the sends to make."""
         now = self.clock.now()
         async with self.engine.begin() as conn:
             rows = await message_log.claim(
                 conn, self.settings.claim_batch, self.settings.lease_s, now
             )
         if not rows:
-            return 0
+            return 0, []
         keys = {(r.shop_id, r.customer_id) for r in rows}
         async with self.engine.connect() as conn:
             known = await contacts.load(conn, keys)
-            histories = await message_log.history(conn, keys, now, HISTORY_WINDOW)
+            deciding = [r.trigger_id for r in rows]
+            histories = await message_log.history(conn, keys, now, HISTORY_WINDOW, deciding)
         jobs: list[Job] = []
         outcomes: list[Outcome] = []
         for row in sorted(rows, key=lambda r: r.created_at):
@@ -172,8 +216,7 @@ class Sender:
             ):
                 continue  # still waiting for the same thing: said once, when it started
             await self._publish(row, update)
-        await self._send_all(jobs)
-        return len(rows)
+        return len(rows), jobs
 
     def _decide(
         self, row: MessageRow, contact: Contact | None, history: CustomerHistory, now: datetime
@@ -282,10 +325,9 @@ class Sender:
     async def _send_all(self, jobs: list[Job]) -> None:
         if not jobs:
             return
-        limit = asyncio.Semaphore(self.settings.in_flight)
 
         async def one(job: Job) -> Outcome:
-            async with limit:
+            async with self._calls:
                 return await self._send(job)
 
         results = await asyncio.gather(*(one(job) for job in jobs))

@@ -14,6 +14,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
@@ -112,7 +113,8 @@ async def serve(settings: DispatchSettings) -> None:
     tasks = [
         asyncio.create_task(_forever(stopping, intake.run_once, 0), name="intake"),
         asyncio.create_task(
-            _forever(stopping, sender.run_round, settings.poll_interval_s), name="sender"
+            _forever(stopping, partial(sender.run_round, wait=False), settings.poll_interval_s),
+            name="sender",
         ),
         asyncio.create_task(_count_waiting(stopping, engine), name="gauge"),
     ]
@@ -124,6 +126,7 @@ async def serve(settings: DispatchSettings) -> None:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await sender.cancel_sends()
         await consumer.stop()
         await producer.stop()
         await delivery.close()

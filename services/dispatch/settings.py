@@ -31,6 +31,9 @@ class DispatchSettings(BaseSettings):
     """Messages taken per round by one sender."""
     in_flight: int = Field(default=64, ge=1, le=1000)
     """Provider calls in progress at once."""
+    rounds_in_flight: int = Field(default=3, ge=1, le=16)
+    """Batches sending at once: the next batch is claimed and decided while earlier ones are
+    with the providers (1: one batch at a time)."""
     poll_interval_s: float = Field(default=0.2, gt=0, le=60)
     lease_s: float = Field(default=60.0, gt=1)
     """A message whose sender went silent this long is taken over and resent (same id)."""

@@ -5,8 +5,8 @@ DATABASE_URL override them). Runs in a database of its own (`nudge_bench`, next 
 DATABASE_URL's, created and migrated here), so that no other dispatch shares its message log.
 
 1. Reference: raw aiosmtplib sends to the local SMTP sink (same pool size as dispatch, same
-   message size) and raw httpx POSTs to the SMS sink (same connection limit): what the sinks
-   and this machine allow without any bookkeeping.
+   message size) and raw aiohttp POSTs to the SMS sink (dispatch's client, same connection
+   limit): what the sinks and this machine allow without any bookkeeping.
 2. Throughput: customers first, then N email triggers produced while dispatch is stopped;
    dispatch starts and works through them (Kafka intake, PostgreSQL claim / decide / record /
    settle, render, send). Rate = messages between the sinks' first and last receive times.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import statistics
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import aiosmtplib
 import httpx
 import orjson
@@ -133,21 +135,20 @@ async def raw_smtp(port: int, count: int, size: int) -> Rate:
 
 async def raw_sms(base_url: str, count: int) -> Rate:
     path = f"/2010-04-01/Accounts/{DEFAULT_ACCOUNT_SID}/Messages.json"
-    limits = httpx.Limits(
-        max_connections=SMS_CONNECTIONS, max_keepalive_connections=SMS_CONNECTIONS
-    )
-    auth = httpx.BasicAuth(DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN)
+    credentials = base64.b64encode(f"{DEFAULT_ACCOUNT_SID}:{DEFAULT_AUTH_TOKEN}".encode())
+    auth = {"Authorization": "Basic " + credentials.decode()}
     body = "Ada, your cart at Bench is still waiting: https://bench.example/cart/1 STOP to opt out"
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, auth=auth) as client:
+    connector = aiohttp.TCPConnector(limit=SMS_CONNECTIONS)
+    async with aiohttp.ClientSession(base_url, connector=connector, headers=auth) as client:
         gate = asyncio.Semaphore(IN_FLIGHT)
 
         async def one(i: int) -> None:
             async with gate:
                 form = {"To": f"+14152{i:06d}", "From": "+15005550006", "Body": body}
-                response = await client.post(
-                    path, data=form, headers={"Idempotency-Key": str(uuid.uuid4())}
-                )
-                response.raise_for_status()
+                headers = {"Idempotency-Key": str(uuid.uuid4())}
+                async with client.post(path, data=form, headers=headers) as response:
+                    response.raise_for_status()
+                    await response.read()
 
         started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(count)))

@@ -271,6 +271,28 @@ def test_the_frequency_cap_skips_a_second_marketing_message(
     assert status.value["data"]["reason"].startswith("frequency_cap")
 
 
+def test_a_message_still_with_the_provider_counts_against_the_cap(
+    dispatch: DispatchProcess, sinks: Sinks, shop: Shop, statuses: TopicWindow
+) -> None:
+    """The sender decides the next batch while earlier ones are sending: an email the relay
+    has not answered yet must already count, or the cap would let a second one through."""
+    shop.customer("c4b")
+    sinks.control_smtp(delay_ms=4000)  # recorded at once, answered four seconds later
+    try:
+        first = shop.trigger("c4b")
+        wait_until(lambda: emails_to(sinks, "c4b@example.com"), 30, "the first email arrives")
+        second = shop.trigger(
+            "c4b", campaign="browse_abandonment", step="reminder", template="browse/reminder"
+        )
+        status = final_status(statuses, shop, second)
+        assert status.value["type"] == "message.skipped"
+        assert status.value["data"]["reason"].startswith("frequency_cap")
+    finally:
+        sinks.control_smtp(delay_ms=0)
+    assert final_status(statuses, shop, first).value["type"] == "message.sent"
+    assert len(emails_to(sinks, "c4b@example.com")) == 1
+
+
 def _zone_at_night() -> tuple[str, datetime]:
     """A time zone where it is night now, and when its quiet hours end (UTC)."""
     now = datetime.now(UTC)
