@@ -62,9 +62,31 @@ SMS_TARGET_PER_S = 2_000
 SMTP_POOL = 4
 """NUDGE_SMTP_POOL_SIZE's default: the reference uses as many connections."""
 SMS_CONNECTIONS = 20
+"""NUDGE_TWILIO_MAX_CONNECTIONS's default."""
 IN_FLIGHT = 64
 """NUDGE_DISPATCH_IN_FLIGHT's default: requests the SMS reference keeps in progress."""
-"""NUDGE_TWILIO_MAX_CONNECTIONS's default."""
+
+
+class Fleet:
+    """N dispatch processes in one consumer group, sharing the message log: how dispatch
+    scales out (intake splits the partitions, senders the rows, FOR UPDATE SKIP LOCKED)."""
+
+    def __init__(self, processes: list[DispatchProcess]) -> None:
+        self.processes = processes
+
+    def start(self) -> None:
+        for process in self.processes:
+            process.start()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.stop()
+
+    def pids(self) -> list[int]:
+        return [pid for process in self.processes if (pid := process.pid) is not None]
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids())
 
 
 def say(message: str) -> None:
@@ -167,7 +189,7 @@ def sink_span(sinks: Sinks, planned: list[Planned]) -> tuple[Rate, int, dict[str
 
 def throughput(
     channel: str,
-    dispatch: DispatchProcess,
+    dispatch: Fleet,
     shop: BulkShop,
     customers: list[str],
     log: MessageLog,
@@ -180,9 +202,7 @@ def throughput(
     planned = shop.triggers(customers)
     started = time.monotonic()
     dispatch.start()
-    pid = dispatch.pid
-    assert pid is not None
-    cpu_before = cpu_seconds(pid)
+    cpu_before = dispatch.cpu_seconds()
     want = already_sent + len(planned)
     wait_until(
         lambda: log.states(shop.id).get("sent", 0) >= want,
@@ -190,14 +210,14 @@ def throughput(
         f"{len(planned)} {channel} messages sent ({log.states(shop.id)})",
     )
     wall = time.monotonic() - started
-    cores = (cpu_seconds(pid) - cpu_before) / wall
+    cores = (dispatch.cpu_seconds() - cpu_before) / wall
     rate, resends, _ = sink_span(sinks, planned)
     say(f"{channel}: {rate.per_s:,.0f}/s at the sink, {wall:.1f}s wall")
     return Phase(channel, len(planned), rate, wall, resends, cores)
 
 
 def latency(
-    dispatch: DispatchProcess,
+    dispatch: Fleet,
     shop: BulkShop,
     customers: list[str],
     log: MessageLog,
@@ -234,13 +254,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-rate", type=float, default=50.0, help="triggers per second")
     parser.add_argument("--latency-triggers", type=int, default=1_500)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per phase")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="dispatch processes in one consumer group, sharing the message log",
+    )
     return parser.parse_args(argv)
 
 
 def render(results: dict[str, Any]) -> str:
     ref, runs, lat = results["reference"], results["dispatch"], results["latency"]
     lines = [
-        f"machine: {results['machine']['cores']} cores, {results['machine']['cpu_model']}",
+        f"machine: {results['machine']['cores']} cores, {results['machine']['cpu_model']}; "
+        f"{results['options']['processes']} dispatch process(es) in one group, sharing the "
+        "cores with the sinks, PostgreSQL and Kafka",
         "",
         f"{'':28}{'dispatch/s':>12}{'raw/s':>10}{'ratio':>8}{'target':>9}",
     ]
@@ -260,7 +288,8 @@ def render(results: dict[str, Any]) -> str:
             f"dispatch CPU {run['cpu_cores']:.2f} cores; resends absorbed {run['resends']}"
         )
     lines += [
-        f"dispatch RSS: {results['rss_mib']:.0f} MiB now, {results['peak_rss_mib']:.0f} MiB peak",
+        f"dispatch RSS (all processes): {results['rss_mib']:.0f} MiB now, "
+        f"{results['peak_rss_mib']:.0f} MiB peak",
         "",
         f"trigger -> sink latency at {lat['rate_per_s']:.0f} triggers/s ({lat['messages']:,} "
         f"messages, 80% email): p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms, "
@@ -279,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     logs = Path(tempfile.mkdtemp(prefix="nudge-bench-dispatch-"))
     sinks = Sinks(logs)
     sinks.start()
-    dispatch: DispatchProcess | None = None
+    dispatch: Fleet | None = None
     shop = BulkShop(kafka.bootstrap_servers)
     results: dict[str, Any] = {"machine": asdict(machine()), "options": vars(opts)}
     try:
@@ -288,14 +317,21 @@ def main(argv: list[str] | None = None) -> None:
         sms_ref = asyncio.run(raw_sms(sinks.sms_url, opts.reference))
         httpx.delete(f"{sinks.smtp_url}/messages").raise_for_status()
         httpx.delete(f"{sinks.sms_url}/messages").raise_for_status()
-        dispatch = DispatchProcess(
-            kafka.bootstrap_servers,
-            database,
-            sinks,
-            logs / "dispatch.log",
-            poll_interval_s="0.2",  # the production default (the test helper uses 0.1)
-            email_per_s="20000",
-            sms_per_s="20000",
+        group = f"bench-dispatch-{uuid.uuid4().hex[:8]}"
+        dispatch = Fleet(
+            [
+                DispatchProcess(
+                    kafka.bootstrap_servers,
+                    database,
+                    sinks,
+                    logs / f"dispatch-{n}.log",
+                    group_id=group,
+                    poll_interval_s="0.2",  # the production default (the test helper uses 0.1)
+                    email_per_s=str(20_000 // opts.processes),  # each admits its share
+                    sms_per_s=str(20_000 // opts.processes),
+                )
+                for n in range(opts.processes)
+            ]
         )
         dispatch.start()
         zone = daytime_zone(margin_h=1)
@@ -318,14 +354,13 @@ def main(argv: list[str] | None = None) -> None:
             opts.latency_rate,
             opts.emails + opts.sms,
         )
-        pid = dispatch.pid
-        assert pid is not None
+        pids = dispatch.pids()
         results |= {
             "reference": {"email": smtp_ref.per_s, "sms": sms_ref.per_s},
             "dispatch": [asdict(email), asdict(sms)],
             "latency": asdict(late),
-            "rss_mib": rss_mib(pid),
-            "peak_rss_mib": peak_rss_mib(pid),
+            "rss_mib": sum(rss_mib(pid) for pid in pids),
+            "peak_rss_mib": sum(peak_rss_mib(pid) for pid in pids),
         }
     finally:
         if dispatch is not None:
