@@ -8,6 +8,7 @@ message by the provider (providers/ says what each real provider does with it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.dispatch.providers.base import SendResult
 from services.dispatch.providers.email import SmtpSender, build_email
@@ -49,6 +50,11 @@ class ProviderDelivery:
         return await self.sms_provider.send(
             to, rendered.body, idempotency_key=message_id, status_callback=self.status_callback
         )
+
+    async def find_sms(
+        self, *, to: str, rendered: RenderedSms, since: datetime
+    ) -> SendResult | None:
+        return await self.sms_provider.find(to, rendered.body, since=since)
 
     async def close(self) -> None:
         await self.smtp.close()

@@ -64,6 +64,10 @@ class Delivery(Protocol):
 
     async def sms(self, *, to: str, rendered: RenderedSms, message_id: str) -> SendResult: ...
 
+    async def find_sms(
+        self, *, to: str, rendered: RenderedSms, since: datetime
+    ) -> SendResult | None: ...
+
 
 class DeadLetterSink(Protocol):
     async def park(self, row: MessageRow, reason: str) -> None: ...
@@ -349,8 +353,10 @@ class Sender:
         if throttle is not None:
             await throttle()
         started = time.perf_counter()
+        found = None
         try:
-            result = await self._call(job)
+            found = await self._find_earlier_attempt(job)
+            result = found or await self._call(job)
         except TransientSendError as exc:
             circuit.failed()
             metrics.PROVIDER_ERRORS.labels(job.channel.value, "transient").inc()
@@ -374,7 +380,7 @@ class Sender:
                 time.perf_counter() - started
             )
         circuit.succeeded()
-        metrics.MESSAGES.labels(job.channel.value, "sent", "").inc()
+        metrics.MESSAGES.labels(job.channel.value, "sent", "reconciled" if found else "").inc()
         settle = _settle(row, "sent", None, provider_id=result.provider_id)
         update = _update(
             row,
@@ -384,6 +390,20 @@ class Sender:
             provider_id=result.provider_id,
         )
         return row, settle, update
+
+    async def _find_earlier_attempt(self, job: Job) -> SendResult | None:
+        """An SMS whose earlier attempt may have reached the provider (the sender died during
+        the call, or the call timed out) is looked up there before it is sent again: Twilio
+        has no idempotency key, so a second POST would be a second message to the customer.
+        Email needs no lookup: the repeat carries the same Message-ID."""
+        if job.channel is not Channel.SMS or not isinstance(job.rendered, RenderedSms):
+            return None
+        row = job.row
+        if row.message_id != job.message_id or row.state not in ("sending", "retrying"):
+            return None  # no earlier attempt of this message on this channel
+        return await self.delivery.find_sms(
+            to=job.address, rendered=job.rendered, since=row.created_at
+        )
 
     async def _call(self, job: Job) -> SendResult:
         profile = self.shops.for_shop(job.row.shop_id)

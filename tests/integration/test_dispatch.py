@@ -28,6 +28,7 @@ from tests.support.shops import unique_shop_id
 from tests.support.stack import Stack
 
 BROKEN_SHOP = "broken-templates"
+SMS_TIMEOUT_S = 2
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,7 @@ def dispatch(
         logs_dir / "dispatch.log",
         templates_dir=str(templates),
     )
+    process.env["NUDGE_TWILIO_TIMEOUT_S"] = str(SMS_TIMEOUT_S)
     process.start()
     yield process
     process.stop()
@@ -80,7 +82,12 @@ class Shop:
         self.producer.close()
 
     def customer(
-        self, customer: str, *, consent: bool = True, time_zone: str = "Europe/Amsterdam"
+        self,
+        customer: str,
+        *,
+        consent: bool = True,
+        time_zone: str = "Europe/Amsterdam",
+        phone: str = "+14155550123",
     ) -> None:
         now = datetime.now(UTC)
         status = "granted" if consent else "denied"
@@ -91,7 +98,7 @@ class Shop:
             "customer.created",
             {
                 "email": f"{customer}@example.com",
-                "phone": "+14155550123",
+                "phone": phone,
                 "first_name": "Ada",
                 "time_zone": time_zone,
                 "consent": {"email": given, "sms": given},
@@ -195,6 +202,17 @@ def final_status(statuses: TopicWindow, shop: Shop, trigger: str, timeout: float
 
 def emails_to(sinks: Sinks, address: str) -> list[dict[str, Any]]:
     return [m for m in sinks.emails(brief=False)["messages"] if address in m["rcpt_tos"]]
+
+
+def texts_to(sinks: Sinks, number: str) -> list[dict[str, Any]]:
+    return [m for m in sinks.texts()["messages"] if m["to"] == number]
+
+
+def status_of(statuses: TopicWindow, shop: Shop, trigger: str, kind: str) -> Record | None:
+    for record in statuses.for_shop(shop.id):
+        if record.value["data"]["trigger_id"] == trigger and record.value["type"] == kind:
+            return record
+    return None
 
 
 def header(message: dict[str, Any], name: str) -> str | None:
@@ -449,3 +467,29 @@ def test_an_sms_opt_out_the_provider_knows_of_withdraws_consent_and_falls_back(
     )
     status = final_status(statuses, shop, later)
     assert status.value["type"] == "message.skipped"  # consent withdrawn, number unusable
+
+
+def test_an_sms_whose_answer_was_lost_is_found_at_the_provider_not_sent_again(
+    dispatch: DispatchProcess, sinks: Sinks, shop: Shop, statuses: TopicWindow
+) -> None:
+    """Twilio keeps no idempotency key: after a timeout the repeat would be a second text.
+    The sink is told to behave the same (no deduplication) and to answer after dispatch gave
+    up waiting; the retry finds the first message in the Messages list instead of resending."""
+    number = "+14155550999"
+    sinks.control_sms(idempotency=False, delay_ms=(SMS_TIMEOUT_S + 2) * 1000)
+    try:
+        shop.customer("c10", time_zone=_zone_in_daytime(), phone=number)
+        fired = shop.trigger(
+            "c10", step="reminder-3", template="cart/reminder-3", channels=("sms",)
+        )
+        wait_until(lambda: texts_to(sinks, number), 30, "the first text")
+        sinks.control_sms(delay_ms=0)
+        first = final_status(statuses, shop, fired)
+        assert first.value["type"] == "message.deferred"  # timed out: retried later
+        status = wait_until(lambda: status_of(statuses, shop, fired, "message.sent"), 60, "sent")
+    finally:
+        sinks.control_sms(idempotency=True, delay_ms=0)
+    time.sleep(1)
+    texts = texts_to(sinks, number)
+    assert len(texts) == 1, texts
+    assert status.value["data"]["provider_id"] == texts[0]["sid"]

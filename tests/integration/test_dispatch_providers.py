@@ -126,7 +126,7 @@ def clean_sinks(request: pytest.FixtureRequest) -> None:
         sink.reset()
     if "sms" in request.fixturenames:
         sink = request.getfixturevalue("sms")
-        sink.tell(fail_status=None, delay_ms=0, retry_after_s=None, opted_out=[])
+        sink.tell(fail_status=None, delay_ms=0, retry_after_s=None, opted_out=[], idempotency=True)
         sink.reset()
 
 
@@ -438,3 +438,30 @@ async def test_a_timeout_may_have_sent_and_the_retry_with_the_same_key_does_not_
     seen = sms.messages()
     assert [m["sid"] for m in seen["messages"]] == [result.provider_id]
     assert seen["duplicates"] == 1
+
+
+async def test_an_earlier_attempt_is_found_in_the_messages_list(sms: Sink) -> None:
+    provider = twilio(sms)
+    since = dt.datetime.now(dt.UTC)
+    try:
+        sent = await provider.send("+4915112345678", "Your order shipped", idempotency_key="a")
+        await provider.send("+4915112345678", "Another text", idempotency_key="b")
+        await provider.send("+4915199999999", "Your order shipped", idempotency_key="c")
+        found = await provider.find("+4915112345678", "Your order shipped", since=since)
+        missing = await provider.find("+4915112345678", "Never sent", since=since)
+        too_old = await provider.find(
+            "+4915112345678", "Your order shipped", since=since + dt.timedelta(minutes=5)
+        )
+    finally:
+        await provider.close()
+    assert found is not None and found.provider_id == sent.provider_id
+    assert missing is None and too_old is None
+
+
+async def test_the_list_refuses_other_credentials(sms: Sink) -> None:
+    provider = twilio(sms, auth_token="wrong")
+    try:
+        with pytest.raises(TransientSendError, match="cannot read the Messages list"):
+            await provider.find("+4915112345678", "Hi", since=dt.datetime.now(dt.UTC))
+    finally:
+        await provider.close()

@@ -11,13 +11,17 @@ account (NUDGE_TWILIO_ACCOUNT_SID / NUDGE_TWILIO_AUTH_TOKEN, defaults below).
   401/20003 bad credentials, 400/21604 no To, 400/21211 To not E.164, 400/21602 no Body,
   400/21603 neither From nor MessagingServiceSid, 400/21617 Body over 1,600 characters,
   400/21610 To in the opted-out list (see /control).
+- `GET /2010-04-01/Accounts/{AccountSid}/Messages.json?To=&From=&PageSize=`: Twilio's
+  Messages list (newest first, one page), which dispatch reads to find an earlier attempt.
 - Deduplicates on the `Idempotency-Key` header (which real Twilio does not have): a repeat
   answers the original message again and records nothing new (`duplicates` counts them).
+  `{"idempotency": false}` on /control turns that off, to behave as Twilio does.
 - `POST /control` JSON, every field optional, only given fields change:
   `{"fail_status": 503 | 429 | <any 4xx/5xx> | null, "fail_count": N | null (= until told
   otherwise), "retry_after_s": seconds sent as Retry-After with failures (default 1 for 429,
   none otherwise), "delay_ms": answer this much later (the message is recorded first, as a
-  provider that accepted it but answered slowly), "opted_out": ["+1555...", ...]}`.
+  provider that accepted it but answered slowly), "opted_out": ["+1555...", ...],
+  "idempotency": true | false}`.
   Answers the resulting state.
 - `GET /messages`: `{"count", "duplicates", "messages": [...]}`; `DELETE /messages` forgets
   everything (the log file is kept); `GET /healthz`.
@@ -78,11 +82,13 @@ class SmsSink:
         self.retry_after_s: float | None = None
         self.delay_ms = 0
         self.opted_out: set[str] = set()
+        self.honour_idempotency = True
         self.echo = False
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
+        app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self.read_messages)
         app.router.add_post("/control", self.control)
         app.router.add_get("/messages", self.list_messages)
         app.router.add_delete("/messages", self.reset)
@@ -95,7 +101,8 @@ class SmsSink:
             await asyncio.sleep(self.delay_ms / 1000)
         return response
 
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
+    def _refused(self, request: web.Request) -> web.Response | None:
+        """An injected failure, bad credentials or another account: the answer, else None."""
         injected = self._injected_failure()
         if injected is not None:
             return injected
@@ -105,12 +112,49 @@ class SmsSink:
             return response
         if request.match_info["sid"] != self.account_sid:
             return twilio_error(404, 20404, "The requested resource was not found")
+        return None
+
+    async def read_messages(self, request: web.Request) -> web.Response:
+        """Twilio's Messages list: newest first, `To` / `From` filters, `PageSize` (max 1000);
+        one page (`next_page_uri` stays null)."""
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        to, sender = request.query.get("To"), request.query.get("From")
+        try:
+            size = min(max(int(request.query.get("PageSize", "50")), 1), 1000)
+        except ValueError:
+            return twilio_error(400, 20001, "Invalid PageSize")
+        found = [
+            m["response"]
+            for m in reversed(self.messages)
+            if (to is None or m["to"] == to) and (sender is None or m["from"] == sender)
+        ][:size]
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        return web.json_response(
+            {
+                "messages": found,
+                "page": 0,
+                "page_size": size,
+                "start": 0,
+                "end": max(len(found) - 1, 0),
+                "uri": f"{uri}?PageSize={size}",
+                "first_page_uri": f"{uri}?PageSize={size}&Page=0",
+                "next_page_uri": None,
+                "previous_page_uri": None,
+            }
+        )
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         form = await request.post()
         fields = {key: str(value) for key, value in form.items()}
         invalid = self._invalid(fields)
         if invalid is not None:
             return invalid
-        key = request.headers.get(IDEMPOTENCY_HEADER)
+        key = request.headers.get(IDEMPOTENCY_HEADER) if self.honour_idempotency else None
         if key is not None and key in self.responses_by_key:
             self.duplicates += 1
             return web.json_response(self.responses_by_key[key], status=201)
@@ -222,6 +266,8 @@ class SmsSink:
             self.delay_ms = max(0, int(body["delay_ms"] or 0))
         if "opted_out" in body:
             self.opted_out = {str(number) for number in body["opted_out"] or []}
+        if "idempotency" in body:
+            self.honour_idempotency = bool(body["idempotency"])
         return web.json_response(self._state())
 
     def _state(self) -> dict[str, Any]:
@@ -231,6 +277,7 @@ class SmsSink:
             "retry_after_s": self.retry_after_s,
             "delay_ms": self.delay_ms,
             "opted_out": sorted(self.opted_out),
+            "idempotency": self.honour_idempotency,
         }
 
     async def list_messages(self, request: web.Request) -> web.Response:

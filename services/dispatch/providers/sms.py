@@ -15,10 +15,11 @@ Idempotency and Twilio: Twilio's Messages API documents no idempotency key for c
 message. (`I-Twilio-Idempotency-Token` is a header Twilio puts on the webhooks *it* sends;
 its REST API does not read it.) We send the key as `Idempotency-Key` (the IETF httpapi draft
 header): the local sink deduplicates on it; real Twilio ignores the unknown header, so a
-repeated POST there creates, delivers and bills a second message. Against Twilio, exactly
-one send therefore rests on dispatch: record the attempt before the call, and after a failure
-with `maybe_sent` reconcile (e.g. its status callback, or the Messages list for that `To`)
-instead of retrying blindly.
+repeated POST there creates, delivers and bills a second message. Exactly one send therefore
+rests on dispatch: it records the attempt before the call, and before it sends a message
+again whose earlier attempt may have reached the provider (a crash mid-call, a timeout) it
+asks `find()`, which reads Twilio's Messages list for that recipient: a message with the same
+body created since the first attempt is that attempt, and is recorded as sent instead.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -64,6 +65,12 @@ class SmsProvider(Protocol):
         status_callback: str | None = None,
     ) -> SendResult:
         """Hand one message to the provider; raise Transient/PermanentSendError otherwise."""
+        ...
+
+    async def find(self, to: str, body: str, *, since: datetime) -> SendResult | None:
+        """The message an earlier attempt created (same recipient and body, created at or
+        after `since`), or None; raise TransientSendError when the provider cannot say.
+        A provider that honours `idempotency_key` may simply return None."""
         ...
 
     async def close(self) -> None:
@@ -159,9 +166,61 @@ class TwilioSms:
             raise transport_failure(exc) from exc
         return interpret_twilio_response(answer)
 
+    async def find(self, to: str, body: str, *, since: datetime) -> SendResult | None:
+        """Read the newest messages to `to` (Twilio lists newest first) for one with this body
+        created since `since` (a minute of clock skew allowed). Trial accounts prefix bodies,
+        so the body only has to end the same."""
+        query = {"To": to, "PageSize": str(FIND_PAGE_SIZE)}
+        try:
+            async with self._client().get(self._url, params=query) as response:
+                answer = TwilioAnswer(
+                    response.status, response.reason or "", response.headers, await response.read()
+                )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise transport_failure(exc) from exc
+        if answer.status != 200:
+            try:
+                interpret_twilio_response(answer)
+            except PermanentSendError as exc:  # the list is unreadable: we cannot tell
+                raise TransientSendError(f"cannot read the Messages list: {exc.reason}") from exc
+            raise TransientSendError(f"cannot read the Messages list: http {answer.status}")
+        try:
+            listed = answer.json()["messages"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TransientSendError("the Messages list is not Twilio's shape") from exc
+        earliest = since - FIND_CLOCK_SKEW
+        for message in listed:
+            if not isinstance(message, dict) or message.get("to") != to:
+                continue
+            if not str(message.get("body") or "").endswith(body):
+                continue
+            created = _twilio_time(message.get("date_created"))
+            if created is not None and created >= earliest:
+                return SendResult(
+                    provider_id=str(message["sid"]),
+                    status=message.get("status"),
+                    detail="found in the provider's Messages list",
+                )
+        return None
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+FIND_PAGE_SIZE = 50
+FIND_CLOCK_SKEW = timedelta(minutes=1)
+
+
+def _twilio_time(value: object) -> datetime | None:
+    """Twilio's resource times are RFC 2822 (`Mon, 23 Nov 2026 10:00:00 +0000`)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def transport_failure(exc: Exception) -> TransientSendError:

@@ -11,6 +11,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs
 
 import aiohttp
@@ -268,3 +269,46 @@ def test_error_body_is_read_as_twilio_writes_it() -> None:
     with pytest.raises(PermanentSendError) as caught:
         interpret_twilio_response(answer)
     assert caught.value.reason == "http 400 twilio 21211: Invalid 'To' Phone Number: 12"
+
+
+def listed(*messages: dict[str, Any]) -> web.Response:
+    return web.json_response({"messages": list(messages), "next_page_uri": None})
+
+
+def message(body: str, created: str, to: str = "+4915112345678") -> dict[str, Any]:
+    sid = "SM" + "c" * 32
+    return {"sid": sid, "to": to, "body": body, "date_created": created, "status": "sent"}
+
+
+async def test_find_reads_the_newest_messages_to_the_recipient() -> None:
+    seen: list[web.Request] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(request)
+        trial = "Sent from your Twilio trial account - Hi Ada"
+        return listed(message(trial, "Mon, 23 Nov 2026 10:00:30 +0000"))
+
+    since = datetime(2026, 11, 23, 10, 0, 0, tzinfo=UTC)
+    async with provider(handler) as sms:
+        found = await sms.find("+4915112345678", "Hi Ada", since=since)
+        other_body = await sms.find("+4915112345678", "Hi Ben", since=since)
+        later = await sms.find("+4915112345678", "Hi Ada", since=since.replace(hour=11))
+    assert found is not None and found.provider_id == "SM" + "c" * 32
+    assert other_body is None and later is None
+    assert seen[0].method == "GET"
+    assert seen[0].query["To"] == "+4915112345678" and "PageSize" in seen[0].query
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda: web.Response(status=503, text="down"),
+        lambda: twilio_error(401, 20003, "Authenticate"),
+        lambda: web.json_response({"unexpected": True}),
+    ],
+)
+async def test_find_cannot_tell_is_transient(answer: Callable[[], web.StreamResponse]) -> None:
+    """Not knowing whether the first attempt went out must not read as "it did not"."""
+    async with provider(answering(answer)) as sms:
+        with pytest.raises(TransientSendError):
+            await sms.find("+4915112345678", "Hi", since=datetime.now(UTC))
