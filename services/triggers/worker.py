@@ -142,7 +142,7 @@ def _input(event: EventT[bytes]) -> InputRecord:
 
 
 @contextmanager
-def _as_current_event(origin: object) -> Iterator[object]:
+def as_current_event(origin: object) -> Iterator[object]:
     """Faust tables pick the changelog partition and the RocksDB shard of a write from the
     stream's current event; a batch writes after its last record, so each key's write runs
     with the key's own record as the current event."""
@@ -233,7 +233,7 @@ def create_worker(
         catalog=catalog,
         clock=clock,
         outbox=FaustOutbox(app),
-        scope=_as_current_event,
+        scope=as_current_event,
     )
     worker = TriggersWorker(app=app, processor=processor)
     source = _raw_topic(app, *(spec.name for spec in INPUT_TOPICS))

@@ -54,6 +54,14 @@ def _worker(w: WorkerRun, ref: Reference, b: Breakdown) -> list[str]:
             "events/s, same records, no processing",
         ),
         _row("worker / reference", f"{ratio:.1%}"),
+        *(
+            _row(
+                "Faust floor" + (" + a table write" if f.table else ", records only"),
+                f"{f.events_per_s:,.0f}",
+                f"events/s, {f.cpu_us_per_event:,.0f} us CPU per event (an agent doing nothing)",
+            )
+            for f in ref.floors
+        ),
         _row(
             "in-process Processor, no Kafka/Faust",
             f"{b.us_per_event:,.0f} us",

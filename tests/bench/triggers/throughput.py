@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka import TopicPartition as KafkaPartition
@@ -73,9 +74,20 @@ class WorkerRun:
 
 
 @dataclass(frozen=True)
+class Floor:
+    """A Faust app that only takes the same records in the worker's batches (and, with
+    `table`, writes each to a changelogged RocksDB table): Faust's own cost per record."""
+
+    table: bool
+    events_per_s: float
+    cpu_us_per_event: float
+
+
+@dataclass(frozen=True)
 class Reference:
     events_per_s: float
     seconds: float
+    floors: tuple[Floor, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +187,44 @@ def _offsets(kafka: str, topic: str) -> dict[TopicPartition, int]:
         consumer.close()
 
 
+def _floor_id(app_id: str, table: bool) -> str:
+    return f"{app_id}-floor" + ("-table" if table else "")
+
+
+def _floor(
+    kafka: str,
+    app_id: str,
+    count: int,
+    table: bool,
+    workdir: Path,
+    log_path: Path,
+    timeout: float,
+) -> Floor:
+    out = workdir / f"floor-{table}.json"
+    args: list[str] = [_floor_id(app_id, table), str(count), "--out", str(out)]
+    args += ["--data-dir", str(workdir / f"floor-{table}")] + (["--table"] if table else [])
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka}
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.triggers.faust_floor", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if not out.exists():
+        raise RuntimeError(f"the Faust floor run left no result; see {log_path}")
+    result = orjson.loads(out.read_bytes())
+    events = result["events"]
+    return Floor(table, events / result["seconds"], result["cpu_s"] / events * 1e6)
+
+
 @contextmanager
 def _cleanup(kafka: str, app_id: str) -> Iterator[None]:
     """Delete the app's own topics and its consumer group, whatever happened."""
@@ -187,7 +237,8 @@ def _cleanup(kafka: str, app_id: str) -> Iterator[None]:
             if mine:
                 admin.delete_topics(mine)
             with suppress(Exception):
-                admin.delete_groups([app_id])
+                groups = [g for g, *_ in admin.list_consumer_groups() if g.startswith(app_id)]
+                admin.delete_groups(groups)
         finally:
             admin.close()
 
@@ -325,6 +376,8 @@ def run(
         tempfile.TemporaryDirectory(dir=workdir, prefix="triggers-") as tmp,
     ):
         pin_new_group_to_end(KafkaSettings(bootstrap_servers=kafka), app_id, inputs)
+        for floor_id in (_floor_id(app_id, False), _floor_id(app_id, True)):
+            pin_new_group_to_end(KafkaSettings(bootstrap_servers=kafka), floor_id, inputs)
         start = _offsets(kafka, SHOP_EVENTS.name)
         say(f"producing {events:,} records to {SHOP_EVENTS.name} (group {app_id} pinned first)")
         produced = asyncio.run(_produce(kafka, records))
@@ -341,6 +394,11 @@ def run(
         with _worker(kafka, app_id, Path(tmp) / "data", log_path, port, profile) as proc:
             window = _watch(proc, port, appended, log_path, timeout, broker)
             peak = _peak_rss_mib(proc.pid)
+        floors = []
+        for table in (False, True):
+            say(f"Faust floor: an agent that only takes the records{' and writes a table' * table}")
+            floors.append(_floor(kafka, app_id, appended, table, Path(tmp), log_path, timeout))
+        reference = Reference(reference.events_per_s, reference.seconds, tuple(floors))
     measured = appended - window.first_done
     seconds, cpu = window.seconds, window.cpu_s
     broker_busy = window.broker_cpu_s / seconds if window.broker_cpu_s is not None else None

@@ -1,0 +1,89 @@
+"""What Faust itself costs per record: the floor under any Faust worker on this machine.
+
+    python -m tests.bench.triggers.faust_floor APP_ID COUNT [--table] [--out FILE]
+
+A Faust app with the triggers worker's settings (raw bytes, RocksDB store, `take_events`
+batches of the same size) whose agent does nothing with the records but count them; with
+`--table` it also writes each record's value to a changelogged RocksDB table under its key,
+as the worker writes a customer's state. It reads the shop events topic from the group's
+committed (pinned) offsets, and once COUNT records went through it writes
+`{"events", "seconds", "cpu_s"}` (first record to last) as JSON to FILE and stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import cast
+
+import faust
+import orjson
+from mode import CrashingSupervisor
+
+from services.triggers.settings import TriggersSettings
+from services.triggers.worker import as_current_event
+from shared.settings import KafkaSettings
+from shared.topics import SHOP_EVENTS
+
+RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("app_id")
+    parser.add_argument("count", type=int)
+    parser.add_argument("--table", action="store_true")
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    opts = parser.parse_args()
+    settings = TriggersSettings()
+    servers = KafkaSettings().bootstrap_servers.split(",")
+    app = faust.App(
+        opts.app_id,
+        broker=[f"kafka://{server.strip()}" for server in servers],
+        store="rocksdb://",
+        datadir=str(opts.data_dir),
+        web_enabled=False,
+        autodiscover=False,
+        topic_partitions=SHOP_EVENTS.partitions,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        stream_wait_empty=False,
+        agent_supervisor=CrashingSupervisor,
+    )
+    table = app.Table("floor", partitions=SHOP_EVENTS.partitions, key_type=bytes, value_type=bytes)
+    source = app.topic(SHOP_EVENTS.name, **RAW)  # type: ignore[arg-type]
+    seen = 0
+    started: tuple[float, float] | None = None
+
+    @app.agent(source, concurrency=1)
+    async def count(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        nonlocal seen, started
+        batches = cast(faust.Stream[bytes], stream).take_events(
+            settings.batch_max, settings.batch_window_s
+        )
+        async for events in batches:
+            if started is None:
+                started = (time.perf_counter(), time.process_time())
+            if opts.table:
+                for event in events:
+                    with as_current_event(event):  # as the worker writes (see there)
+                        table[event.message.key] = event.message.value
+            seen += len(events)
+            if seen >= opts.count:
+                wall, cpu = time.perf_counter() - started[0], time.process_time() - started[1]
+                result = {"events": seen, "seconds": wall, "cpu_s": cpu}
+                opts.out.write_bytes(orjson.dumps(result))
+                os._exit(0)  # measured: no need for a clean shutdown of a throw-away group
+            yield None
+
+    worker = faust.Worker(app, loglevel="warning")
+    worker.spinner = None
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()
