@@ -33,10 +33,15 @@ import httpx
 from shared.clock import make_clock
 
 SHOP_DOMAIN = "demo-coffee.myshopify.com"
-CUSTOMER_ID = 7390498521379  # Shopify customer ids are 64-bit integers
-VISITOR = f"visitor-{uuid.uuid4().hex[:8]}"
-ORDER_ID = 5830165512483
-RUN = uuid.uuid4().hex[:6]  # fresh webhook ids per run, so a second `make run` shows events too
+RUN = uuid.uuid4().hex[:6]
+"""Fresh ids per run (webhooks, customers, orders): trigger ids are derived from them, and
+dispatch sends once per trigger id *for good*, so a second `make run` against the same
+database would otherwise find every message of the story already handled."""
+_NUMBER = int(RUN, 16)
+CUSTOMER_ID = 7_390_000_000_000 + _NUMBER  # Shopify customer ids are 64-bit integers
+VISITOR = f"visitor-{RUN}"
+ORDER_ID = 5_830_000_000_000 + _NUMBER
+BEN = f"ben-{RUN}"
 CLOCK = make_clock(
     float(os.environ.get("NUDGE_TRIGGERS_TIME_SCALE", "1")),
     float(os.environ["NUDGE_TRIGGERS_CLOCK_ORIGIN"])
@@ -324,7 +329,7 @@ def ben(c: Client) -> None:
                 "id": str(uuid.uuid4()),
                 "type": "customer.updated",
                 "time": at(0.2),
-                "customerid": "ben-1",
+                "customerid": BEN,
                 "data": {
                     "email": "ben@example.com",
                     "phone": "+14155550123",
@@ -337,7 +342,7 @@ def ben(c: Client) -> None:
                 "id": str(uuid.uuid4()),
                 "type": "cart.updated",
                 "time": at(0.2),
-                "customerid": "ben-1",
+                "customerid": BEN,
                 "data": {
                     "cart_id": "cart-ben",
                     "items": [cart_item],
