@@ -13,13 +13,14 @@ the state; the in-memory `TimerIndex` is rebuilt from it whenever partitions are
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import cast
+from typing import NoReturn, cast
 
 import faust
 from aiohttp import web
@@ -165,19 +166,22 @@ async def _finish(batch: Awaitable[None]) -> None:
     task = asyncio.ensure_future(batch)
     try:
         await asyncio.shield(task)
+        return
     except asyncio.CancelledError:
-        if task.done() and task.cancelled():
-            raise
         log.warning("stop requested: finishing the batch in progress first")
-        done, _ = await asyncio.wait({task}, timeout=STOP_GRACE_S)
-        if not done or task.exception() is not None:
-            _exit_unacknowledged(task.exception() if done else None)
-        raise
     except Exception as exc:
         _exit_unacknowledged(exc)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STOP_GRACE_S
+    while not task.done() and loop.time() < deadline:
+        with contextlib.suppress(asyncio.CancelledError):  # asked again: still finishing
+            await asyncio.wait({task}, timeout=deadline - loop.time())
+    if not task.done() or task.cancelled() or task.exception() is not None:
+        _exit_unacknowledged(None if not task.done() or task.cancelled() else task.exception())
+    raise asyncio.CancelledError  # finished: now stop, and let the batch be acknowledged
 
 
-def _exit_unacknowledged(exc: BaseException | None) -> None:
+def _exit_unacknowledged(exc: BaseException | None) -> NoReturn:
     log.critical("a batch failed; exiting before it is acknowledged", exc_info=exc)
     logging.shutdown()
     os._exit(70)
