@@ -4,11 +4,13 @@ Why not Faust: dispatch's state is in PostgreSQL, not in tables, and each record
 database write; a plain consumer lets a whole poll be written in one transaction and the
 offsets committed right after it (at-least-once; every write is idempotent: the trigger id is
 the message log's key, contact facts merge by recency), with none of Faust's concurrency
-caveats (issue 606). Sending is not done here: a provider outage never stalls reading.
+caveats (issue 606). Sending is not done here: a provider outage never stalls reading. The
+`queued` statuses of a poll are acknowledged by the broker before its offsets are committed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import Sequence
@@ -93,11 +95,25 @@ class Intake:
             new = await message_log.enqueue(conn, fired)
             for how, message, at in engagement:
                 await message_log.engaged(conn, how, message, at)
+            repeats = [t.id for t in fired if t.id not in new]
+            waiting = await message_log.still_queued(conn, repeats)
         metrics.TRIGGERS.labels("queued").inc(len(new))
         metrics.TRIGGERS.labels("repeat").inc(len(fired) - len(new))
+        # `queued` for every trigger no sender has taken yet, repeats included: a repeat is how
+        # a crash between the commit above and the acknowledgement below shows (the offsets
+        # were not committed), and its status event has the same id, so readers see it once.
+        announced: set[str] = set()
+        deliveries = []
         for trigger in fired:
-            if trigger.id in new and trigger.customerid is not None:
-                await self.statuses.publish(trigger.shopid, trigger.customerid, _queued(trigger))
+            if trigger.id in announced or trigger.customerid is None:
+                continue
+            if trigger.id in new or trigger.id in waiting:
+                announced.add(trigger.id)
+                update = _queued(trigger)
+                deliveries.append(
+                    await self.statuses.publish(trigger.shopid, trigger.customerid, update)
+                )
+        await asyncio.gather(*deliveries)  # acknowledged before the offsets are committed
 
     async def _park(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         value = record.value or b""

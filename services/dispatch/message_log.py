@@ -87,6 +87,20 @@ async def enqueue(conn: AsyncConnection, fired: Sequence[TriggerFiredEvent]) -> 
     return {row[0] for row in rows}
 
 
+_STILL_QUEUED = text(
+    "SELECT trigger_id FROM messages "
+    "WHERE trigger_id = ANY(CAST(:ids AS text[])) AND state = 'queued' AND attempts = 0"
+)
+
+
+async def still_queued(conn: AsyncConnection, trigger_ids: Sequence[str]) -> set[str]:
+    """Which of these (already known) triggers no sender has taken yet."""
+    if not trigger_ids:
+        return set()
+    rows = await conn.execute(_STILL_QUEUED, {"ids": list(trigger_ids)})
+    return {row[0] for row in rows}
+
+
 _CLAIM = text(
     """
 UPDATE messages AS m SET lease_until = now() + make_interval(secs => :lease_s),

@@ -74,7 +74,12 @@ class DeadLetterSink(Protocol):
 
 
 class StatusSink(Protocol):
-    async def publish(self, shop_id: str, customer_id: str, update: MessageUpdate) -> None: ...
+    async def publish(
+        self, shop_id: str, customer_id: str, update: MessageUpdate
+    ) -> Awaitable[object]:
+        """Hand the status record to the producer; the result resolves when it is acknowledged
+        (callers that need the acknowledgement await it, the sender does not)."""
+        ...
 
 
 @dataclass

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 
 from services.dispatch.message_log import MessageRow
 from shared.clock import Clock
@@ -21,7 +23,9 @@ class KafkaStatuses:
         self._producer = producer
         self._clock = clock
 
-    async def publish(self, shop_id: str, customer_id: str, update: MessageUpdate) -> None:
+    async def publish(
+        self, shop_id: str, customer_id: str, update: MessageUpdate
+    ) -> Awaitable[RecordMetadata]:
         event = STATUS_EVENTS[update.status].model_validate(
             {
                 "id": status_event_id(update),
@@ -33,11 +37,12 @@ class KafkaStatuses:
                 "data": update,
             }
         )
-        await self._producer.send(
+        delivery: Awaitable[RecordMetadata] = await self._producer.send(
             MESSAGES_STATUS.name,
             event.model_dump_json(exclude_none=True).encode(),
             key=event.key.encode(),
         )
+        return delivery
 
 
 class KafkaDeadLetters:
