@@ -3,7 +3,7 @@
 Each fact is merged, never overwritten blindly: contact fields only when the event names them,
 consent per channel only when the statement is at least as recent as the stored one (a stale
 shop sync cannot undo an SMS STOP), and an address that bounced hard stays unusable until the
-customer gives a different one.
+customer gives a different one (one the provider blocked for an opt-out: until a newer consent).
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ from shared.events.shop import (
 )
 
 _FIELDS = ("email", "phone", "first_name", "last_name", "locale", "time_zone")
+OPTED_OUT = "opted out at the provider"
+"""In an address's undeliverable reason: the provider refused it because the customer opted
+out there (an SMS STOP). A newer consent grant on that channel (START, a preference centre)
+lifts it, as the provider does; a bounce or an invalid number stays until the address changes."""
 _CHANNELS = ("email", "sms")
 
 
@@ -107,11 +111,15 @@ ON CONFLICT (shop_id, customer_id) DO UPDATE SET
         WHEN EXCLUDED.email_undeliverable IS NOT NULL THEN EXCLUDED.email_undeliverable
         WHEN EXCLUDED.email IS NOT NULL AND EXCLUDED.email IS DISTINCT FROM contacts.email
             THEN NULL
+        WHEN EXCLUDED.email_consent AND EXCLUDED.email_consent_at > contacts.email_consent_at
+            AND contacts.email_undeliverable LIKE :opted_out_pattern THEN NULL
         ELSE contacts.email_undeliverable END,
     sms_undeliverable = CASE
         WHEN EXCLUDED.sms_undeliverable IS NOT NULL THEN EXCLUDED.sms_undeliverable
         WHEN EXCLUDED.phone IS NOT NULL AND EXCLUDED.phone IS DISTINCT FROM contacts.phone
             THEN NULL
+        WHEN EXCLUDED.sms_consent AND EXCLUDED.sms_consent_at > contacts.sms_consent_at
+            AND contacts.sms_undeliverable LIKE :opted_out_pattern THEN NULL
         ELSE contacts.sms_undeliverable END,
     email = COALESCE(EXCLUDED.email, contacts.email),
     phone = COALESCE(EXCLUDED.phone, contacts.phone),
@@ -139,7 +147,11 @@ ON CONFLICT (shop_id, customer_id) DO UPDATE SET
 
 
 def _params(facts: ContactFacts) -> dict[str, Any]:
-    params: dict[str, Any] = {"shop_id": facts.shop_id, "customer_id": facts.customer_id}
+    params: dict[str, Any] = {
+        "shop_id": facts.shop_id,
+        "customer_id": facts.customer_id,
+        "opted_out_pattern": f"%{OPTED_OUT}%",
+    }
     for name in _FIELDS:
         params[name] = facts.fields.get(name)
     for channel in _CHANNELS:

@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.dispatch import contacts, message_log, metrics
+from services.dispatch.contacts import OPTED_OUT
 from services.dispatch.message_log import CustomerHistory, MessageRow
 from services.dispatch.policy import Contact, Defer, Send, Skip, plan_message
 from services.dispatch.providers.base import SendError, SendResult, TransientSendError
@@ -466,7 +467,6 @@ class Sender:
             log.exception("cannot publish the status of %s", row.trigger_id)
 
 
-OPTED_OUT = "opted out at the provider"
 _SMS_ADDRESS_ERRORS = frozenset({21211, 21214, 21217, 21408, 21612, 21614})
 """Twilio codes about the recipient's number (invalid, unreachable, not mobile, region not
 enabled), as opposed to the message or our own account."""

@@ -429,7 +429,7 @@ def _zone_in_daytime() -> str:
     raise AssertionError("no zone in daytime: extend the list")
 
 
-def test_an_sms_opt_out_the_provider_knows_of_withdraws_consent_and_falls_back(
+def test_a_provider_opt_out_falls_back_to_email_until_the_customer_opts_in_again(
     dispatch: DispatchProcess, sinks: Sinks, shop: Shop, statuses: TopicWindow
 ) -> None:
     sinks.control_sms(opted_out=["+14155550123"])
@@ -467,6 +467,19 @@ def test_an_sms_opt_out_the_provider_knows_of_withdraws_consent_and_falls_back(
     )
     status = final_status(statuses, shop, later)
     assert status.value["type"] == "message.skipped"  # consent withdrawn, number unusable
+
+    # The customer texts START: consent again, newer than the provider's opt-out.
+    shop.feedback("c9", "consent.granted", {"channel": "sms", "source": "sms_keyword"})
+    again = shop.trigger(
+        "c9",
+        campaign="win_back",
+        step="follow-up",
+        template="win-back/follow-up",
+        channels=("sms",),
+    )
+    status = final_status(statuses, shop, again)
+    assert status.value["type"] == "message.sent", status.value["data"]
+    assert status.value["data"]["channel"] == "sms"
 
 
 def test_an_sms_whose_answer_was_lost_is_found_at_the_provider_not_sent_again(
