@@ -5,7 +5,7 @@ Three short transactions per round, never one per provider call:
 2. record every decision: the channel and message id of each send (before any provider call),
    deferrals, skips;
 3. after the provider calls, record sent / retrying / failed.
-Status records go to `messages.status.v1` after each commit.
+Status records go to `messages.status.v1`, acknowledged, before each commit.
 
 Messages of one customer in one batch are decided in order, each seeing the ones before it,
 so two marketing messages in the same round cannot both slip under the frequency cap.
@@ -17,7 +17,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import formataddr
@@ -47,6 +47,7 @@ HISTORY_WINDOW = timedelta(days=30)
 Outcome = tuple[MessageRow, dict[str, Any], MessageUpdate]
 """A row's decided state: the log row, its settle parameters and its status record."""
 CONTACT_RETRY_S = 2.0
+STATUS_ACK_TIMEOUT_S = 10.0
 
 
 class Delivery(Protocol):
@@ -216,16 +217,18 @@ class Sender:
                 jobs.append(decided)
             else:
                 outcomes.append(decided)
+        await self._announce(
+            (row, update)
+            for row, _, update in outcomes
+            # still waiting for the same thing: said once, when it started
+            if not (
+                update.status is MessageStatus.DEFERRED
+                and (row.state, row.reason) == ("deferred", update.reason)
+            )
+        )
         async with self.engine.begin() as conn:
             await message_log.mark_sending(conn, [_sending(job) for job in jobs])
             await message_log.settle(conn, [{**o[1], "now": now} for o in outcomes])
-        for row, _, update in outcomes:
-            if update.status is MessageStatus.DEFERRED and (row.state, row.reason) == (
-                "deferred",
-                update.reason,
-            ):
-                continue  # still waiting for the same thing: said once, when it started
-            await self._publish(row, update)
         return len(rows), jobs
 
     def _decide(
@@ -342,13 +345,12 @@ class Sender:
 
         results = await asyncio.gather(*(one(job) for job in jobs))
         now = self.clock.now()
+        await self._announce((row, update) for row, _, update in results)
         async with self.engine.begin() as conn:
             await message_log.settle(conn, [{**settle, "now": now} for _, settle, _ in results])
             for job, (_, _, update) in zip(jobs, results, strict=True):
                 if update.status is MessageStatus.QUEUED:  # refused for the address: remember
                     await _mark_contact(conn, job, update.reason or "rejected", now)
-        for row, _, update in results:
-            await self._publish(row, update)
 
     async def _send(self, job: Job) -> Outcome:
         row, circuit = job.row, self.circuits[job.channel]
@@ -460,11 +462,32 @@ class Sender:
         update = _update(job.row, MessageStatus.QUEUED, job.channel, job=job, reason=reason)
         return job.row, settle, update
 
-    async def _publish(self, row: MessageRow, update: MessageUpdate) -> None:
-        try:
-            await self.statuses.publish(row.shop_id, row.customer_id, update)
-        except Exception:  # the status feed must not stop sending; the log row is the truth
-            log.exception("cannot publish the status of %s", row.trigger_id)
+    async def _announce(self, items: Iterable[tuple[MessageRow, MessageUpdate]]) -> None:
+        """Publish status records and wait (boundedly) for the broker, *before* the outcome is
+        committed: a crash in between says it again when the message is retaken (terminal
+        statuses keep their event id, so readers see them once) instead of never. A broker that
+        does not answer in time must not stop sending: the log row is the truth."""
+        deliveries: list[asyncio.Future[object]] = []
+        for row, update in items:
+            try:
+                sent = await self.statuses.publish(row.shop_id, row.customer_id, update)
+            except Exception:
+                log.exception("cannot publish the status of %s", row.trigger_id)
+                continue
+            deliveries.append(asyncio.ensure_future(sent))
+        if not deliveries:
+            return
+        done, waiting = await asyncio.wait(deliveries, timeout=STATUS_ACK_TIMEOUT_S)
+        failed = sum(1 for d in done if d.exception() is not None)
+        for late in waiting:
+            late.add_done_callback(_consume_failure)
+        if failed or waiting:
+            log.warning(
+                "%d status records failed and %d unacknowledged after %.0f s; sending goes on",
+                failed,
+                len(waiting),
+                STATUS_ACK_TIMEOUT_S,
+            )
 
 
 _SMS_ADDRESS_ERRORS = frozenset({21211, 21214, 21217, 21408, 21612, 21614})
@@ -498,6 +521,11 @@ async def _mark_contact(conn: AsyncConnection, job: Job, reason: str, now: datet
         "WHERE shop_id = :shop AND customer_id = :customer"
     )
     await conn.execute(text(statement), {**who, "reason": reason[:300]})
+
+
+def _consume_failure(delivery: asyncio.Future[object]) -> None:
+    if not delivery.cancelled():
+        delivery.exception()  # retrieved: a late failure was already reported as a timeout
 
 
 def _label(channel: Channel | None) -> str:

@@ -116,6 +116,17 @@ def parse_message_event(raw: bytes | str) -> MessageEvent:
     return MESSAGE_EVENT.validate_json(raw)
 
 
+TERMINAL_STATUSES: Final = frozenset(
+    {MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.SKIPPED}
+)
+
+
 def status_event_id(update: MessageUpdate) -> str:
-    name = f"{update.message_id}\x1f{update.status}\x1f{update.attempt}"
+    """Deterministic, so that a status said again (dispatch publishes before it commits, and
+    says it again after a crash in between) has the same id: a message ends once, so its
+    terminal status has one id whatever the attempt; a deferral or a re-queue is per attempt."""
+    if update.status in TERMINAL_STATUSES:
+        name = f"{update.message_id}\x1f{update.status}"
+    else:
+        name = f"{update.message_id}\x1f{update.status}\x1f{update.attempt}"
     return str(uuid.uuid5(_MESSAGE_NAMESPACE, name))

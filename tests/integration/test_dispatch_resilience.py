@@ -157,6 +157,9 @@ def test_sigkilled_dispatch_delivers_every_message_exactly_once(
     assert seen.recorded == CRASH_TRIGGERS  # no message recorded twice by a sink
     assert stray_messages(sinks, bulk_shop, planned) == 0
     assert sorted(attempts) == sorted(p.message_id for p in planned)  # each on its channel
+    # Statuses are acknowledged before the outcome is committed: a kill in between says
+    # `sent` again when the message is retaken, never not at all.
+    assert sent_statuses == {p.trigger_id for p in planned}
     report(
         logs_dir,
         "crash",
