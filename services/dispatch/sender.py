@@ -478,7 +478,7 @@ class Sender:
         if not deliveries:
             return
         done, waiting = await asyncio.wait(deliveries, timeout=STATUS_ACK_TIMEOUT_S)
-        failed = sum(1 for d in done if d.exception() is not None)
+        failed = sum(1 for d in done if d.cancelled() or d.exception() is not None)
         for late in waiting:
             late.add_done_callback(_consume_failure)
         if failed or waiting:
