@@ -16,6 +16,7 @@ def test_the_message_id_is_read_from_the_header_block_only() -> None:
     )
     assert header_value(raw, b"message-id") == "<trg-1.email@shop.example>"
     assert header_value(b"Subject: hi\r\n\r\nMessage-ID: <x@y>\r\n", b"message-id") is None
+    assert header_value(b"Subject: hi\n\nMessage-ID: <x@y>\n", b"message-id") is None
 
 
 def test_the_cheap_read_agrees_with_the_parser_on_our_emails() -> None:

@@ -273,8 +273,7 @@ class Arrival:
 
 def header_value(raw: bytes, name: bytes) -> str | None:
     """The first `name` header's value (unfolded), without parsing the message."""
-    end = raw.find(b"\r\n\r\n")
-    head = raw[: end if end >= 0 else len(raw)].replace(b"\r\n", b"\n")
+    head = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]  # CRLF or bare LF
     prefix = name.lower() + b":"
     lines = head.split(b"\n")
     for number, line in enumerate(lines):
