@@ -150,19 +150,16 @@ class Sender:
         self._calls = asyncio.Semaphore(self.settings.in_flight)
         self._rounds = asyncio.Semaphore(self.settings.rounds_in_flight)
 
-    async def run_round(self, *, wait: bool = True) -> int:
+    async def run_round(self) -> int:
         """Process one batch; return how many messages were claimed (0: nothing was due).
 
-        `wait=False` returns once the batch's sends are recorded and started, so that the next
-        batch is claimed and decided while these are with the providers; up to
-        `rounds_in_flight` batches send at once (`drain()` waits for them). Deciding stays one
-        batch at a time, and a batch sees the sends of the ones before it (`sending` rows
-        count in the history), so frequency caps hold across overlapping batches."""
+        Returns once the batch's sends are recorded and started, so that the next batch is
+        claimed and decided while these are with the providers; up to `rounds_in_flight`
+        batches send at once (`drain()` waits for them). Deciding stays one batch at a time,
+        and a batch sees the sends of the ones before it (`sending` rows count in the
+        history), so frequency caps hold across overlapping batches."""
         claimed, jobs = await self._decide_round()
         if not jobs:
-            return claimed
-        if wait:
-            await self._send_all(jobs)
             return claimed
         await self._rounds.acquire()
         task = asyncio.create_task(self._send_all(jobs), name="dispatch-send")
@@ -178,7 +175,7 @@ class Sender:
             log.error("a batch's sends could not be recorded", exc_info=task.exception())
 
     async def drain(self) -> None:
-        """Wait for the sends of every batch started with `run_round(wait=False)`."""
+        """Wait for the sends of every batch `run_round` started."""
         while self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
 

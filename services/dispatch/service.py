@@ -14,7 +14,6 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from functools import partial
 
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
@@ -113,7 +112,7 @@ async def serve(settings: DispatchSettings) -> None:
     tasks = [
         asyncio.create_task(_forever(stopping, intake.run_once, 0), name="intake"),
         asyncio.create_task(
-            _forever(stopping, partial(sender.run_round, wait=False), settings.poll_interval_s),
+            _forever(stopping, sender.run_round, settings.poll_interval_s),
             name="sender",
         ),
         asyncio.create_task(_count_waiting(stopping, engine), name="gauge"),

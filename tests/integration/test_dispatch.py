@@ -438,15 +438,9 @@ def test_a_provider_opt_out_falls_back_to_email_until_the_customer_opts_in_again
         fired = shop.trigger(
             "c9", step="reminder-3", template="cart/reminder-3", channels=("sms", "email")
         )
-
-        def sent() -> Record | None:
-            for record in statuses.for_shop(shop.id):
-                data = record.value["data"]
-                if data["trigger_id"] == fired and record.value["type"] == "message.sent":
-                    return record
-            return None
-
-        record: Record = wait_until(sent, 30, "the fallback email")
+        record: Record = wait_until(
+            lambda: status_of(statuses, shop, fired, "message.sent"), 30, "the fallback email"
+        )
     finally:
         sinks.control_sms(opted_out=[])
     assert record.value["data"]["channel"] == "email"

@@ -155,35 +155,32 @@ class TwilioSms:
             form["From"] = self._settings.from_number
         if status_callback is not None:
             form["StatusCallback"] = status_callback
+        answer = await self._request(
+            "POST", data=form, headers={IDEMPOTENCY_HEADER: idempotency_key}
+        )
+        return interpret_twilio_response(answer)
+
+    async def _request(self, method: str, **options: Any) -> TwilioAnswer:
+        """One call to the Messages resource; no answer at all is a TransientSendError."""
         try:
-            async with self._client().post(
-                self._url, data=form, headers={IDEMPOTENCY_HEADER: idempotency_key}
-            ) as response:
-                answer = TwilioAnswer(
+            async with self._client().request(method, self._url, **options) as response:
+                return TwilioAnswer(
                     response.status, response.reason or "", response.headers, await response.read()
                 )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise transport_failure(exc) from exc
-        return interpret_twilio_response(answer)
 
     async def find(self, to: str, body: str, *, since: datetime) -> SendResult | None:
         """Read the newest messages to `to` (Twilio lists newest first) for one with this body
         created since `since` (a minute of clock skew allowed). Trial accounts prefix bodies,
         so the body only has to end the same."""
-        query = {"To": to, "PageSize": str(FIND_PAGE_SIZE)}
-        try:
-            async with self._client().get(self._url, params=query) as response:
-                answer = TwilioAnswer(
-                    response.status, response.reason or "", response.headers, await response.read()
-                )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise transport_failure(exc) from exc
-        if answer.status != 200:
-            try:
-                interpret_twilio_response(answer)
-            except PermanentSendError as exc:  # the list is unreadable: we cannot tell
-                raise TransientSendError(f"cannot read the Messages list: {exc.reason}") from exc
-            raise TransientSendError(f"cannot read the Messages list: http {answer.status}")
+        answer = await self._request("GET", params={"To": to, "PageSize": str(FIND_PAGE_SIZE)})
+        if answer.status != 200:  # whatever the reason, we cannot tell: never "not sent"
+            _, message = _twilio_error(answer)
+            raise TransientSendError(
+                f"cannot read the Messages list: http {answer.status}: {message}",
+                http_status=answer.status,
+            )
         try:
             listed = answer.json()["messages"]
         except (ValueError, KeyError, TypeError) as exc:
