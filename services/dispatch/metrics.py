@@ -29,3 +29,9 @@ BACKOFF_SECONDS = Histogram(
     buckets=(1, 2, 5, 10, 30, 60, 120, 300),
 )
 WAITING = Gauge("nudge_dispatch_waiting_messages", "Messages queued, deferred or retrying")
+OUTBOX = Counter(
+    "nudge_dispatch_outbox_records_total",
+    "Records kept in the outbox because the broker did not acknowledge them in time, and "
+    "records relayed from it later",
+    ["event"],
+)

@@ -5,7 +5,8 @@ Three short transactions per round, never one per provider call:
 2. record every decision: the channel and message id of each send (before any provider call),
    deferrals, skips;
 3. after the provider calls, record sent / retrying / failed.
-Status records go to `messages.status.v1`, acknowledged, before each commit.
+Status records go to `messages.status.v1`, acknowledged, before each commit; those the broker
+does not acknowledge in time are committed to the outbox instead (outbox.py).
 
 Messages of one customer in one batch are decided in order, each seeing the ones before it,
 so two marketing messages in the same round cannot both slip under the frequency cap.
@@ -27,9 +28,10 @@ from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.dispatch import contacts, message_log, metrics
+from services.dispatch import contacts, message_log, metrics, outbox
 from services.dispatch.contacts import OPTED_OUT
 from services.dispatch.message_log import CustomerHistory, MessageRow
+from services.dispatch.outbox import Outbound
 from services.dispatch.policy import Contact, Defer, Send, Skip, plan_message
 from services.dispatch.providers.base import SendError, SendResult, TransientSendError
 from services.dispatch.settings import DispatchSettings
@@ -47,7 +49,6 @@ HISTORY_WINDOW = timedelta(days=30)
 Outcome = tuple[MessageRow, dict[str, Any], MessageUpdate]
 """A row's decided state: the log row, its settle parameters and its status record."""
 CONTACT_RETRY_S = 2.0
-STATUS_ACK_TIMEOUT_S = 10.0
 
 
 class Delivery(Protocol):
@@ -71,17 +72,24 @@ class Delivery(Protocol):
     ) -> SendResult | None: ...
 
 
-class DeadLetterSink(Protocol):
-    async def park(self, row: MessageRow, reason: str) -> None: ...
-
-
 class StatusSink(Protocol):
     async def publish(
         self, shop_id: str, customer_id: str, update: MessageUpdate
     ) -> Awaitable[object]:
         """Hand the status record to the producer; the result resolves when it is acknowledged
-        (callers that need the acknowledgement await it, the sender does not)."""
+        (callers that need the acknowledgement await it)."""
         ...
+
+
+class Outlet(Protocol):
+    """What the sender publishes (statuses.py): records are built, then sent, so that one the
+    broker does not acknowledge in time can be kept in the outbox as it is."""
+
+    def status(self, shop_id: str, customer_id: str, update: MessageUpdate) -> Outbound: ...
+
+    def dead_letter(self, row: MessageRow, reason: str) -> Outbound: ...
+
+    async def send(self, record: Outbound) -> Awaitable[object]: ...
 
 
 @dataclass
@@ -96,6 +104,8 @@ class Job:
     unsubscribe: tuple[str, str] | None
     template_id: str
     locale: str | None
+    dead_letter: Outbound | None = None
+    """Set when the sender gives up on it: the trigger for `messages.dlq.v1`."""
 
 
 @dataclass
@@ -131,11 +141,10 @@ class Sender:
     templates: TemplateStore
     shops: ShopProfiles
     delivery: Delivery
-    statuses: StatusSink
+    statuses: Outlet
     settings: DispatchSettings
     secret_key: SecretStr
     clock: Clock
-    dead_letters: DeadLetterSink | None = None
     throttles: dict[Channel, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     circuits: dict[Channel, Circuit] = field(init=False)
     _calls: asyncio.Semaphore = field(init=False)
@@ -214,8 +223,8 @@ class Sender:
                 jobs.append(decided)
             else:
                 outcomes.append(decided)
-        await self._announce(
-            (row, update)
+        unacknowledged = await self._announce(
+            self.statuses.status(row.shop_id, row.customer_id, update)
             for row, _, update in outcomes
             # still waiting for the same thing: said once, when it started
             if not (
@@ -226,6 +235,7 @@ class Sender:
         async with self.engine.begin() as conn:
             await message_log.mark_sending(conn, [_sending(job) for job in jobs])
             await message_log.settle(conn, [{**o[1], "now": now} for o in outcomes])
+            await outbox.keep(conn, unacknowledged)
         return len(rows), jobs
 
     def _decide(
@@ -342,9 +352,12 @@ class Sender:
 
         results = await asyncio.gather(*(one(job) for job in jobs))
         now = self.clock.now()
-        await self._announce((row, update) for row, _, update in results)
+        records = [self.statuses.status(r.shop_id, r.customer_id, u) for r, _, u in results]
+        records += [job.dead_letter for job in jobs if job.dead_letter is not None]
+        unacknowledged = await self._announce(records)
         async with self.engine.begin() as conn:
             await message_log.settle(conn, [{**settle, "now": now} for _, settle, _ in results])
+            await outbox.keep(conn, unacknowledged)
             for job, (_, _, update) in zip(jobs, results, strict=True):
                 if update.status is MessageStatus.QUEUED:  # refused for the address: remember
                     await _mark_contact(conn, job, update.reason or "rejected", now)
@@ -367,8 +380,7 @@ class Sender:
             metrics.PROVIDER_ERRORS.labels(job.channel.value, "transient").inc()
             if row.attempts >= self.settings.max_attempts:
                 reason = f"gave up after {row.attempts} attempts: {exc.reason}"
-                if self.dead_letters is not None:
-                    await self.dead_letters.park(row, reason)
+                job.dead_letter = self.statuses.dead_letter(row, reason)
                 return self._fail(job, reason)
             delay = exc.retry_after_s or self._backoff(row.attempts)
             metrics.BACKOFF_SECONDS.labels(job.channel.value).observe(delay)
@@ -459,32 +471,15 @@ class Sender:
         update = _update(job.row, MessageStatus.QUEUED, job.channel, job=job, reason=reason)
         return job.row, settle, update
 
-    async def _announce(self, items: Iterable[tuple[MessageRow, MessageUpdate]]) -> None:
-        """Publish status records and wait (boundedly) for the broker, *before* the outcome is
+    async def _announce(self, records: Iterable[Outbound]) -> list[Outbound]:
+        """Publish records and wait (boundedly) for the broker, *before* the outcome is
         committed: a crash in between says it again when the message is retaken (terminal
         statuses keep their event id, so readers see them once) instead of never. A broker that
-        does not answer in time must not stop sending: the log row is the truth."""
-        deliveries: list[asyncio.Future[object]] = []
-        for row, update in items:
-            try:
-                sent = await self.statuses.publish(row.shop_id, row.customer_id, update)
-            except Exception:
-                log.exception("cannot publish the status of %s", row.trigger_id)
-                continue
-            deliveries.append(asyncio.ensure_future(sent))
-        if not deliveries:
-            return
-        done, waiting = await asyncio.wait(deliveries, timeout=STATUS_ACK_TIMEOUT_S)
-        failed = sum(1 for d in done if d.cancelled() or d.exception() is not None)
-        for late in waiting:
-            late.add_done_callback(_consume_failure)
-        if failed or waiting:
-            log.warning(
-                "%d status records failed and %d unacknowledged after %.0f s; sending goes on",
-                failed,
-                len(waiting),
-                STATUS_ACK_TIMEOUT_S,
-            )
+        does not answer in time must not stop sending: what it did not acknowledge is returned,
+        for the outcome's transaction to keep in the outbox."""
+        batch = list(records)
+        acknowledged = await outbox.deliver(self.statuses.send, batch, outbox.ACK_TIMEOUT_S)
+        return [r for r, ok in zip(batch, acknowledged, strict=True) if not ok]
 
 
 _SMS_ADDRESS_ERRORS = frozenset({21211, 21214, 21217, 21408, 21612, 21614})
@@ -518,11 +513,6 @@ async def _mark_contact(conn: AsyncConnection, job: Job, reason: str, now: datet
         "WHERE shop_id = :shop AND customer_id = :customer"
     )
     await conn.execute(text(statement), {**who, "reason": reason[:300]})
-
-
-def _consume_failure(delivery: asyncio.Future[object]) -> None:
-    if not delivery.cancelled():
-        delivery.exception()  # retrieved: a late failure was already reported as a timeout
 
 
 def _label(channel: Channel | None) -> str:

@@ -22,12 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.dispatch import metrics
 from services.dispatch.delivery import ProviderDelivery
 from services.dispatch.intake import TOPICS, Intake
+from services.dispatch.outbox import Relay
 from services.dispatch.providers.email import EmailSettings, SmtpSender
 from services.dispatch.providers.sms import TwilioSettings, TwilioSms
 from services.dispatch.sender import Sender
 from services.dispatch.settings import DispatchSettings
 from services.dispatch.shop_profiles import ShopProfiles
-from services.dispatch.statuses import KafkaDeadLetters, KafkaStatuses
+from services.dispatch.statuses import KafkaStatuses
 from services.dispatch.templates.store import TemplateStore
 from shared.clock import make_clock
 from shared.db.engine import make_engine
@@ -37,6 +38,8 @@ from shared.kafka import make_producer, pin_new_group_to_end
 from shared.settings import DatabaseSettings, KafkaSettings, SecretKeySettings
 
 log = logging.getLogger(__name__)
+OUTBOX_IDLE_S = 2.0
+"""How often an empty outbox is looked at again."""
 
 
 def throttle(per_s: float) -> Callable[[], Awaitable[None]]:
@@ -88,7 +91,6 @@ async def serve(settings: DispatchSettings) -> None:
         settings=settings,
         secret_key=SecretKeySettings().key(),
         clock=clock,
-        dead_letters=KafkaDeadLetters(producer),
         throttles={
             Channel.EMAIL: throttle(settings.email_per_s),
             Channel.SMS: throttle(settings.sms_per_s),
@@ -114,6 +116,10 @@ async def serve(settings: DispatchSettings) -> None:
         asyncio.create_task(
             _forever(stopping, sender.run_round, settings.poll_interval_s),
             name="sender",
+        ),
+        asyncio.create_task(
+            _forever(stopping, Relay(engine, statuses.send).run_once, OUTBOX_IDLE_S),
+            name="outbox",
         ),
         asyncio.create_task(_count_waiting(stopping, engine), name="gauge"),
     ]

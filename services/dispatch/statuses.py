@@ -1,5 +1,7 @@
-"""Publishing message status changes on `messages.status.v1`, and given-up triggers on
-`messages.dlq.v1` (the trigger as it arrived, with the last error: replayable by operators)."""
+"""The records dispatch publishes: status changes on `messages.status.v1`, and given-up
+triggers on `messages.dlq.v1` (the trigger as it arrived, with the last error: replayable by
+operators). Built first, then sent, so that a record the broker does not acknowledge in time
+can be kept in the outbox as it is."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
 from services.dispatch.message_log import MessageRow
+from services.dispatch.outbox import Outbound
 from shared.clock import Clock
 from shared.events import DeadLetter
 from shared.events.messages import STATUS_EVENTS, MessageUpdate, status_event_id
@@ -23,9 +26,7 @@ class KafkaStatuses:
         self._producer = producer
         self._clock = clock
 
-    async def publish(
-        self, shop_id: str, customer_id: str, update: MessageUpdate
-    ) -> Awaitable[RecordMetadata]:
+    def status(self, shop_id: str, customer_id: str, update: MessageUpdate) -> Outbound:
         event = STATUS_EVENTS[update.status].model_validate(
             {
                 "id": status_event_id(update),
@@ -37,29 +38,30 @@ class KafkaStatuses:
                 "data": update,
             }
         )
-        delivery: Awaitable[RecordMetadata] = await self._producer.send(
-            MESSAGES_STATUS.name,
-            event.model_dump_json(exclude_none=True).encode(),
-            key=event.key.encode(),
-        )
-        return delivery
+        value = event.model_dump_json(exclude_none=True).encode()
+        return Outbound(MESSAGES_STATUS.name, event.key.encode(), value)
 
-
-class KafkaDeadLetters:
-    def __init__(self, producer: AIOKafkaProducer) -> None:
-        self._producer = producer
-
-    async def park(self, row: MessageRow, reason: str) -> None:
+    @staticmethod
+    def dead_letter(row: MessageRow, reason: str) -> Outbound:
+        key = f"{row.shop_id}:{row.customer_id}"
         letter = DeadLetter(
             source_topic=TRIGGERS_FIRED.name,
-            key=f"{row.shop_id}:{row.customer_id}",
+            key=key,
             service="dispatch",
             reason=reason[:10_000],
             payload=row.trigger.model_dump_json(exclude_none=True),
             parked_at=datetime.now(UTC),
         )
-        await self._producer.send_and_wait(
-            MESSAGES_DLQ.name,
-            letter.model_dump_json(exclude_none=True).encode(),
-            key=f"{row.shop_id}:{row.customer_id}".encode(),
+        value = letter.model_dump_json(exclude_none=True).encode()
+        return Outbound(MESSAGES_DLQ.name, key.encode(), value)
+
+    async def send(self, record: Outbound) -> Awaitable[RecordMetadata]:
+        delivery: Awaitable[RecordMetadata] = await self._producer.send(
+            record.topic, record.value, key=record.key
         )
+        return delivery
+
+    async def publish(
+        self, shop_id: str, customer_id: str, update: MessageUpdate
+    ) -> Awaitable[RecordMetadata]:
+        return await self.send(self.status(shop_id, customer_id, update))

@@ -1,14 +1,12 @@
 """The broker goes away while requests arrive: 503 in bounded time, then recovery by itself.
 
-Runs its own broker instance (deploy/local/kafka.sh with other ports and folder) so that
-stopping it cannot disturb the rest of the suite.
+Runs its own broker instance (tests/support/own_broker.py), so that stopping it cannot
+disturb the rest of the suite.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import threading
 import time
 import uuid
@@ -20,43 +18,22 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from shared.kafka import create_topics
-from shared.settings import KafkaSettings
 from shared.topics import SHOP_EVENTS
 from tests.support.ingest_process import running_ingest
+from tests.support.own_broker import fresh_broker, start_broker, stop_broker
 from tests.support.payloads import order_placed
 from tests.support.shops import add_shop
-from tests.support.stack import ROOT, Stack, run_script
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
 
-# Its own port and folder, which NUDGE_OUTAGE_KAFKA_PORT and NUDGE_KAFKA_DIR move so that two
-# people can run the suite on one machine. Below the ephemeral range (32768-60999 on Linux):
-# while this broker is down, a client reconnecting to it could otherwise be given its port.
-PORT = int(os.environ.get("NUDGE_OUTAGE_KAFKA_PORT", "29192"))
-CONTROLLER_PORT = PORT + 1
-_SUITE_DIR = os.environ.get("NUDGE_KAFKA_DIR")
-BOOTSTRAP = f"127.0.0.1:{PORT}"
 PUBLISH_TIMEOUT_S = 2.0
-BROKER_ENV = {
-    "NUDGE_KAFKA_PORT": str(PORT),
-    "NUDGE_KAFKA_CONTROLLER_PORT": str(CONTROLLER_PORT),
-    "NUDGE_KAFKA_DIR": f"{_SUITE_DIR}-outage"
-    if _SUITE_DIR
-    else str(ROOT / ".local" / "kafka-outage-test"),
-}
 
 
 @pytest.fixture(scope="module")
 def second_broker() -> Iterator[str]:
-    run_script("kafka.sh", "stop", env=BROKER_ENV)
-    shutil.rmtree(BROKER_ENV["NUDGE_KAFKA_DIR"], ignore_errors=True)  # a fresh, empty broker
-    run_script("kafka.sh", "start", env=BROKER_ENV)
-    try:
-        create_topics(KafkaSettings(bootstrap_servers=BOOTSTRAP), [SHOP_EVENTS], partitions=3)
-        yield BOOTSTRAP
-    finally:
-        run_script("kafka.sh", "stop", env=BROKER_ENV)
+    with fresh_broker([SHOP_EVENTS]) as bootstrap:
+        yield bootstrap
 
 
 @dataclass
@@ -131,14 +108,14 @@ def test_outage_answers_503_then_recovers_without_losing_acknowledged_events(
         sender.start()
         try:
             wait_for(lambda: len(traffic.acknowledged) >= 50, 30, "traffic before the outage")
-            run_script("kafka.sh", "stop", env=BROKER_ENV)
+            stop_broker()
             stopped_at = time.monotonic()
             wait_for(
                 lambda: sum(1 for s in traffic.statuses if s[0] > stopped_at and s[1] == 503) >= 3,
                 60,
                 "503 answers during the outage",
             )
-            run_script("kafka.sh", "start", env=BROKER_ENV)
+            start_broker()
             restarted_at = time.monotonic()
             wait_for(
                 lambda: any(s[0] > restarted_at and s[1] == 200 for s in traffic.statuses),
