@@ -13,12 +13,13 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
+from shared.events.name_ids import NameIds
 from shared.events.types import Id, Model, ShopId
 
 EventId = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
 """Printable ASCII without spaces: the producer's id, or one Nudge derived deterministically."""
 
-_NUDGE_NAMESPACE = uuid.UUID("6f1a3c52-8d0e-4f6b-9a57-3b1f0c9e2d41")
+_NUDGE_IDS = NameIds(uuid.UUID("6f1a3c52-8d0e-4f6b-9a57-3b1f0c9e2d41"))
 
 
 def derived_event_id(shop_id: str, origin: str, origin_id: str) -> str:
@@ -27,7 +28,7 @@ def derived_event_id(shop_id: str, origin: str, origin_id: str) -> str:
     The same delivery always maps to the same id, which is what lets every consumer drop
     duplicates (README, "Duplicates").
     """
-    return str(uuid.uuid5(_NUDGE_NAMESPACE, f"{shop_id}\x1f{origin}\x1f{origin_id}"))
+    return _NUDGE_IDS(f"{shop_id}\x1f{origin}\x1f{origin_id}")
 
 
 def new_event_id() -> str:

@@ -16,15 +16,16 @@ from typing import Annotated, Final, Literal
 from pydantic import AwareDatetime, Field, TypeAdapter
 
 from shared.events.envelope import EventEnvelope
+from shared.events.name_ids import NameIds
 from shared.events.shop import Channel
 from shared.events.types import Id, Model
 
-_MESSAGE_NAMESPACE = uuid.UUID("5b0e1d5c-7a43-4c77-9f0e-2f7b3c1d9a61")
+_MESSAGE_IDS = NameIds(uuid.UUID("5b0e1d5c-7a43-4c77-9f0e-2f7b3c1d9a61"))
 
 
 def message_id(trigger_id: str, channel: str) -> str:
     """The one message a trigger may produce on a channel: the unique key of a send."""
-    return str(uuid.uuid5(_MESSAGE_NAMESPACE, f"{trigger_id}\x1f{channel}"))
+    return _MESSAGE_IDS(f"{trigger_id}\x1f{channel}")
 
 
 class MessageStatus(StrEnum):
@@ -129,4 +130,4 @@ def status_event_id(update: MessageUpdate) -> str:
         name = f"{update.message_id}\x1f{update.status}"
     else:
         name = f"{update.message_id}\x1f{update.status}\x1f{update.attempt}"
-    return str(uuid.uuid5(_MESSAGE_NAMESPACE, name))
+    return _MESSAGE_IDS(name)

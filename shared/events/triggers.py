@@ -16,10 +16,11 @@ from typing import Annotated, Final, Literal
 from pydantic import AwareDatetime, Field, TypeAdapter
 
 from shared.events.envelope import EventEnvelope
+from shared.events.name_ids import NameIds
 from shared.events.shop import Channel, Items, ProductRef, ShipmentStatus
 from shared.events.types import HttpUrl, Id, Model, Money
 
-_TRIGGER_NAMESPACE = uuid.UUID("0b8e9c1e-3f55-4a8c-b1d2-7c6a5e4f3a10")
+_TRIGGER_IDS = NameIds(uuid.UUID("0b8e9c1e-3f55-4a8c-b1d2-7c6a5e4f3a10"))
 
 CampaignId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 StepId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -29,7 +30,7 @@ TemplateId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_./-]{0,127}$")]
 def trigger_id(shop_id: str, customer_id: str, campaign_id: str, journey_id: str, step: str) -> str:
     """The deterministic id of one step of one journey instance for one customer."""
     name = "\x1f".join((shop_id, customer_id, campaign_id, journey_id, step))
-    return str(uuid.uuid5(_TRIGGER_NAMESPACE, name))
+    return _TRIGGER_IDS(name)
 
 
 class Engagement(StrEnum):

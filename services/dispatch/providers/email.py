@@ -24,6 +24,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import aiosmtplib
+from aiosmtplib.typing import SMTPStatus
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -287,12 +288,12 @@ class SmtpSender:
         encoding = "utf-8" if utf8 else "ascii"
         stage = "mail"
         try:
-            await smtp.mail(sender, options=options, encoding=encoding)
+            await _mail(smtp, sender, options, encoding)
             stage = "rcpt"
             refused: list[aiosmtplib.SMTPRecipientRefused] = []
             for recipient in recipients:
                 try:
-                    await smtp.rcpt(recipient, encoding=encoding)
+                    await _rcpt(smtp, recipient, encoding)
                 except aiosmtplib.SMTPRecipientRefused as exc:
                     refused.append(exc)
             if refused:
@@ -320,6 +321,24 @@ class SmtpSender:
             self._idle.append((smtp, time.monotonic()))
         else:
             smtp.close()
+
+
+# MAIL and RCPT as aiosmtplib's `mail` and `rcpt` send them, for addresses parsed already:
+# theirs run each through the RFC 5322 parser again (15 us a call). The connection said EHLO
+# when it was opened (`_acquire`).
+
+
+async def _mail(smtp: aiosmtplib.SMTP, sender: str, options: list[str], encoding: str) -> None:
+    args = [o.encode("ascii") for o in options]
+    response = await smtp.execute_command(b"MAIL", f"FROM:<{sender}>".encode(encoding), *args)
+    if response.code != SMTPStatus.completed:
+        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
+
+
+async def _rcpt(smtp: aiosmtplib.SMTP, recipient: str, encoding: str) -> None:
+    response = await smtp.execute_command(b"RCPT", f"TO:<{recipient}>".encode(encoding))
+    if response.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
+        raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
 
 
 class _StageError(Exception):

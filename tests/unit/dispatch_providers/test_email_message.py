@@ -6,10 +6,12 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.utils import getaddresses
 
 import pytest
 
 from services.dispatch.providers.email import ComposedEmail, EmailSettings, build_email
+from services.dispatch.providers.mime import addresses
 
 UNSUBSCRIBE = (
     "https://t.nudge.example.com/u/eyJzaG9wIjoiZGVtby1jb2ZmZWUiLCJjIjoiNzM5MDQ5ODUyMTM3OSJ9"
@@ -205,3 +207,19 @@ def test_extra_header_names_are_checked(name: str) -> None:
 def test_an_address_header_without_an_address_is_refused() -> None:
     with pytest.raises(ValueError, match="no valid address"):
         marketing(to="")
+
+
+def test_address_headers_read_as_the_rfc_5322_parser_reads_them() -> None:
+    headers = [
+        "ann@example.org",
+        "jürgen@example.de",
+        "Ann Example <ann@example.org>",
+        '"Example, Ann" <ann@example.org>',
+        "ann@example.org, bob@example.org",
+        "ann (work) @example.org",
+        "user@[192.0.2.1]",
+        "",
+    ]
+    for header in headers:
+        expected = [address for _, address in getaddresses([header]) if address]
+        assert addresses(header) == expected, header
