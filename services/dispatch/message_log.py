@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -114,7 +113,7 @@ FROM (
     FOR UPDATE SKIP LOCKED
 ) AS due
 WHERE m.trigger_id = due.trigger_id
-RETURNING m.trigger_id, m.shop_id, m.customer_id, m.journey_id, m.attempts, m.trigger,
+RETURNING m.trigger_id, m.shop_id, m.customer_id, m.journey_id, m.attempts, m.trigger::text,
           due.previous_state, m.channel, m.message_id, m.address, m.created_at, m.reason
 """
 )
@@ -130,7 +129,6 @@ async def claim(
     rows = await conn.execute(_CLAIM, {"limit": limit, "lease_s": lease_s, "now": now})
     claimed = []
     for r in rows:
-        trigger = r[5]
         claimed.append(
             MessageRow(
                 trigger_id=r[0],
@@ -138,9 +136,8 @@ async def claim(
                 customer_id=r[2],
                 journey_id=r[3],
                 attempts=r[4],
-                trigger=TriggerFired.model_validate_json(
-                    trigger if isinstance(trigger, str | bytes) else orjson.dumps(trigger)
-                ),
+                # As text: validated straight from JSON, not decoded to dicts first.
+                trigger=TriggerFired.model_validate_json(r[5]),
                 state=r[6],
                 channel=Channel(r[7]) if r[7] else None,
                 message_id=r[8],

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlencode
 
 import aiohttp
 import orjson
@@ -44,6 +45,7 @@ from services.dispatch.providers.base import (
 )
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+_FORM = "application/x-www-form-urlencoded"
 """Understood by the local SMS sink; ignored by Twilio (see module doc)."""
 
 TWILIO_UNSUBSCRIBED = 21610
@@ -155,9 +157,9 @@ class TwilioSms:
             form["From"] = self._settings.from_number
         if status_callback is not None:
             form["StatusCallback"] = status_callback
-        answer = await self._request(
-            "POST", data=form, headers={IDEMPOTENCY_HEADER: idempotency_key}
-        )
+        headers = {IDEMPOTENCY_HEADER: idempotency_key, "Content-Type": _FORM}
+        # Encoded here: aiohttp's FormData for a dict costs twice the encoding itself.
+        answer = await self._request("POST", data=urlencode(form).encode(), headers=headers)
         return interpret_twilio_response(answer)
 
     async def _request(self, method: str, **options: Any) -> TwilioAnswer:
