@@ -105,9 +105,15 @@ _CLAIM = text(
 UPDATE messages AS m SET lease_until = now() + make_interval(secs => :lease_s),
                          state = 'sending', attempts = m.attempts + 1, updated_at = now()
 FROM (
-    SELECT trigger_id, state AS previous_state FROM messages
-    WHERE (state IN ('queued', 'deferred', 'retrying') AND next_attempt_at <= :now)
-       OR (state = 'sending' AND lease_until < now())
+    SELECT trigger_id, state AS previous_state FROM messages AS candidate
+    WHERE ((state IN ('queued', 'deferred', 'retrying') AND next_attempt_at <= :now)
+           OR (state = 'sending' AND lease_until < now()))
+      AND NOT EXISTS (
+          SELECT 1 FROM messages AS deciding
+          WHERE deciding.shop_id = candidate.shop_id
+            AND deciding.customer_id = candidate.customer_id
+            AND deciding.state = 'sending' AND deciding.message_id IS NULL
+            AND deciding.lease_until > now())
     ORDER BY COALESCE(next_attempt_at, lease_until)
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
@@ -119,13 +125,24 @@ RETURNING m.trigger_id, m.shop_id, m.customer_id, m.journey_id, m.attempts, m.tr
 )
 
 
+_CLAIM_TURN = text("SELECT pg_advisory_xact_lock(7302617746925571891)")
+"""A fixed key of dispatch's own (advisory locks are per database)."""
+
+
 async def claim(
     conn: AsyncConnection, limit: int, lease_s: float, now: datetime
 ) -> list[MessageRow]:
     """Take up to `limit` due rows (and rows whose sender's lease expired) for this sender.
 
+    Not a customer's while another sender is deciding on them (a claimed row without a
+    message id yet): that decision is not in the history, and a second message could slip
+    under the frequency cap. Their rows are taken once it is recorded. Claims take turns
+    (a transaction lock, held for the claim only), so that each sees the ones before it:
+    two at once would both find the customer free.
+
     Due times are in campaign time (`now`, from dispatch's clock, scaled in demos); leases
-    are in the database's wall-clock time."""
+    are in the database's wall-clock time. Call it in a transaction of its own."""
+    await conn.execute(_CLAIM_TURN)
     rows = await conn.execute(_CLAIM, {"limit": limit, "lease_s": lease_s, "now": now})
     claimed = []
     for r in rows:
@@ -188,6 +205,9 @@ async def settle(conn: AsyncConnection, items: Sequence[dict[str, Any]]) -> None
         await conn.execute(_SETTLE, list(items))
 
 
+JUST_NOW_S = 60.0
+"""Wall-clock seconds within which a recorded send counts whatever its campaign time."""
+
 _HISTORY = text(
     """
 SELECT shop_id, customer_id, journey_id, channel, transactional, COALESCE(sent_at, :now),
@@ -195,7 +215,8 @@ SELECT shop_id, customer_id, journey_id, channel, transactional, COALESCE(sent_a
 FROM messages
 WHERE (shop_id, customer_id) IN (SELECT * FROM unnest(CAST(:shops AS text[]),
                                                        CAST(:customers AS text[])))
-  AND (state = 'sent' AND sent_at > :since AND sent_at <= :now
+  AND (state = 'sent' AND sent_at > :since
+       AND (sent_at <= :now OR updated_at > now() - make_interval(secs => :just_now_s))
        OR state = 'sending' AND message_id IS NOT NULL AND lease_until > now()
           AND trigger_id <> ALL(CAST(:deciding AS text[])))
 ORDER BY 6
@@ -231,8 +252,9 @@ async def history(
 ) -> dict[tuple[str, str], CustomerHistory]:
     """The customers' sends in the window, and the sends in progress (counted as of `now`):
     another batch's, or another sender's, message that is with a provider counts against the
-    frequency cap. Sends after `now` are not history either: with a demo's scaled clock an
-    earlier run's campaign time may be ahead of this one's. `deciding` are the trigger ids
+    frequency cap. Sends after `now` are not history either (with a demo's scaled clock an
+    earlier run's campaign time may be ahead of this one's), unless recorded just now: another
+    sender's send that ended after this round took its `now`. `deciding` are the trigger ids
     being decided now: not history (a message retried after a provider error must not cap
     itself)."""
     found = {key: CustomerHistory({}, {}) for key in keys}
@@ -247,6 +269,7 @@ async def history(
             "since": now - window,
             "now": now,
             "deciding": list(deciding),
+            "just_now_s": JUST_NOW_S,
         },
     )
     for shop, customer, journey, channel, transactional, sent_at, opened, clicked, replied in rows:

@@ -422,6 +422,17 @@ class MessageLog:
         )
         return {str(r[0]): int(r[1]) for r in rows}
 
+    def outcomes_by_customer(self, shop_id: str) -> dict[str, list[str]]:
+        """Customer -> the states of their messages, sorted."""
+        rows = self._fetch(
+            "SELECT customer_id, state FROM messages WHERE shop_id = :shop ORDER BY 1, 2",
+            shop=shop_id,
+        )
+        found: dict[str, list[str]] = {}
+        for customer, state in rows:
+            found.setdefault(str(customer), []).append(str(state))
+        return found
+
     def attempts(self, shop_id: str, campaign: str = BulkShop.CAMPAIGN) -> dict[str, int]:
         """Message id -> provider attempts spent (claims not refunded), for sent rows."""
         rows = self._fetch(
