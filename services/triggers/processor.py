@@ -13,8 +13,14 @@ waits on. The order of effects is what makes restarts safe:
    written, so a crash in between fires the same trigger ids again (dispatch sends once)
    instead of losing them;
 3. each customer's last state and timer entry are written together, once per batch, and the
-   in-memory index follows (the timer entry only when its due time changed: an equal one is
-   in the table already).
+   in-memory index follows.
+
+The timer table holds a lower bound of each customer's due time, not always the time itself:
+it is written when the due time appears or moves earlier, or once the bound has passed, but
+not when a step moves later (a cart changed again, another product viewed), which is what
+most records do. The in-memory index keeps the exact time. After a restart the index starts
+from the bounds, so a step may be looked at before it is due: the due command then finds
+nothing to fire and writes the exact time.
 """
 
 from __future__ import annotations
@@ -172,6 +178,8 @@ class Processor:
         self.clock = clock
         self.outbox = outbox
         self.scope = scope
+        self._bounds: dict[str, float] = {}
+        """Keys whose table entry is earlier than their due time in the index: that entry."""
 
     async def on_record(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -340,11 +348,16 @@ class Processor:
 
     def _store_timer(self, key: bytes, due: float | None) -> None:
         name = key.decode()
+        # What the table holds, when known: the bound, else the index's time (popped when due).
+        held = self._bounds.pop(name, None)
+        if held is None:
+            held = self.index.get(name)
         if due is None:
             if key in self.timers:
                 del self.timers[key]
-        elif self.index.get(name) == due:
-            return  # the table holds this due time already (the index follows the table)
+        elif held is not None and self.clock.now().timestamp() < held <= due:
+            if held != due:  # still a valid lower bound: no write
+                self._bounds[name] = held
         else:
             self.timers[key] = pack_due(due)
         self.index.set(name, due)
@@ -352,6 +365,7 @@ class Processor:
     def rebuild_index(self) -> None:
         """Refill the index from the timer table (after a rebalance or a restart)."""
         self.index.clear()
+        self._bounds.clear()
         for key, raw in self.timers.items():
             self.index.set(key.decode(), unpack_due(raw))
         metrics.TIMERS_PENDING.set(len(self.index))

@@ -226,6 +226,50 @@ async def test_the_index_is_rebuilt_from_the_timer_table() -> None:
     assert rt.outbox.commands == [(b"acme:a", commands.encode(commands.TimerDue()))]
 
 
+async def test_a_step_moved_later_keeps_the_earlier_time_in_the_table() -> None:
+    rt = Runtime()
+    await rt.event(customer_created(T0 - timedelta(days=30)))
+    await rt.run_until(T0 - timedelta(days=1))
+    await rt.event(cart_updated(T0))
+    await rt.event(cart_updated(at(minutes=10), products=("p1", "p2")))
+
+    # The reminder now counts from the second change; the table keeps a lower bound (no write).
+    assert unpack_due(rt.timers[KEY]) == at(minutes=30).timestamp()
+    assert rt.processor.index.get(KEY.decode()) == at(minutes=40).timestamp()
+    await rt.run_until(at(minutes=35))
+    assert "abandoned_cart/reminder-1" not in rt.outbox.fired()
+    await rt.run_until(at(minutes=41))
+    assert rt.outbox.fired().count("abandoned_cart/reminder-1") == 1
+    assert unpack_due(rt.timers[KEY]) == at(minutes=10, hours=24).timestamp()
+
+
+async def test_after_a_restart_an_early_bound_fires_nothing_and_the_step_comes_on_time() -> None:
+    rt = Runtime()
+    await rt.event(customer_created(T0 - timedelta(days=30)))
+    await rt.run_until(T0 - timedelta(days=1))
+    await rt.event(cart_updated(T0))
+    await rt.event(cart_updated(at(minutes=10), products=("p1", "p2")))
+    rt.processor.index.clear()  # a restart: the index comes back from the table
+    rt.processor.rebuild_index()
+
+    await rt.run_until(at(minutes=31))  # the bound is due: looked at, nothing to fire yet
+    assert "abandoned_cart/reminder-1" not in rt.outbox.fired()
+    assert unpack_due(rt.timers[KEY]) == at(minutes=40).timestamp()
+    await rt.run_until(at(minutes=41))
+    assert rt.outbox.fired().count("abandoned_cart/reminder-1") == 1
+
+
+async def test_a_step_moved_earlier_is_written_at_once() -> None:
+    rt = Runtime()
+    await rt.event(customer_created(T0 - timedelta(days=30)))
+    await rt.run_until(T0 - timedelta(days=1))
+    await rt.event(viewed(T0))  # browse abandonment: a reminder in an hour
+    assert unpack_due(rt.timers[KEY]) == at(hours=1).timestamp()
+    await rt.event(cart_updated(at(minutes=5)))  # the cart reminder comes before it
+    assert unpack_due(rt.timers[KEY]) == at(minutes=35).timestamp()
+    assert rt.processor.index.get(KEY.decode()) == at(minutes=35).timestamp()
+
+
 class ScopeLog:
     """Records which record's origin each table write ran under (Faust's current event)."""
 
