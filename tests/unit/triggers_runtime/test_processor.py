@@ -226,12 +226,18 @@ async def test_the_index_is_rebuilt_from_the_timer_table() -> None:
     assert rt.outbox.commands == [(b"acme:a", commands.encode(commands.TimerDue()))]
 
 
-async def test_a_step_moved_later_keeps_the_earlier_time_in_the_table() -> None:
+async def cart_changed_twice() -> Runtime:
+    """A cart reminder due at +30 min, then moved to +40 min by a second cart change."""
     rt = Runtime()
     await rt.event(customer_created(T0 - timedelta(days=30)))
     await rt.run_until(T0 - timedelta(days=1))
     await rt.event(cart_updated(T0))
     await rt.event(cart_updated(at(minutes=10), products=("p1", "p2")))
+    return rt
+
+
+async def test_a_step_moved_later_keeps_the_earlier_time_in_the_table() -> None:
+    rt = await cart_changed_twice()
 
     # The reminder now counts from the second change; the table keeps a lower bound (no write).
     assert unpack_due(rt.timers[KEY]) == at(minutes=30).timestamp()
@@ -244,11 +250,7 @@ async def test_a_step_moved_later_keeps_the_earlier_time_in_the_table() -> None:
 
 
 async def test_after_a_restart_an_early_bound_fires_nothing_and_the_step_comes_on_time() -> None:
-    rt = Runtime()
-    await rt.event(customer_created(T0 - timedelta(days=30)))
-    await rt.run_until(T0 - timedelta(days=1))
-    await rt.event(cart_updated(T0))
-    await rt.event(cart_updated(at(minutes=10), products=("p1", "p2")))
+    rt = await cart_changed_twice()
     rt.processor.index.clear()  # a restart: the index comes back from the table
     rt.processor.rebuild_index()
 
