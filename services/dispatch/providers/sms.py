@@ -45,8 +45,8 @@ from services.dispatch.providers.base import (
 )
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-_FORM = "application/x-www-form-urlencoded"
 """Understood by the local SMS sink; ignored by Twilio (see module doc)."""
+_FORM = "application/x-www-form-urlencoded"
 
 TWILIO_UNSUBSCRIBED = 21610
 """Twilio: "Attempt to send to unsubscribed recipient" (the recipient replied STOP)."""
