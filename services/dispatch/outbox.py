@@ -23,8 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.dispatch import metrics
 
 log = logging.getLogger(__name__)
-ACK_TIMEOUT_S = 10.0
-"""How long a sender waits for the broker before keeping the records here instead."""
 
 
 @dataclass(frozen=True)
@@ -92,8 +90,8 @@ class Relay:
 
     engine: AsyncEngine
     send: Send
+    ack_timeout_s: float
     batch: int = 500
-    ack_timeout_s: float = ACK_TIMEOUT_S
 
     async def run_once(self) -> int:
         """Relay one batch; return how many records the broker acknowledged (0: idle)."""

@@ -478,7 +478,8 @@ class Sender:
         does not answer in time must not stop sending: what it did not acknowledge is returned,
         for the outcome's transaction to keep in the outbox."""
         batch = list(records)
-        acknowledged = await outbox.deliver(self.statuses.send, batch, outbox.ACK_TIMEOUT_S)
+        timeout = self.settings.status_ack_timeout_s
+        acknowledged = await outbox.deliver(self.statuses.send, batch, timeout)
         return [r for r, ok in zip(batch, acknowledged, strict=True) if not ok]
 
 

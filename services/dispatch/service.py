@@ -97,6 +97,7 @@ async def serve(settings: DispatchSettings) -> None:
         },
     )
     intake = Intake(consumer, producer, engine, statuses)
+    relay = Relay(engine, statuses.send, settings.status_ack_timeout_s)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -118,7 +119,7 @@ async def serve(settings: DispatchSettings) -> None:
             name="sender",
         ),
         asyncio.create_task(
-            _forever(stopping, Relay(engine, statuses.send).run_once, OUTBOX_IDLE_S),
+            _forever(stopping, relay.run_once, OUTBOX_IDLE_S),
             name="outbox",
         ),
         asyncio.create_task(_count_waiting(stopping, engine), name="gauge"),

@@ -47,6 +47,9 @@ class DispatchSettings(BaseSettings):
     circuit_failures: int = Field(default=5, ge=1)
     """Consecutive transient failures that pause a provider (no retry storm)."""
     circuit_max_pause_s: float = Field(default=60.0, gt=0)
+    status_ack_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """How long a batch's status records wait for the broker before they are kept in the
+    outbox instead (sending goes on either way)."""
     sms_status_callback_url: str | None = None
     time_scale: float = Field(default=1.0, gt=0, le=1_000_000)
     """Campaign time faster than the wall clock, as the triggers service's (demos only)."""

@@ -18,7 +18,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from services.dispatch.outbox import ACK_TIMEOUT_S
 from shared.topics import (
     FEEDBACK_EVENTS,
     MESSAGES_DLQ,
@@ -47,7 +46,10 @@ pytestmark = pytest.mark.integration
 TRIGGERS = 300
 SENDS_PER_S = "20"
 """Slow enough that sending lasts through the outage."""
-OUTAGE_S = ACK_TIMEOUT_S + 6
+ACK_TIMEOUT_S = 2.0
+CLAIM_BATCH = 20
+"""Small batches: their statuses wait for the broker one after another during the outage."""
+OUTAGE_S = 12.0
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +95,8 @@ def test_statuses_of_messages_sent_while_the_broker_is_down_are_published_after(
         logs_dir / "dispatch-broker-outage.log",
         email_per_s=SENDS_PER_S,
         sms_per_s=SENDS_PER_S,
+        status_ack_timeout_s=str(ACK_TIMEOUT_S),
+        claim_batch=str(CLAIM_BATCH),
     )
     sinks.start()
     dispatch.start()

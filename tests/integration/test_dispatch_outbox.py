@@ -69,7 +69,7 @@ async def test_kept_records_reach_the_topic_in_order_and_leave_the_outbox(
         )
         return delivery
 
-    relay = Relay(engine, send, batch=5)
+    relay = Relay(engine, send, ack_timeout_s=10, batch=5)
     assert await relay.run_once() == 5
     assert await relay.run_once() == 2
     assert await relay.run_once() == 0
@@ -115,7 +115,7 @@ async def test_two_relays_never_publish_the_same_kept_record(engine: AsyncEngine
     async with engine.begin() as conn:
         await outbox.keep(conn, statuses("shop-y", 40))
 
-    first, second = Relay(engine, slow_send, batch=25), Relay(engine, slow_send, batch=25)
+    first, second = (Relay(engine, slow_send, ack_timeout_s=10, batch=25) for _ in range(2))
     counts = await asyncio.gather(first.run_once(), second.run_once())
 
     assert sorted(counts) == [15, 25]
