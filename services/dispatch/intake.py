@@ -109,10 +109,8 @@ class Intake:
                 continue
             if trigger.id in new or trigger.id in waiting:
                 announced.add(trigger.id)
-                update = _queued(trigger)
-                deliveries.append(
-                    await self.statuses.publish(trigger.shopid, trigger.customerid, update)
-                )
+                record = self.statuses.status(trigger.shopid, trigger.customerid, _queued(trigger))
+                deliveries.append(await self.statuses.send(record))
         await asyncio.gather(*deliveries)  # acknowledged before the offsets are committed
 
     async def _park(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:

@@ -73,23 +73,20 @@ class Delivery(Protocol):
 
 
 class StatusSink(Protocol):
-    async def publish(
-        self, shop_id: str, customer_id: str, update: MessageUpdate
-    ) -> Awaitable[object]:
-        """Hand the status record to the producer; the result resolves when it is acknowledged
-        (callers that need the acknowledgement await it)."""
-        ...
-
-
-class Outlet(Protocol):
-    """What the sender publishes (statuses.py): records are built, then sent, so that one the
-    broker does not acknowledge in time can be kept in the outbox as it is."""
+    """Status records (statuses.py): built, then sent, so that one the broker does not
+    acknowledge in time can be kept in the outbox as it is."""
 
     def status(self, shop_id: str, customer_id: str, update: MessageUpdate) -> Outbound: ...
 
-    def dead_letter(self, row: MessageRow, reason: str) -> Outbound: ...
+    async def send(self, record: Outbound) -> Awaitable[object]:
+        """Hand the record to the producer; the result resolves when it is acknowledged."""
+        ...
 
-    async def send(self, record: Outbound) -> Awaitable[object]: ...
+
+class Outlet(StatusSink, Protocol):
+    """What the sender publishes: status records and dead letters."""
+
+    def dead_letter(self, row: MessageRow, reason: str) -> Outbound: ...
 
 
 @dataclass

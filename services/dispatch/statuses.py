@@ -60,8 +60,3 @@ class KafkaStatuses:
             record.topic, record.value, key=record.key
         )
         return delivery
-
-    async def publish(
-        self, shop_id: str, customer_id: str, update: MessageUpdate
-    ) -> Awaitable[RecordMetadata]:
-        return await self.send(self.status(shop_id, customer_id, update))

@@ -16,10 +16,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.dispatch.intake import Intake
+from services.dispatch.outbox import Outbound
 from shared.events import trigger_id
 from shared.events.messages import MessageUpdate
 from shared.events.triggers import TriggerFiredEvent
-from shared.topics import TRIGGERS_FIRED
+from shared.topics import MESSAGES_STATUS, TRIGGERS_FIRED
 from tests.support.stack import Stack
 
 
@@ -27,8 +28,11 @@ class RecordedStatuses:
     def __init__(self) -> None:
         self.published: list[tuple[str, str]] = []
 
-    async def publish(self, shop_id: str, customer_id: str, update: MessageUpdate) -> Any:
+    def status(self, shop_id: str, customer_id: str, update: MessageUpdate) -> Outbound:
         self.published.append((update.trigger_id, update.status.value))
+        return Outbound(MESSAGES_STATUS.name, f"{shop_id}:{customer_id}".encode(), b"{}")
+
+    async def send(self, record: Outbound) -> Any:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done

@@ -140,9 +140,8 @@ def _parsed_address_header(name: str, value: str) -> tuple[str, bool]:
             formatted.append(f"{display} <{address}>" if display else address)
         else:
             formatted.append(formataddr((display, address), charset="utf-8"))
-    return _fold_ascii(name, ", ".join(formatted)) if not utf8 else f"{name}: " + ", ".join(
-        formatted
-    ), utf8
+    joined = ", ".join(formatted)
+    return (f"{name}: {joined}" if utf8 else _fold_ascii(name, joined)), utf8
 
 
 def _fold_ascii(name: str, value: str) -> str:
