@@ -54,6 +54,22 @@ class KafkaSettings(BaseSettings):
             )
         return options
 
+    def librdkafka_options(self) -> dict[str, object]:
+        """The same connection in librdkafka's spelling (confluent-kafka clients)."""
+        options: dict[str, object] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            options["sasl.mechanism"] = self.sasl_mechanism
+            options["sasl.username"] = self.sasl_username
+            options["sasl.password"] = (
+                self.sasl_password.get_secret_value() if self.sasl_password else None
+            )
+        if self.ssl_cafile:
+            options["ssl.ca.location"] = str(self.ssl_cafile)
+        return options
+
 
 class DatabaseSettings(BaseSettings):
     """The PostgreSQL database (SQLAlchemy URL with the asyncpg driver)."""

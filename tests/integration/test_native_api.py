@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.ingest.access import sign_native
@@ -129,6 +130,25 @@ def test_replayed_events_are_published_once(
     third = post(ingest_url, key, {"events": [twin, twin]})
     assert [r["status"] for r in third.json()["results"]] == ["accepted", "accepted"]
     assert len(shop_events.for_shop(shop.shop_id)) == 3
+
+
+def test_records_land_where_kafkas_default_partitioner_puts_their_key(
+    stack: Stack, ingest_url: str, shop_events: TopicWindow
+) -> None:
+    """Other services produce records for the same customers with the Java client's
+    partitioner; a customer's records must share one partition whoever wrote them."""
+    shop = add_shop(stack.database_url)
+    events = [order_placed(f"c-{n}") for n in range(40)]
+    assert post(ingest_url, shop.api_key.get_secret_value(), {"events": events}).json()[
+        "accepted"
+    ] == len(events)
+    records = shop_events.for_shop(shop.shop_id)
+    partitions = shop_events.partitions
+    assert len(records) == 40
+    assert len({r.partition for r in records}) > 1
+    for record in records:
+        expected = DefaultPartitioner()(record.key.encode(), partitions, partitions)
+        assert record.partition == expected, record.key
 
 
 def test_event_ids_are_scoped_to_their_shop(

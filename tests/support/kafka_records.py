@@ -13,6 +13,7 @@ from kafka import KafkaConsumer, TopicPartition
 class Record:
     key: str
     value: dict[str, Any]
+    partition: int
 
 
 class TopicWindow:
@@ -35,10 +36,16 @@ class TopicWindow:
             for tp, records in self._consumer.poll(timeout_ms=2000).items():
                 for record in records:
                     if record.offset < end[tp]:
-                        out.append(Record(record.key.decode(), json.loads(record.value)))
+                        out.append(
+                            Record(record.key.decode(), json.loads(record.value), tp.partition)
+                        )
                 if self._consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
         return out
+
+    @property
+    def partitions(self) -> list[int]:
+        return [tp.partition for tp in self._partitions]
 
     def for_shop(self, shop_id: str) -> list[Record]:
         return [r for r in self.since_start() if r.value["shopid"] == shop_id]

@@ -1,0 +1,91 @@
+"""Ingest's librdkafka publisher on the real broker: acknowledged means on the topic, an
+absent broker means BrokerUnavailable in bounded time, and a fatal producer error leaves a
+working producer behind."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from confluent_kafka import KafkaError
+
+from services.ingest.publisher import BrokerUnavailable, EventPublisher
+from shared.events import SHOP_EVENT, EventEnvelope
+from shared.settings import KafkaSettings
+from tests.support.kafka_records import TopicWindow
+from tests.support.payloads import order_placed
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+SHOP = "publisher-test"
+
+
+def events(count: int) -> list[EventEnvelope]:
+    return [
+        SHOP_EVENT.validate_python(
+            {**order_placed(f"c-{n}"), "shopid": SHOP, "source": f"/shops/{SHOP}/t"}
+        )
+        for n in range(count)
+    ]
+
+
+@pytest.fixture
+async def publisher(stack: Stack) -> AsyncIterator[EventPublisher]:
+    started = EventPublisher(
+        KafkaSettings(bootstrap_servers=stack.kafka_bootstrap), timeout_s=5.0, linger_ms=2
+    )
+    await started.start()
+    yield started
+    await started.stop()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def test_acknowledged_events_are_on_the_topic(
+    stack: Stack, publisher: EventPublisher, shop_events: TopicWindow
+) -> None:
+    assert publisher.ready
+    sent = events(30)
+    await asyncio.gather(publisher.publish(sent[:10]), publisher.publish(sent[10:]))
+    records = shop_events.for_shop(SHOP)
+    assert sorted(r.value["id"] for r in records) == sorted(e.id for e in sent)
+    assert {r.key for r in records} == {e.key for e in sent}
+
+
+async def test_without_a_broker_publish_gives_up_within_its_timeout() -> None:
+    publisher = EventPublisher(
+        KafkaSettings(bootstrap_servers=f"127.0.0.1:{closed_port()}"), timeout_s=1.0, linger_ms=2
+    )
+    started = time.monotonic()
+    await publisher.start()
+    assert not publisher.ready
+    with pytest.raises(BrokerUnavailable):
+        await publisher.publish(events(3))
+    assert time.monotonic() - started < 4
+    await publisher.stop()
+
+
+async def test_a_fatal_producer_error_brings_a_fresh_producer(
+    stack: Stack, publisher: EventPublisher, shop_events: TopicWindow
+) -> None:
+    sent = events(4)
+    await publisher.publish(sent[:2])
+    fatal = KafkaError(KafkaError._FATAL, "injected by the test", fatal=True)
+    publisher._on_error(publisher._generation, fatal)
+    await asyncio.sleep(0.1)  # the replacement runs once the loop gets to it
+    assert publisher._generation == 2
+    publisher._on_error(1, fatal)  # a late report from the old producer changes nothing
+    await asyncio.sleep(0.1)
+    assert publisher._generation == 2
+    await publisher.publish(sent[2:])
+    records = shop_events.for_shop(SHOP)
+    assert sorted(r.value["id"] for r in records) == sorted(e.id for e in sent)
