@@ -12,11 +12,11 @@ from services.ingest.body import json_object, parse_json, read_capped, require_j
 from services.ingest.intake import Item, field_errors
 from services.ingest.openapi import NATIVE_BATCH_BODY, RESULTS_ANSWER
 from services.ingest.problems import FieldError
-from services.ingest.routes.common import authenticate, batch_answer, observed, parts
+from services.ingest.routes.common import DirectRoute, authenticate, batch_answer, observed, parts
 from shared.events import EVENT_TYPES
 from shared.tenancy import ShopAccess
 
-router = APIRouter()
+router = APIRouter(route_class=DirectRoute)
 _UNKNOWN_TYPE = "unknown event type; one of: " + ", ".join(sorted(EVENT_TYPES))
 
 
@@ -34,18 +34,16 @@ def native_item(raw: Any, shop: ShopAccess) -> Item:
     ):
         reason = f"must start with /shops/{shop.shop_id}/ (or be left out)"
         return Item(ref=ref, errors=[FieldError("source", reason)])
-    candidate = {
-        "specversion": "1.0",
-        "source": f"/shops/{shop.shop_id}/api",
-        **raw,
-        "shopid": shop.shop_id,
-    }
+    # The parsed body is ours: completed in place rather than copied (a cost per event).
+    raw.setdefault("specversion", "1.0")
+    raw.setdefault("source", f"/shops/{shop.shop_id}/api")
+    raw["shopid"] = shop.shop_id
     kind = raw.get("type")
     model = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if model is None:  # looked up here: a third faster than validating the whole union
         return Item(ref=ref, errors=[FieldError("type", _UNKNOWN_TYPE)])
     try:
-        event = model.model_validate(candidate)
+        event = model.model_validate(raw)
     except ValidationError as exc:
         return Item(ref=ref, errors=field_errors(exc))
     return Item(events=[event], ref=event.id)

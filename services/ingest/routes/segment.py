@@ -13,10 +13,10 @@ from services.ingest.body import json_object, parse_json, read_capped, require_j
 from services.ingest.intake import Item
 from services.ingest.openapi import RESULTS_ANSWER, SEGMENT_BATCH_BODY, SEGMENT_BODY
 from services.ingest.problems import FieldError
-from services.ingest.routes.common import authenticate, batch_answer, observed, parts
+from services.ingest.routes.common import DirectRoute, authenticate, batch_answer, observed, parts
 from shared.tenancy import ShopAccess
 
-router = APIRouter()
+router = APIRouter(route_class=DirectRoute)
 
 
 def segment_item(call: Any, shop: ShopAccess, default_type: str | None) -> Item:

@@ -13,9 +13,9 @@ from services.ingest.body import json_object, parse_json, read_capped, require_j
 from services.ingest.intake import Item
 from services.ingest.openapi import RESULTS_ANSWER, SHOPIFY_BODY
 from services.ingest.problems import FieldError
-from services.ingest.routes.common import json_response, observed, parts
+from services.ingest.routes.common import DirectRoute, json_response, observed, parts
 
-router = APIRouter()
+router = APIRouter(route_class=DirectRoute)
 
 
 def _triggered_at(value: str | None) -> datetime | None:
