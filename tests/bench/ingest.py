@@ -47,6 +47,7 @@ from tests.bench.service import (
     broker_pid,
     peak_rss_mib,
     rss_mib,
+    running_floor,
     running_ingest,
 )
 from tests.bench.targets import Counter, native_batches, shopify_webhooks, write_targets
@@ -173,10 +174,29 @@ def measure(opts: Options) -> Results:
             name="webhooks",
         )
         memory = Memory(peak_rss_mib(ingest.pid), rss_mib(ingest.pid))
+    say(f"floor: bare ASGI app, validation and publishing only, {opts.ingest_workers} workers")
+    with (
+        tempfile.TemporaryDirectory(dir=OUT, prefix="work-") as tmp,
+        running_floor(kafka, OUT / "floor.log", opts.ingest_workers) as bare,
+    ):
+
+        def floor_batches(path: Path, n: int) -> int:
+            url = f"{bare.url}/v1/events"
+            return write_targets(path, native_batches(url, "-", counter, n, opts.batch_size))
+
+        floor = run_scenario(
+            bare,
+            floor_batches,
+            Load(0, opts.batch_workers, opts.batch_warmup, opts.seconds),
+            workdir=Path(tmp),
+            name="floor",
+            kafka=kafka,
+            broker=broker,
+        )
     say(f"raw producer: ProducerPerformance, {sizes.record_bytes}-byte records")
     raw = raw_rate(kafka, sizes.record_bytes, opts.raw_records)
     return Results(
-        machine(), opts.__dict__, batch, hooks, capacity, sizes, memory, raw, opts.batch_size
+        machine(), opts.__dict__, batch, hooks, capacity, sizes, memory, raw, opts.batch_size, floor
     )
 
 

@@ -43,6 +43,8 @@ class Results:
     memory: Memory
     raw: RawRate
     batch_size: int
+    floor: Outcome
+    """The bare app of tests/bench/ingest_floor.py on the same batches."""
 
     @property
     def batch_events_per_s(self) -> float:
@@ -51,6 +53,10 @@ class Results:
     @property
     def raw_share(self) -> float:
         return self.batch_events_per_s / self.raw.records_per_s
+
+    @property
+    def floor_events_per_s(self) -> float:
+        return self.floor.measured.throughput * self.batch_size
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +74,11 @@ class Results:
             "webhooks": self.webhooks.as_json() | {"target_p99_ms": WEBHOOK_TARGET_P99_MS},
             "webhook_capacity": self.webhook_capacity.as_json(),
             "memory": asdict(self.memory),
+            "floor": self.floor.as_json()
+            | {
+                "events_per_s": self.floor_events_per_s,
+                "raw_share": self.floor_events_per_s / self.raw.records_per_s,
+            },
         }
 
 
@@ -177,6 +188,22 @@ def _capacity(r: Results) -> list[str]:
     ]
 
 
+def _floor(r: Results) -> list[str]:
+    floor = r.floor.measured
+    share = r.floor_events_per_s / r.raw.records_per_s
+    return [
+        "",
+        f"Floor under the batch API  bare ASGI app: the same batches validated with the same "
+        f"models and published with ingest's producer, nothing else ({floor.duration_s:.1f} s)",
+        f"  events/s             {r.floor_events_per_s:>12,.0f}   share of raw rate {share:.1%}"
+        f"; the batch API reaches {r.batch_events_per_s / r.floor_events_per_s:.0%} of it",
+        f"  requests             {floor.requests:>12,}   non-2xx {floor.failed}",
+        f"  CPU (cores busy)     {_cpu(r.floor)}",
+        f"  check                {_check(r.floor)}",
+        *_errors(r.floor),
+    ]
+
+
 def render(r: Results) -> str:
     """The table printed on stdout."""
     memory = [
@@ -184,4 +211,5 @@ def render(r: Results) -> str:
         f"Memory  ingest peak RSS (VmHWM, all processes) {r.memory.peak_rss_mib:,.0f} MiB, "
         f"at the end {r.memory.final_rss_mib:,.0f} MiB",
     ]
-    return "\n".join([*_header(r), *_batch(r), *_webhooks(r), *_capacity(r), *memory])
+    sections = [*_header(r), *_batch(r), *_floor(r), *_webhooks(r), *_capacity(r), *memory]
+    return "\n".join(sections)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +24,7 @@ from shared.credentials import SecretBox
 from shared.db.engine import make_engine
 from shared.settings import DatabaseSettings, SecretKeySettings
 from shared.tenancy import ShopCredentials, ShopRegistry
-from tests.support.ingest_process import ingest_process
+from tests.support.ingest_process import free_port, ingest_process, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_SHOP = "bench-ingest"
@@ -76,6 +78,30 @@ def running_ingest(kafka: str, database_url: str, log_path: Path, workers: int) 
     }
     with ingest_process(env, log_path) as (url, pid):
         yield Ingest(url, pid)
+
+
+@contextmanager
+def running_floor(kafka: str, log_path: Path, workers: int) -> Iterator[Ingest]:
+    """The floor app (tests/bench/ingest_floor.py) under uvicorn with `workers` processes."""
+    port = free_port()
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "uvicorn", "tests.bench.ingest_floor:app"),
+                *("--port", str(port), "--workers", str(workers), "--no-access-log"),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, proc, log_path)
+        yield Ingest(url, proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
 
 
 def process_tree(pid: int) -> list[int]:
