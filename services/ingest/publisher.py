@@ -24,7 +24,7 @@ from shared.topics import SHOP_EVENTS
 
 log = logging.getLogger(__name__)
 
-BUSY_POLL_S = 0.001
+BUSY_POLL_S = 0.002
 """How often delivery reports are collected while a request waits for its acknowledgement."""
 IDLE_POLL_S = 1.0
 """How often otherwise: librdkafka's error reports and logs are also served by polling."""
