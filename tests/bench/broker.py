@@ -7,6 +7,7 @@ the ceiling that ingest's figures are read against.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import uuid
@@ -135,6 +136,7 @@ def producer_performance(
 ) -> RawRate:
     """Run Kafka's producer benchmark from the broker's own jars: flat out, acks=all,
     idempotent, otherwise the Java client's defaults (null keys, sticky partitioning)."""
+    os.sync()  # as before every ingest scenario (scenario.settle_disk)
     cmd = [
         "java",
         "-Xmx512m",
