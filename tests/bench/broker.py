@@ -84,9 +84,9 @@ def sample_record_sizes(
 
 
 @contextmanager
-def scratch_topic(bootstrap: str, partitions: int) -> Iterator[str]:
-    """A throw-away topic for the raw producer, deleted afterwards (no disk left behind)."""
-    name = f"bench.raw.{uuid.uuid4().hex[:8]}"
+def scratch_topic(bootstrap: str, partitions: int, prefix: str = "bench.raw") -> Iterator[str]:
+    """A throw-away topic for a bench, deleted afterwards (no disk left behind)."""
+    name = f"{prefix}.{uuid.uuid4().hex[:8]}"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="nudge-bench")
     try:
         admin.create_topics([NewTopic(name, partitions, 1)])
