@@ -8,6 +8,8 @@ Scenarios, each warmed up and then measured (figures of the measured part only):
   number of concurrent requests (the most webhooks/s this ingest process takes), then at a
   constant 1,000 requests/s (latency percentiles are the figure, free of coordinated
   omission; vegeta keeps sending on schedule even when ingest falls behind);
+- floor: tests/bench/ingest_floor.py on the same batches, the least any ingest validating
+  with these models must spend (no change inside ingest can beat it);
 - raw: Kafka's own ProducerPerformance from the broker's jars, acks=all and idempotent like
   ingest, at the mean size of the records ingest actually produced.
 

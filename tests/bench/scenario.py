@@ -111,7 +111,7 @@ def settle_disk() -> None:
     """Write out what earlier scenarios left in the page cache (hundreds of MB of log
     segments) before measuring: the kernel flushes dirty pages 30 s after they were written,
     and that writeback stalled the broker's appends in whichever scenario ran then (webhook
-    p99 of 50 ms instead of 11 ms, raw producer p99 of 229 ms instead of 30 ms)."""
+    p99 of 50 ms instead of 11 ms, raw producer p99 of 229 ms instead of 22 ms)."""
     os.sync()
 
 
