@@ -6,7 +6,8 @@ DATABASE_URL's, created and migrated here), so that no other dispatch shares its
 
 1. Reference: raw aiosmtplib sends to the local SMTP sink (same pool size as dispatch, same
    message size) and raw aiohttp POSTs to the SMS sink (dispatch's client, same connection
-   limit): what the sinks and this machine allow without any bookkeeping.
+   limit): what the sinks and this machine allow without any bookkeeping. Then the floor
+   (tests/bench/dispatch_floor.py): only the steps every dispatch must take, batched.
 2. Throughput: customers first, then N email triggers produced while dispatch is stopped;
    dispatch starts and works through them (Kafka intake, PostgreSQL claim / decide / record /
    settle, render, send). Rate = messages between the sinks' first and last receive times.
