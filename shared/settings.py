@@ -7,6 +7,7 @@ settings under its own prefix (`NUDGE_INGEST_...`).
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Literal
 
@@ -40,12 +41,25 @@ class KafkaSettings(BaseSettings):
             )
         return self
 
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """For SSL and SASL_SSL: verifies the brokers against KAFKA_SSL_CAFILE, else against
+        the system's certificate authorities."""
+        if not self.uses_tls:
+            return None
+        return ssl.create_default_context(cafile=str(self.ssl_cafile) if self.ssl_cafile else None)
+
     def client_options(self) -> dict[str, object]:
         """Connection options in the spelling aiokafka and kafka-python share."""
         options: dict[str, object] = {
             "bootstrap_servers": self.bootstrap_servers,
             "security_protocol": self.security_protocol,
         }
+        if self.uses_tls:
+            options["ssl_context"] = self.ssl_context()
         if self.sasl_mechanism:
             options["sasl_mechanism"] = self.sasl_mechanism
             options["sasl_plain_username"] = self.sasl_username

@@ -191,14 +191,17 @@ def _broker_urls(kafka: KafkaSettings) -> list[str]:
     return [f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")]
 
 
-def _credentials(kafka: KafkaSettings) -> faust.SASLCredentials | None:
+def _credentials(kafka: KafkaSettings) -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """Faust's spelling of KafkaSettings' security (its credentials imply the protocol)."""
+    context = kafka.ssl_context()
     if not kafka.security_protocol.startswith("SASL"):
-        return None
+        return None if context is None else faust.SSLCredentials(context)
     assert kafka.sasl_password is not None  # KafkaSettings checks SASL completeness
     return faust.SASLCredentials(
         username=kafka.sasl_username,
         password=kafka.sasl_password.get_secret_value(),
         mechanism=kafka.sasl_mechanism,
+        ssl_context=context,
     )
 
 
