@@ -166,6 +166,28 @@ async def claim(
     return claimed
 
 
+_RELEASE = text(
+    """
+UPDATE messages AS m SET state = r.previous_state, attempts = m.attempts - 1,
+                         lease_until = CASE WHEN r.previous_state = 'sending' THEN now() END,
+                         updated_at = now()
+FROM unnest(CAST(:ids AS text[]), CAST(:states AS text[])) AS r(trigger_id, previous_state)
+WHERE m.trigger_id = r.trigger_id AND m.state = 'sending' AND m.message_id IS NULL
+"""
+)
+
+
+async def release(conn: AsyncConnection, rows: Sequence[MessageRow]) -> None:
+    """Give back rows a round claimed but could not decide (an error before its outcomes
+    were recorded): as they were, the attempt not counted. Held, they would keep their
+    customers' other messages waiting until the lease ran out. Rows the round did record
+    (a message id, or a settled state) are left alone."""
+    if rows:
+        await conn.execute(
+            _RELEASE, {"ids": [r.trigger_id for r in rows], "states": [r.state for r in rows]}
+        )
+
+
 _SENDING = text(
     """
 UPDATE messages SET channel = CAST(:channel AS varchar),

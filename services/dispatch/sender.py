@@ -15,6 +15,7 @@ so two marketing messages in the same round cannot both slip under the frequency
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -200,6 +201,15 @@ class Sender:
             )
         if not rows:
             return 0, []
+        try:
+            return len(rows), await self._decide_claimed(rows, now)
+        except Exception:
+            with contextlib.suppress(Exception):  # else they wait for their lease, as before
+                async with self.engine.begin() as conn:
+                    await message_log.release(conn, rows)
+            raise
+
+    async def _decide_claimed(self, rows: list[MessageRow], now: datetime) -> list[Job]:
         keys = {(r.shop_id, r.customer_id) for r in rows}
         async with self.engine.connect() as conn:
             known = await contacts.load(conn, keys)
@@ -233,7 +243,7 @@ class Sender:
             await message_log.mark_sending(conn, [_sending(job) for job in jobs])
             await message_log.settle(conn, [{**o[1], "now": now} for o in outcomes])
             await outbox.keep(conn, unacknowledged)
-        return len(rows), jobs
+        return jobs
 
     def _decide(
         self, row: MessageRow, contact: Contact | None, history: CustomerHistory, now: datetime

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -17,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.dispatch.intake import Intake
 from services.dispatch.outbox import Outbound
-from shared.events import trigger_id
 from shared.events.messages import MessageUpdate
 from shared.events.triggers import TriggerFiredEvent
 from shared.topics import MESSAGES_STATUS, TRIGGERS_FIRED
 from tests.support.stack import Stack
+from tests.support.triggers import abandoned_cart_fired
 
 
 class RecordedStatuses:
@@ -46,28 +45,7 @@ async def engine(stack: Stack) -> AsyncIterator[AsyncEngine]:
 
 
 def fired(shop: str, customer: str, step: str) -> ConsumerRecord[bytes, bytes]:
-    the_id = trigger_id(shop, customer, "abandoned_cart", "j-1", step)
-    event = TriggerFiredEvent.model_validate(
-        {
-            "id": the_id,
-            "source": "/tests",
-            "time": datetime.now(UTC),
-            "shopid": shop,
-            "customerid": customer,
-            "data": {
-                "campaign_id": "abandoned_cart",
-                "journey_id": "j-1",
-                "step_id": step,
-                "step_index": 0,
-                "transactional": False,
-                "channels": ["email"],
-                "template_id": "cart/reminder-1",
-                "due_at": datetime.now(UTC).isoformat(),
-                "context": {},
-            },
-        }
-    )
-    value = event.model_dump_json(exclude_none=True).encode()
+    value = abandoned_cart_fired(shop, customer, step).model_dump_json(exclude_none=True).encode()
     return ConsumerRecord(TRIGGERS_FIRED.name, 0, 0, 0, 0, None, value, None, 0, len(value), ())
 
 

@@ -1,0 +1,122 @@
+"""Claims on the real database: a round that fails after claiming gives its rows back at
+once, uncounted, instead of holding the customers' other messages until the lease runs out."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from services.dispatch import contacts, message_log
+from services.dispatch.message_log import MessageRow
+from services.dispatch.sender import Delivery, Outlet, Sender
+from services.dispatch.settings import DispatchSettings
+from services.dispatch.shop_profiles import ShopProfiles
+from services.dispatch.templates.store import TemplateStore
+from shared.clock import make_clock
+from tests.support.dispatch_process import private_database
+from tests.support.stack import Stack
+from tests.support.triggers import abandoned_cart_fired
+
+pytestmark = pytest.mark.integration
+
+LEASE_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def database_url(stack: Stack) -> Iterator[str]:
+    """A database of its own: a claim takes any due row, other tests' included."""
+    yield private_database(stack.database_url, "nudge_claims_test")
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    found = create_async_engine(database_url)
+    yield found
+    await found.dispose()
+
+
+async def claim(engine: AsyncEngine, limit: int = 10) -> list[MessageRow]:
+    async with engine.begin() as conn:
+        return await message_log.claim(
+            conn, limit, LEASE_S, datetime.now(UTC) + timedelta(minutes=1)
+        )
+
+
+async def test_a_released_claim_frees_its_customer_and_costs_no_attempt(
+    engine: AsyncEngine,
+) -> None:
+    shop = f"claims-{uuid.uuid4().hex[:8]}"
+    first = abandoned_cart_fired(shop, "c-1", "reminder-1")
+    second = abandoned_cart_fired(shop, "c-1", "reminder-2")
+    async with engine.begin() as conn:
+        await message_log.enqueue(conn, [first, second])
+
+    taken = await claim(engine, limit=1)
+    assert len(taken) == 1 and taken[0].attempts == 1
+    assert await claim(engine) == [], "the customer's other message waits while one is decided"
+
+    async with engine.begin() as conn:
+        await message_log.release(conn, taken)
+
+    again = await claim(engine)
+    assert {r.trigger_id for r in again} == {first.id, second.id}
+    assert [r.attempts for r in again] == [1, 1]
+    assert {r.state for r in again} == {"queued"}
+
+
+async def test_release_leaves_rows_the_round_recorded(engine: AsyncEngine) -> None:
+    shop = f"claims-{uuid.uuid4().hex[:8]}"
+    fired = abandoned_cart_fired(shop, "c-2", "reminder-1")
+    async with engine.begin() as conn:
+        await message_log.enqueue(conn, [fired])
+    (row,) = await claim(engine)
+    async with engine.begin() as conn:
+        await message_log.mark_sending(
+            conn,
+            [
+                {
+                    "trigger_id": row.trigger_id,
+                    "channel": "email",
+                    "message_id": str(uuid.uuid4()),
+                    "address": "c-2@example.com",
+                }
+            ],
+        )
+        await message_log.release(conn, [row])
+    assert await claim(engine) == [], "a row with a message id is being sent: still leased"
+
+
+async def test_a_round_that_fails_after_claiming_gives_its_rows_back(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop = f"claims-{uuid.uuid4().hex[:8]}"
+    fired = [abandoned_cart_fired(shop, "c-3", step) for step in ("reminder-1", "reminder-2")]
+    async with engine.begin() as conn:
+        await message_log.enqueue(conn, fired)
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("the contacts could not be read")
+
+    monkeypatch.setattr(contacts, "load", broken)
+    sender = Sender(
+        engine,
+        templates=cast(TemplateStore, None),  # the round fails before it needs the rest
+        shops=cast(ShopProfiles, None),
+        delivery=cast(Delivery, None),
+        statuses=cast(Outlet, None),
+        settings=DispatchSettings(claim_batch=1),
+        secret_key=SecretStr("x" * 32),
+        clock=make_clock(),
+    )
+    with pytest.raises(RuntimeError):
+        await sender.run_round()
+
+    again = await claim(engine)
+    assert {r.trigger_id for r in again} == {f.id for f in fired}
+    assert [r.attempts for r in again] == [1, 1]
