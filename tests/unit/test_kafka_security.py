@@ -3,41 +3,22 @@ aiokafka and kafka-python (`client_options`), librdkafka (`librdkafka_options`) 
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
 from pathlib import Path
 
 import faust
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from services.triggers.worker import _credentials
 from shared.settings import KafkaSettings
+from tests.support.certificates import SUBJECT, self_signed
 
-CA_NAME = "Nudge test Kafka CA"
+CA_NAME = SUBJECT
 
 
-def write_ca(path: Path) -> Path:
-    """A self-signed CA certificate, as a private certificate authority would issue."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CA_NAME)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path
+def write_ca(folder: Path) -> Path:
+    cert, _ = self_signed(folder)
+    return cert
 
 
 def trusted_names(context: ssl.SSLContext) -> str:
@@ -53,7 +34,7 @@ def test_plaintext_adds_no_tls() -> None:
 
 
 def test_ssl_verifies_brokers_against_the_given_ca(tmp_path: Path) -> None:
-    ca = write_ca(tmp_path / "ca.pem")
+    ca = write_ca(tmp_path)
     kafka = KafkaSettings(bootstrap_servers="k:9093", security_protocol="SSL", ssl_cafile=ca)
 
     context = kafka.client_options()["ssl_context"]
@@ -73,7 +54,7 @@ def test_sasl_over_ssl_carries_both(tmp_path: Path) -> None:
         sasl_mechanism="SCRAM-SHA-512",
         sasl_username="nudge",
         sasl_password=SecretStr("secret"),
-        ssl_cafile=write_ca(tmp_path / "ca.pem"),
+        ssl_cafile=write_ca(tmp_path),
     )
     options = kafka.client_options()
     assert options["sasl_plain_username"] == "nudge"
