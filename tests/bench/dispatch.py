@@ -42,7 +42,13 @@ from deploy.local.sinks.sms_sink import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 from services.dispatch.providers.email import build_email
 from shared.kafka import create_topics
 from shared.settings import DatabaseSettings, KafkaSettings
-from tests.bench.dispatch_floor import floor_rate
+from tests.bench.dispatch_floor import (
+    SMS_BODY,
+    SMS_CONNECTIONS,
+    SMTP_POOL,
+    email_text,
+    floor_rate,
+)
 from tests.bench.ingest import machine
 from tests.bench.service import cpu_seconds, peak_rss_mib, rss_mib
 from tests.support.dispatch_process import (
@@ -61,10 +67,6 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".local" / "bench"
 EMAIL_TARGET_PER_S = 1_000
 SMS_TARGET_PER_S = 2_000
-SMTP_POOL = 4
-"""NUDGE_SMTP_POOL_SIZE's default: the reference uses as many connections."""
-SMS_CONNECTIONS = 20
-"""NUDGE_TWILIO_MAX_CONNECTIONS's default."""
 IN_FLIGHT = 64
 """NUDGE_DISPATCH_IN_FLIGHT's default: requests the SMS reference keeps in progress."""
 
@@ -140,8 +142,8 @@ class Latency:
 # --- reference: the sinks without dispatch --------------------------------------------------
 
 
-async def raw_smtp(port: int, count: int, size: int) -> Rate:
-    body = ("Your cart is waiting. " * (size // 22 + 1))[: max(100, size - 600)]
+async def raw_smtp(port: int, count: int) -> Rate:
+    body = email_text()
     payloads = [
         build_email(
             sender="Bench <hello@bench.example>",
@@ -171,14 +173,13 @@ async def raw_sms(base_url: str, count: int) -> Rate:
     path = f"/2010-04-01/Accounts/{DEFAULT_ACCOUNT_SID}/Messages.json"
     credentials = base64.b64encode(f"{DEFAULT_ACCOUNT_SID}:{DEFAULT_AUTH_TOKEN}".encode())
     auth = {"Authorization": "Basic " + credentials.decode()}
-    body = "Ada, your cart at Bench is still waiting: https://bench.example/cart/1 STOP to opt out"
     connector = aiohttp.TCPConnector(limit=SMS_CONNECTIONS)
     async with aiohttp.ClientSession(base_url, connector=connector, headers=auth) as client:
         gate = asyncio.Semaphore(IN_FLIGHT)
 
         async def one(i: int) -> None:
             async with gate:
-                form = {"To": f"+14152{i:06d}", "From": "+15005550006", "Body": body}
+                form = {"To": f"+14152{i:06d}", "From": "+15005550006", "Body": SMS_BODY}
                 headers = {"Idempotency-Key": str(uuid.uuid4())}
                 async with client.post(path, data=form, headers=headers) as response:
                     response.raise_for_status()
@@ -335,22 +336,16 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, Any] = {"machine": asdict(machine()), "options": vars(opts)}
     try:
         say(f"reference: {opts.reference:,} raw SMTP sends and {opts.reference:,} raw SMS posts")
-        smtp_ref = asyncio.run(raw_smtp(sinks.smtp_port, opts.reference, 6_000))
+        smtp_ref = asyncio.run(raw_smtp(sinks.smtp_port, opts.reference))
         sms_ref = asyncio.run(raw_sms(sinks.sms_url, opts.reference))
         say(f"floor: {opts.reference:,} emails and SMS through the mandatory steps only")
-        floor_sinks = {"email": str(sinks.smtp_port), "sms": sinks.sms_url}
         floor = {
             channel: asyncio.run(
                 floor_rate(
-                    channel,
-                    kafka=kafka,
-                    database_url=database,
-                    count=opts.reference,
-                    sink=sink,
-                    size=6_000,
+                    channel, kafka=kafka, database_url=database, count=opts.reference, sinks=sinks
                 )
             )
-            for channel, sink in floor_sinks.items()
+            for channel in ("email", "sms")
         }
         httpx.delete(f"{sinks.smtp_url}/messages").raise_for_status()
         httpx.delete(f"{sinks.sms_url}/messages").raise_for_status()

@@ -34,11 +34,24 @@ from services.dispatch.providers.sms import TwilioSettings, TwilioSms
 from shared.kafka import producer_options
 from shared.settings import KafkaSettings
 from tests.bench.broker import scratch_topic
+from tests.support.dispatch_process import Sinks
 
 BATCH = 200
 BATCHES_IN_FLIGHT = 3
 SMTP_POOL = 4
+"""NUDGE_SMTP_POOL_SIZE's default (the raw reference in dispatch.py uses as many)."""
 SMS_CONNECTIONS = 20
+"""NUDGE_TWILIO_MAX_CONNECTIONS's default."""
+EMAIL_BYTES = 6_000
+"""About the size of a rendered marketing email."""
+SMS_BODY = "Ada, your cart at Bench is still waiting: https://bench.example/cart/1 STOP to opt out"
+
+
+def email_text(size: int = EMAIL_BYTES) -> str:
+    """A text body that makes an email of about `size` bytes with its headers."""
+    return ("Your cart is waiting. " * (size // 22 + 1))[: max(100, size - 600)]
+
+
 LOG_TABLE = "bench_floor_log"
 Send = Callable[[str], Awaitable[str]]
 _CLAIM = text(
@@ -52,9 +65,9 @@ _SETTLE = text(
 )
 
 
-async def _smtp_sender(port: int, size: int) -> tuple[Send, Callable[[], Awaitable[None]]]:
+async def _smtp_sender(port: int) -> tuple[Send, Callable[[], Awaitable[None]]]:
     """Dispatch's own SMTP client (pooled connections, its MAIL/RCPT fast path)."""
-    body = ("Your cart is waiting. " * (size // 22 + 1))[: max(100, size - 600)]
+    body = email_text()
     smtp = SmtpSender(EmailSettings(host="127.0.0.1", port=port, pool_size=SMTP_POOL))
 
     async def send(trigger_id: str) -> str:
@@ -81,11 +94,10 @@ async def _sms_sender(base_url: str) -> tuple[Send, Callable[[], Awaitable[None]
             max_connections=SMS_CONNECTIONS,
         )
     )
-    body = "Ada, your cart at Bench is still waiting: https://bench.example/cart/1 STOP to opt out"
 
     async def send(trigger_id: str) -> str:
         to = f"+14152{int(trigger_id[-6:], 16) % 10**6:06d}"
-        return (await twilio.send(to, body, idempotency_key=trigger_id)).provider_id
+        return (await twilio.send(to, SMS_BODY, idempotency_key=trigger_id)).provider_id
 
     return send, twilio.close
 
@@ -145,7 +157,7 @@ async def _pipeline(
 
 
 async def floor_rate(
-    channel: str, *, kafka: KafkaSettings, database_url: str, count: int, sink: str, size: int
+    channel: str, *, kafka: KafkaSettings, database_url: str, count: int, sinks: Sinks
 ) -> tuple[float, float]:
     """(messages/s, CPU µs per message of this process) over `count` messages."""
     with (
@@ -155,9 +167,9 @@ async def floor_rate(
         await _produce_triggers(kafka, topic, count)
         await _fresh_log(database_url)
         if channel == "email":
-            send, close = await _smtp_sender(int(sink), size)
+            send, close = await _smtp_sender(sinks.smtp_port)
         else:
-            send, close = await _sms_sender(sink)
+            send, close = await _sms_sender(sinks.sms_url)
         cpu_before, started = time.process_time(), time.perf_counter()
         try:
             await _pipeline(kafka, (topic, status_topic), database_url, count, send)

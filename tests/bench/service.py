@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +22,7 @@ from shared.credentials import SecretBox
 from shared.db.engine import make_engine
 from shared.settings import DatabaseSettings, SecretKeySettings
 from shared.tenancy import ShopCredentials, ShopRegistry
-from tests.support.ingest_process import free_port, ingest_process, wait_until_ready
+from tests.support.ingest_process import ingest_process
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_SHOP = "bench-ingest"
@@ -83,25 +81,13 @@ def running_ingest(kafka: str, database_url: str, log_path: Path, workers: int) 
 @contextmanager
 def running_floor(kafka: str, log_path: Path, workers: int) -> Iterator[Ingest]:
     """The floor app (tests/bench/ingest_floor.py) under uvicorn with `workers` processes."""
-    port = free_port()
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "uvicorn", "tests.bench.ingest_floor:app"),
-                *("--port", str(port), "--workers", str(workers), "--no-access-log"),
-            ],
-            cwd=ROOT,
-            env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url, proc, log_path)
-        yield Ingest(url, proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    argv = [
+        *("-m", "uvicorn", "tests.bench.ingest_floor:app", "--port", "{port}"),
+        *("--workers", str(workers), "--no-access-log"),
+    ]
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka}
+    with ingest_process(env, log_path, argv) as (url, pid):
+        yield Ingest(url, pid)
 
 
 def process_tree(pid: int) -> list[int]:

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,9 +47,15 @@ def running_ingest(kafka: str, database_url: str, log_path: Path, **settings: st
         yield base
 
 
+INGEST_ARGV = ("-m", "services.ingest")
+
+
 @contextmanager
-def ingest_process(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, int]]:
-    """Run `python -m services.ingest` on a free port with `env`; yield (base URL, pid).
+def ingest_process(
+    env: dict[str, str], log_path: Path, argv: Sequence[str] = INGEST_ARGV
+) -> Iterator[tuple[str, int]]:
+    """Run `python -m services.ingest` (or `argv`, where "{port}" is the port) on a free port
+    with `env`; yield (base URL, pid).
 
     Waits for /readyz before yielding and stops the process afterwards; its output is
     appended to `log_path`.
@@ -58,7 +64,7 @@ def ingest_process(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, i
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.ingest"],
+            [sys.executable, *(arg.format(port=port) for arg in argv)],
             cwd=ROOT,
             env={**env, "NUDGE_INGEST_PORT": str(port)},
             stdout=log,
