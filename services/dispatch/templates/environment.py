@@ -9,10 +9,11 @@ and nothing is read from disk after load.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any, Final
 
-from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound
+from jinja2 import BaseLoader, Environment, StrictUndefined, Template, TemplateNotFound
+from jinja2.environment import TemplateModule
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from services.dispatch.templates.filters import FILTERS
@@ -71,7 +72,32 @@ class NudgeEnvironment(ImmutableSandboxedEnvironment):
             cache_size=-1,
         )
         self._resolve = resolve
+        self._loaded: dict[tuple[str, str | None], Template] = {}
         self.filters.update(FILTERS)
+
+    # Nothing changes after load, and a message renders about seven templates (its parts, their
+    # layouts, imports and includes), so the lookups Jinja repeats per render are done once.
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        """A plain dict, not Jinja's ChainMap over the environment's globals: each render
+        copies the globals into a new context, and a ChainMap copies several times slower.
+        The environment's globals are not changed after load, so nothing is missed."""
+        return {**self.globals, **(d or {})}
+
+    def get_template(
+        self,
+        name: str | Template,
+        parent: str | None = None,
+        globals: MutableMapping[str, Any] | None = None,
+    ) -> Template:
+        """The `{% extends %}`, `{% import %}` and `{% include %}` of a render, remembered."""
+        if globals is not None or not isinstance(name, str):
+            return super().get_template(name, parent, globals)
+        key = (name, parent)
+        template = self._loaded.get(key)
+        if template is None:
+            template = self._loaded[key] = super().get_template(name, parent)
+        return template
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """`order.total` on the plain dicts templates see: the key first. Jinja looks for an
@@ -81,6 +107,11 @@ class NudgeEnvironment(ImmutableSandboxedEnvironment):
         if type(obj) is dict:
             try:
                 return obj[attribute]
+            except KeyError:
+                pass
+        elif type(obj) is TemplateModule and not attribute.startswith("_"):
+            try:  # a macro of an imported module (`m.button`): what it exports, nothing else
+                return obj.__dict__[attribute]
             except KeyError:
                 pass
         return super().getattr(obj, attribute)

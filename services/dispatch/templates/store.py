@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
-from jinja2 import Template, TemplateError, TemplateSyntaxError, meta
+from jinja2 import TemplateError, TemplateSyntaxError, meta
 
 from services.dispatch.templates.environment import (
     NudgeEnvironment,
@@ -64,8 +64,6 @@ class TemplateStore:
         self._fallback = fallback_locale
         self._resolved: dict[tuple[str, str, str], DirKey | None] = {}
         self._env = NudgeEnvironment(tree, self._resolve)
-        self._compiled: dict[str, Template] = {}
-        """By name: nothing changes after load, and Jinja's own lookup costs more than this."""
 
     @classmethod
     def load(cls, shop_dir: Path | None = None, fallback_locale: str = "en") -> TemplateStore:
@@ -174,10 +172,7 @@ class TemplateStore:
     ) -> str:
         name = template_name(chain_shop, key.locale, key, entry.parts[part])
         try:
-            template = self._compiled.get(name)
-            if template is None:
-                template = self._compiled[name] = self._env.get_template(name)
-            return template.render({**variables, LOCALE_VARIABLE: key.locale})
+            return self._env.get_template(name).render({**variables, LOCALE_VARIABLE: key.locale})
         except Exception as exc:  # whatever fails, the message is not sent: say why
             detail = exc.message if isinstance(exc, TemplateError) and exc.message else str(exc)
             where = _template_frame(exc.__traceback__) or display_name(name)

@@ -85,6 +85,28 @@ def test_sandbox_blocks_internals_and_mutation(tmp_path: Path, expression: str) 
     assert "evil.sms:" in caught.value.reason
 
 
+@pytest.mark.parametrize("expression", ["m._body_stream", "m.__dict__", "m.hi._func.__globals__"])
+def test_sandbox_blocks_the_internals_of_an_imported_module(
+    tmp_path: Path, expression: str
+) -> None:
+    macros = "{% macro hi(name) %}Hi {{ name }}{% endmacro %}"
+    evil = '{% import "_m.j2" as m %}' + "{{ " + expression + " }}"
+    _write(tmp_path, {"acme/en/_m.j2": macros, "acme/en/evil.sms.j2": evil})
+    store = TemplateStore.load(tmp_path)
+    with pytest.raises(RenderError) as caught:
+        store.render_sms("acme", "evil", "en", {})
+    assert "evil.sms:" in caught.value.reason
+
+
+def test_imported_macros_render(tmp_path: Path) -> None:
+    macros = "{% macro hi(name) %}Hi {{ name }} ({{ shop.name }}){% endmacro %}"
+    uses = '{% import "_m.j2" as m with context %}{{ m.hi("Bo") }}!'
+    _write(tmp_path, {"acme/en/_m.j2": macros, "acme/en/hi.sms.j2": uses})
+    store = TemplateStore.load(tmp_path)
+    assert store.render_sms("acme", "hi", "en", {"shop": {"name": "A"}}).body == "Hi Bo (A)!"
+    assert store.render_sms("acme", "hi", "en", {"shop": {"name": "B"}}).body == "Hi Bo (B)!"
+
+
 def test_html_escapes_customer_input_and_text_does_not(store: TemplateStore) -> None:
     v = variables("cart/reminder-1", RecipientView(first_name="<script>alert(1)</script>"))
     email = store.render_email(SHOP, "cart/reminder-1", "en", v)
