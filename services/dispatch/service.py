@@ -33,6 +33,7 @@ from services.dispatch.templates.store import TemplateStore
 from shared.clock import make_clock
 from shared.db.engine import make_engine
 from shared.events.shop import Channel
+from shared.garbage import tune_garbage_collector
 from shared.health_http import health_app, start_site
 from shared.kafka import make_producer, pin_new_group_to_end
 from shared.settings import DatabaseSettings, KafkaSettings, SecretKeySettings
@@ -111,6 +112,7 @@ async def serve(settings: DispatchSettings) -> None:
     await producer.start()
     await consumer.start()
     site = await start_site(health_app(not_ready), settings.host, settings.port)
+    tune_garbage_collector()  # templates and clients loaded: what exists now lives long
     log.info("dispatch running (group %s)", settings.group_id)
     tasks = [
         asyncio.create_task(_forever(stopping, intake.run_once, 0), name="intake"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import tempfile
 from typing import TYPE_CHECKING
@@ -11,25 +10,12 @@ import uvicorn
 
 from services.ingest.metrics import MULTIPROC_ENV
 from services.ingest.settings import IngestSettings
+from shared.garbage import tune_garbage_collector
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 _SETTINGS_PREFIX = "NUDGE_INGEST_"
-
-
-def tune_garbage_collector() -> None:
-    """Spare the request path from full collections.
-
-    Every event allocates many short-lived objects, so the default thresholds ran a full
-    collection over all long-lived objects (modules, models, the recent-ids window) every
-    fraction of a second: 25-30% of ingest's CPU in `make bench`. Freezing what exists at
-    start and raising the thresholds keeps collections rare and cheap; reference counting
-    still frees almost everything at once.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 def worker_app() -> FastAPI:

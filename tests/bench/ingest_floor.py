@@ -19,8 +19,8 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from services.ingest.publisher import BrokerUnavailable, EventPublisher
-from services.ingest.server import tune_garbage_collector
 from shared.events import ShopEvent
+from shared.garbage import tune_garbage_collector
 from shared.settings import KafkaSettings
 
 SHOP = "bench-ingest"
