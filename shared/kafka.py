@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
@@ -58,23 +57,6 @@ def create_topics(
         return outcomes
     finally:
         admin.close()
-
-
-def producer_options(settings: KafkaSettings) -> dict[str, Any]:
-    """Options for a producer whose acknowledgement means the record is durable.
-
-    acks=all with idempotence: no acknowledged record is lost and a retried batch is never
-    written twice.
-    """
-    return {
-        **settings.client_options(),
-        "acks": "all",
-        "enable_idempotence": True,
-    }
-
-
-def make_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
-    return AIOKafkaProducer(**{**producer_options(settings), **overrides})
 
 
 async def tail(

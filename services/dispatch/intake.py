@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,6 +31,7 @@ from shared.events import (
 from shared.events import feedback as fb
 from shared.events.messages import MessageStatus, MessageUpdate, message_id
 from shared.events.triggers import TriggerFiredEvent
+from shared.loop_producer import LoopProducer
 from shared.topics import FEEDBACK_EVENTS, SHOP_EVENTS, SHOP_EVENTS_DLQ, TRIGGERS_FIRED
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class Intake:
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
-        producer: AIOKafkaProducer,
+        producer: LoopProducer,
         engine: AsyncEngine,
         statuses: StatusSink,
     ) -> None:
@@ -130,11 +131,8 @@ class Intake:
             payload_encoding=encoding,
             parked_at=datetime.now(UTC),
         )
-        await self.producer.send_and_wait(
-            SHOP_EVENTS_DLQ.name,
-            letter.model_dump_json(exclude_none=True).encode(),
-            key=record.key,
-        )
+        value = letter.model_dump_json(exclude_none=True).encode()
+        await self.producer.delivery(SHOP_EVENTS_DLQ.name, value, record.key)
 
 
 def _queued(trigger: TriggerFiredEvent) -> MessageUpdate:

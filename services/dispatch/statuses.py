@@ -5,24 +5,22 @@ can be kept in the outbox as it is."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
 from datetime import UTC, datetime
-
-from aiokafka import AIOKafkaProducer
-from aiokafka.structs import RecordMetadata
 
 from services.dispatch.message_log import MessageRow
 from services.dispatch.outbox import Outbound
 from shared.clock import Clock
 from shared.events import DeadLetter
 from shared.events.messages import STATUS_EVENTS, MessageUpdate, status_event_id
+from shared.loop_producer import LoopProducer
 from shared.topics import MESSAGES_DLQ, MESSAGES_STATUS, TRIGGERS_FIRED
 
 SOURCE = "/services/dispatch"
 
 
 class KafkaStatuses:
-    def __init__(self, producer: AIOKafkaProducer, clock: Clock) -> None:
+    def __init__(self, producer: LoopProducer, clock: Clock) -> None:
         self._producer = producer
         self._clock = clock
 
@@ -55,8 +53,5 @@ class KafkaStatuses:
         value = letter.model_dump_json(exclude_none=True).encode()
         return Outbound(MESSAGES_DLQ.name, key.encode(), value)
 
-    async def send(self, record: Outbound) -> Awaitable[RecordMetadata]:
-        delivery: Awaitable[RecordMetadata] = await self._producer.send(
-            record.topic, record.value, key=record.key
-        )
-        return delivery
+    async def send(self, record: Outbound) -> asyncio.Future[None]:
+        return self._producer.delivery(record.topic, record.value, record.key)

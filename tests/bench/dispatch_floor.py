@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from deploy.local.sinks.sms_sink import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 from services.dispatch.providers.email import EmailSettings, SmtpSender, build_email
 from services.dispatch.providers.sms import TwilioSettings, TwilioSms
-from shared.kafka import producer_options
+from shared.loop_producer import LoopProducer
 from shared.settings import KafkaSettings
 from tests.bench.broker import scratch_topic
 from tests.support.dispatch_process import Sinks
@@ -113,7 +113,9 @@ async def _pipeline(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(**producer_options(kafka), linger_ms=5)
+    producer = LoopProducer(  # dispatch's producer, as dispatch configures it
+        kafka, client_id="bench-floor", timeout_s=10, linger_ms=2, probe_topic=status_topic
+    )
     db = create_async_engine(database_url, pool_size=BATCHES_IN_FLIGHT)
     await consumer.start()
     await producer.start()
@@ -128,10 +130,10 @@ async def _pipeline(
             async with db.begin() as conn:
                 await conn.execute(_SETTLE, {"ids": trigger_ids, "sent": provider_ids})
             acks = [
-                await producer.send(
+                producer.delivery(
                     status_topic,
                     orjson.dumps({"trigger_id": t, "status": "sent", "provider_id": p}),
-                    key=t.encode(),
+                    t.encode(),
                 )
                 for t, p in zip(trigger_ids, provider_ids, strict=True)
             ]
@@ -180,12 +182,17 @@ async def floor_rate(
 
 
 async def _produce_triggers(kafka: KafkaSettings, topic: str, count: int) -> None:
-    producer = AIOKafkaProducer(**producer_options(kafka), linger_ms=20)
+    producer = LoopProducer(
+        kafka, client_id="bench-floor", timeout_s=30, linger_ms=20, probe_topic=topic
+    )
     await producer.start()
     try:
-        for _ in range(count):
-            await producer.send(topic, orjson.dumps({"id": uuid.uuid4().hex}))
-        await producer.flush()
+        await asyncio.gather(
+            *(
+                producer.delivery(topic, orjson.dumps({"id": uuid.uuid4().hex}), None)
+                for _ in range(count)
+            )
+        )
     finally:
         await producer.stop()
 

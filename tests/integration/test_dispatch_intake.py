@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -18,6 +18,7 @@ from services.dispatch.intake import Intake
 from services.dispatch.outbox import Outbound
 from shared.events.messages import MessageUpdate
 from shared.events.triggers import TriggerFiredEvent
+from shared.loop_producer import LoopProducer
 from shared.topics import MESSAGES_STATUS, TRIGGERS_FIRED
 from tests.support.stack import Stack
 from tests.support.triggers import abandoned_cart_fired
@@ -52,7 +53,7 @@ def fired(shop: str, customer: str, step: str) -> ConsumerRecord[bytes, bytes]:
 async def test_a_repeated_trigger_still_waiting_is_announced_again(engine: AsyncEngine) -> None:
     shop = f"intake-{uuid.uuid4().hex[:8]}"
     statuses = RecordedStatuses()
-    consumer, producer = cast(AIOKafkaConsumer, None), cast(AIOKafkaProducer, None)
+    consumer, producer = cast(AIOKafkaConsumer, None), cast(LoopProducer, None)
     intake = Intake(consumer, producer, engine, statuses)  # handle() uses neither
     waiting, taken = fired(shop, "c1", "reminder-1"), fired(shop, "c2", "reminder-1")
 

@@ -8,12 +8,15 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.dispatch import outbox
 from services.dispatch.outbox import Outbound, Relay
+from services.dispatch.statuses import KafkaStatuses
+from shared.clock import SystemClock
+from shared.loop_producer import LoopProducer
+from shared.settings import KafkaSettings
 from shared.topics import MESSAGES_STATUS
 from tests.support.kafka_records import TopicWindow
 from tests.support.stack import Stack
@@ -31,8 +34,14 @@ async def engine(stack: Stack) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def producer(stack: Stack) -> AsyncIterator[AIOKafkaProducer]:
-    started = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+async def producer(stack: Stack) -> AsyncIterator[LoopProducer]:
+    started = LoopProducer(
+        KafkaSettings(bootstrap_servers=stack.kafka_bootstrap),
+        client_id="nudge-test",
+        timeout_s=10,
+        linger_ms=2,
+        probe_topic=MESSAGES_STATUS.name,
+    )
     await started.start()
     yield started
     await started.stop()
@@ -56,20 +65,14 @@ async def kept(engine: AsyncEngine) -> int:
 
 
 async def test_kept_records_reach_the_topic_in_order_and_leave_the_outbox(
-    stack: Stack, engine: AsyncEngine, producer: AIOKafkaProducer
+    stack: Stack, engine: AsyncEngine, producer: LoopProducer
 ) -> None:
     shop = f"outbox-{uuid.uuid4().hex[:8]}"
     window = TopicWindow(stack.kafka_bootstrap, MESSAGES_STATUS.name)
     async with engine.begin() as conn:
         await outbox.keep(conn, statuses(shop, 7))
 
-    async def send(record: Outbound) -> Awaitable[object]:
-        delivery: Awaitable[object] = await producer.send(
-            record.topic, record.value, key=record.key
-        )
-        return delivery
-
-    relay = Relay(engine, send, ack_timeout_s=10, batch=5)
+    relay = Relay(engine, KafkaStatuses(producer, SystemClock()).send, ack_timeout_s=10, batch=5)
     assert await relay.run_once() == 5
     assert await relay.run_once() == 2
     assert await relay.run_once() == 0
