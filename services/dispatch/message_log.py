@@ -190,30 +190,44 @@ async def release(conn: AsyncConnection, rows: Sequence[MessageRow]) -> None:
 
 _SENDING = text(
     """
-UPDATE messages SET channel = CAST(:channel AS varchar),
-                    message_id = CAST(:message_id AS varchar), address = CAST(:address AS varchar),
-                    updated_at = now()
-WHERE trigger_id = :trigger_id
+UPDATE messages AS m SET channel = s.channel, message_id = s.message_id, address = s.address,
+                         updated_at = now()
+FROM unnest(CAST(:ids AS text[]), CAST(:channels AS text[]), CAST(:message_ids AS text[]),
+            CAST(:addresses AS text[])) AS s(trigger_id, channel, message_id, address)
+WHERE m.trigger_id = s.trigger_id
 """
 )
 
 
 async def mark_sending(conn: AsyncConnection, items: Sequence[dict[str, Any]]) -> None:
-    """Commit the chosen channel and message id before any provider call."""
+    """Commit the chosen channel and message id before any provider call.
+
+    One statement for the whole batch (arrays, not one UPDATE per row): a row's keys are
+    trigger_id, channel, message_id, address."""
     if items:
-        await conn.execute(_SENDING, list(items))
+        await conn.execute(
+            _SENDING,
+            {
+                "ids": [i["trigger_id"] for i in items],
+                "channels": [i["channel"] for i in items],
+                "message_ids": [i["message_id"] for i in items],
+                "addresses": [i["address"] for i in items],
+            },
+        )
 
 
 _SETTLE = text(
     """
-UPDATE messages SET state = CAST(:state AS varchar), reason = CAST(:reason AS text),
-                    next_attempt_at = CAST(:next_attempt_at AS timestamptz),
-                    provider_id = COALESCE(CAST(:provider_id AS varchar), provider_id),
-                    sent_at = CASE WHEN CAST(:state AS varchar) = 'sent'
-                                   THEN CAST(:now AS timestamptz) ELSE sent_at END,
-                    attempts = attempts - CAST(:refund AS integer),
-                    lease_until = NULL, updated_at = now()
-WHERE trigger_id = :trigger_id
+UPDATE messages AS m SET state = s.state, reason = s.reason, next_attempt_at = s.next_attempt_at,
+                         provider_id = COALESCE(s.provider_id, m.provider_id),
+                         sent_at = CASE WHEN s.state = 'sent' THEN s.now ELSE m.sent_at END,
+                         attempts = m.attempts - s.refund,
+                         lease_until = NULL, updated_at = now()
+FROM unnest(CAST(:ids AS text[]), CAST(:states AS text[]), CAST(:reasons AS text[]),
+            CAST(:next_attempts AS timestamptz[]), CAST(:provider_ids AS text[]),
+            CAST(:refunds AS integer[]), CAST(:nows AS timestamptz[]))
+     AS s(trigger_id, state, reason, next_attempt_at, provider_id, refund, now)
+WHERE m.trigger_id = s.trigger_id
 """
 )
 
@@ -222,9 +236,22 @@ async def settle(conn: AsyncConnection, items: Sequence[dict[str, Any]]) -> None
     """Record outcomes: sent, retrying / deferred (with the next attempt), skipped, failed.
 
     `refund` gives the claim's attempt back when no provider was asked (a deferral, a paused
-    provider), so waiting never uses up a message's attempts."""
+    provider), so waiting never uses up a message's attempts. One statement for the batch;
+    a row's keys are trigger_id, state, reason, next_attempt_at, provider_id, refund, now
+    (each trigger id once)."""
     if items:
-        await conn.execute(_SETTLE, list(items))
+        await conn.execute(
+            _SETTLE,
+            {
+                "ids": [i["trigger_id"] for i in items],
+                "states": [i["state"] for i in items],
+                "reasons": [i["reason"] for i in items],
+                "next_attempts": [i["next_attempt_at"] for i in items],
+                "provider_ids": [i["provider_id"] for i in items],
+                "refunds": [i["refund"] for i in items],
+                "nows": [i["now"] for i in items],
+            },
+        )
 
 
 JUST_NOW_S = 60.0

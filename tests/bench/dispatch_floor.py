@@ -38,7 +38,7 @@ from tests.support.dispatch_process import Sinks
 
 BATCH = 200
 BATCHES_IN_FLIGHT = 3
-SMTP_POOL = 4
+SMTP_POOL = 8
 """NUDGE_SMTP_POOL_SIZE's default (the raw reference in dispatch.py uses as many)."""
 SMS_CONNECTIONS = 20
 """NUDGE_TWILIO_MAX_CONNECTIONS's default."""

@@ -78,7 +78,7 @@ class EmailSettings(BaseSettings):
     """CA bundle for a relay with a private certificate authority."""
     timeout_s: float = Field(default=10.0, gt=0, le=300)
     """Per SMTP command, connecting included."""
-    pool_size: int = Field(default=4, ge=1, le=64)
+    pool_size: int = Field(default=8, ge=1, le=64)
     """Connections kept open, which is also the number of messages in flight at once."""
     local_hostname: str | None = None
     """The name we give in EHLO; default: this machine's FQDN."""
