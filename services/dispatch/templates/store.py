@@ -36,7 +36,6 @@ from services.dispatch.templates.sources import (
 )
 
 _BLANK_LINES: Final = re.compile(r"\n{3,}")
-_TRAILING_SPACE: Final = re.compile(r"[ \t]+\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,8 +210,9 @@ class TemplateStore:
 
 
 def _tidy(text: str) -> str:
-    """Plain text as a person would type it: no trailing spaces, at most one blank line."""
-    text = _TRAILING_SPACE.sub("\n", text.strip() + "\n")
+    """Plain text as a person would type it: no trailing spaces, at most one blank line.
+    (Line by line: a regular expression for trailing spaces tries a match at every space.)"""
+    text = "\n".join(line.rstrip(" \t") for line in text.strip().split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
