@@ -20,6 +20,7 @@ GSM7_BASIC: Final = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION: Final = frozenset("\f^{}\\[~]|€")
+_GSM7: Final = GSM7_BASIC | GSM7_EXTENSION
 
 _SINGLE: Final = {"GSM-7": 160, "UCS-2": 70}
 _PART: Final = {"GSM-7": 153, "UCS-2": 67}
@@ -47,20 +48,26 @@ class SmsSize:
     segments: int
 
 
-def _unit_widths(body: str) -> tuple[Encoding, list[int]]:
-    if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in body):
-        return "GSM-7", [2 if c in GSM7_EXTENSION else 1 for c in body]
-    return "UCS-2", [2 if ord(c) > 0xFFFF else 1 for c in body]
-
-
 def measure(body: str) -> SmsSize:
-    """Encoding, length and number of parts of `body` as it will be sent."""
-    encoding, widths = _unit_widths(body)
-    units = sum(widths)
+    """Encoding, length and number of parts of `body` as it will be sent.
+
+    Counted with set and str operations, not character by character in Python (a tenth of an
+    SMS's dispatch cost that way); only a multi-part body with 2-unit characters is walked."""
+    chars = set(body)
+    encoding: Encoding
+    if chars <= _GSM7:
+        encoding, wide = "GSM-7", chars & GSM7_EXTENSION
+    else:
+        encoding, wide = "UCS-2", {c for c in chars if ord(c) > 0xFFFF}
+    units = len(body) + sum(body.count(c) for c in wide)
     if units <= _SINGLE[encoding]:
         return SmsSize(encoding, units, 1 if units else 0)
-    per_part, segments, used = _PART[encoding], 1, 0
-    for width in widths:
+    per_part = _PART[encoding]
+    if not wide:
+        return SmsSize(encoding, units, -(-units // per_part))
+    segments, used = 1, 0
+    for char in body:  # a 2-unit character is never split across parts
+        width = 2 if char in wide else 1
         if used + width > per_part:
             segments, used = segments + 1, 0
         used += width
