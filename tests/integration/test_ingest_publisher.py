@@ -4,7 +4,6 @@ absent broker means BrokerUnavailable in bounded time (the producer itself: test
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -13,6 +12,7 @@ import pytest
 from services.ingest.publisher import BrokerUnavailable, EventPublisher
 from shared.events import SHOP_EVENT, EventEnvelope
 from shared.settings import KafkaSettings
+from tests.support.ingest_process import free_port
 from tests.support.kafka_records import TopicWindow
 from tests.support.payloads import order_placed
 from tests.support.stack import Stack
@@ -41,13 +41,6 @@ async def publisher(stack: Stack) -> AsyncIterator[EventPublisher]:
     await started.stop()
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def test_acknowledged_events_are_on_the_topic(
     stack: Stack, publisher: EventPublisher, shop_events: TopicWindow
 ) -> None:
@@ -61,7 +54,7 @@ async def test_acknowledged_events_are_on_the_topic(
 
 async def test_without_a_broker_publish_gives_up_within_its_timeout() -> None:
     publisher = EventPublisher(
-        KafkaSettings(bootstrap_servers=f"127.0.0.1:{closed_port()}"), timeout_s=1.0, linger_ms=2
+        KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}"), timeout_s=1.0, linger_ms=2
     )
     started = time.monotonic()
     await publisher.start()

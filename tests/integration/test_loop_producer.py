@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,6 +16,7 @@ from confluent_kafka import KafkaError, KafkaException
 from shared.loop_producer import LoopProducer, ProducerStopped
 from shared.settings import KafkaSettings
 from shared.topics import MESSAGES_STATUS
+from tests.support.ingest_process import free_port
 from tests.support.kafka_records import TopicWindow
 from tests.support.stack import Stack
 
@@ -55,13 +55,6 @@ def deliver(producer: LoopProducer, shop: str, n: int) -> asyncio.Future[None]:
     return producer.delivery(TOPIC, value, f"{shop}:c-{n}".encode())
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def test_a_delivery_resolves_once_the_record_is_on_the_topic(
     producer: LoopProducer, statuses: TopicWindow
 ) -> None:
@@ -74,7 +67,7 @@ async def test_a_delivery_resolves_once_the_record_is_on_the_topic(
 
 
 async def test_without_a_broker_a_delivery_fails_within_its_timeout() -> None:
-    producer = producer_for(f"127.0.0.1:{closed_port()}", 1.0)
+    producer = producer_for(f"127.0.0.1:{free_port()}", 1.0)
     started = time.monotonic()
     await producer.start()
     assert not producer.ready
