@@ -248,6 +248,27 @@ async def test_connections_dropped_by_the_server_are_replaced_without_an_error(
     assert seen["connections"] == 2
 
 
+async def test_a_relay_that_does_not_answer_in_time_is_transient_and_maybe_sent(
+    smtp: Sink,
+) -> None:
+    smtp.tell(delay_ms=2000)  # the sink records the message, then answers DATA 2 s late
+    sender = SmtpSender(email_settings(smtp, pool_size=1, timeout_s=0.5))
+    try:
+        started = time.monotonic()
+        with pytest.raises(TransientSendError) as caught:
+            await sender.send(marketing_email(20))
+        assert time.monotonic() - started < 1.5
+        assert caught.value.maybe_sent
+        assert caught.value.reason == "timeout at data"
+        smtp.tell(delay_ms=0)
+        await sender.send(marketing_email(20))  # the retry carries the same Message-ID
+    finally:
+        await sender.close()
+    seen = smtp.messages()
+    assert (seen["count"], seen["duplicates"]) == (1, 1)
+    assert seen["connections"] == 2, "the connection that timed out mid-DATA is not reused"
+
+
 async def test_a_server_that_is_not_there_is_transient() -> None:
     sender = SmtpSender(EmailSettings(host="127.0.0.1", port=free_port(), timeout_s=5))
     with pytest.raises(TransientSendError) as caught:

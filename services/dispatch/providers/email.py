@@ -77,7 +77,7 @@ class EmailSettings(BaseSettings):
     ca_file: Path | None = None
     """CA bundle for a relay with a private certificate authority."""
     timeout_s: float = Field(default=10.0, gt=0, le=300)
-    """Per SMTP command, connecting included."""
+    """Per SMTP command (DATA and the message count as one), connecting included."""
     pool_size: int = Field(default=8, ge=1, le=64)
     """Connections kept open, which is also the number of messages in flight at once."""
     local_hostname: str | None = None
@@ -287,20 +287,27 @@ class SmtpSender:
             options.append(f"SIZE={len(payload)}")
         encoding = "utf-8" if utf8 else "ascii"
         stage = "mail"
+        loop, limit = asyncio.get_running_loop(), self._settings.timeout_s
         try:
-            await _mail(smtp, sender, options, encoding)
-            stage = "rcpt"
-            refused: list[aiosmtplib.SMTPRecipientRefused] = []
-            for recipient in recipients:
-                try:
-                    await _rcpt(smtp, recipient, encoding)
-                except aiosmtplib.SMTPRecipientRefused as exc:
-                    refused.append(exc)
-            if refused:
-                # One message, one customer: a refused recipient fails the message.
-                raise refused[0]
-            stage = "data"
-            response = await smtp.data(payload)
+            # One deadline moved forward at each command, instead of aiosmtplib's wait_for per
+            # reply (a timer, callbacks and a future each: 60 us an email). A command that
+            # times out leaves the connection mid-dialogue: it is closed (`_settle`).
+            async with asyncio.timeout(limit) as deadline:
+                await _mail(smtp, sender, options, encoding)
+                stage = "rcpt"
+                refused: list[aiosmtplib.SMTPRecipientRefused] = []
+                for recipient in recipients:
+                    deadline.reschedule(loop.time() + limit)
+                    try:
+                        await _rcpt(smtp, recipient, encoding)
+                    except aiosmtplib.SMTPRecipientRefused as exc:
+                        refused.append(exc)
+                if refused:
+                    # One message, one customer: a refused recipient fails the message.
+                    raise refused[0]
+                stage = "data"
+                deadline.reschedule(loop.time() + limit)  # DATA and the content: one limit
+                response = await smtp.data(payload, timeout=None)
         except Exception as exc:
             if isinstance(exc, aiosmtplib.SMTPResponseException) and smtp.is_connected:
                 try:
@@ -325,18 +332,20 @@ class SmtpSender:
 
 # MAIL and RCPT as aiosmtplib's `mail` and `rcpt` send them, for addresses parsed already:
 # theirs run each through the RFC 5322 parser again (15 us a call). The connection said EHLO
-# when it was opened (`_acquire`).
+# when it was opened (`_acquire`); the caller bounds the wait for the reply.
 
 
 async def _mail(smtp: aiosmtplib.SMTP, sender: str, options: list[str], encoding: str) -> None:
     args = [o.encode("ascii") for o in options]
-    response = await smtp.execute_command(b"MAIL", f"FROM:<{sender}>".encode(encoding), *args)
+    command = f"FROM:<{sender}>".encode(encoding)
+    response = await smtp.execute_command(b"MAIL", command, *args, timeout=None)
     if response.code != SMTPStatus.completed:
         raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
 
 
 async def _rcpt(smtp: aiosmtplib.SMTP, recipient: str, encoding: str) -> None:
-    response = await smtp.execute_command(b"RCPT", f"TO:<{recipient}>".encode(encoding))
+    command = f"TO:<{recipient}>".encode(encoding)
+    response = await smtp.execute_command(b"RCPT", command, timeout=None)
     if response.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
         raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
 
