@@ -9,6 +9,7 @@ Italian; a currency without a known symbol is written with its code ("CHF 12.50"
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Final
@@ -20,6 +21,9 @@ from services.dispatch.templates.sms import to_gsm7
 
 LOCALE_VARIABLE: Final = "message_locale"
 """Set by the store to the locale the template was found in; filters format for it."""
+RENDERING_LOCALE: Final[ContextVar[str]] = ContextVar("rendering_locale", default="en")
+"""The same locale for the render in progress: macros imported without context (shared
+between messages) do not see `message_locale`, and their money and dates must follow it."""
 
 _SYMBOLS: Final = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "AUD": "A$", "CAD": "C$"}
 _ZERO_DECIMALS: Final = frozenset({"JPY", "KRW", "ISK", "CLP", "VND"})
@@ -37,7 +41,7 @@ _WEEKDAYS: Final = {
 
 
 def _language(context: Context) -> str:
-    locale = context.get(LOCALE_VARIABLE) or "en"
+    locale = context.get(LOCALE_VARIABLE) or RENDERING_LOCALE.get()
     return str(locale).split("-")[0].lower()
 
 

@@ -23,7 +23,7 @@ from services.dispatch.templates.environment import (
     template_name,
 )
 from services.dispatch.templates.errors import RenderError, TemplateLoadError
-from services.dispatch.templates.filters import LOCALE_VARIABLE
+from services.dispatch.templates.filters import LOCALE_VARIABLE, RENDERING_LOCALE
 from services.dispatch.templates.sms import Encoding, measure
 from services.dispatch.templates.sources import (
     BUILTIN,
@@ -171,7 +171,12 @@ class TemplateStore:
     ) -> str:
         name = template_name(chain_shop, key.locale, key, entry.parts[part])
         try:
-            return self._env.get_template(name).render({**variables, LOCALE_VARIABLE: key.locale})
+            rendering = RENDERING_LOCALE.set(key.locale)
+            try:
+                template = self._env.get_template(name)
+                return template.render({**variables, LOCALE_VARIABLE: key.locale})
+            finally:
+                RENDERING_LOCALE.reset(rendering)
         except Exception as exc:  # whatever fails, the message is not sent: say why
             detail = exc.message if isinstance(exc, TemplateError) and exc.message else str(exc)
             where = _template_frame(exc.__traceback__) or display_name(name)

@@ -83,6 +83,27 @@ def test_recommendations_without_products_link_to_the_shop(store: TemplateStore)
     assert "Paper filters (100), €4.95" in with_products.text
 
 
+@pytest.mark.parametrize(
+    ("locale", "price", "shop_line"),
+    [
+        ("en", "€25.00", "what's new at Acme Coffee"),
+        ("nl", "€ 25,00", "wat er nieuw is bij Acme Coffee"),
+    ],
+)
+def test_macros_format_for_the_message_locale_and_show_the_shop(
+    store: TemplateStore, locale: str, price: str, shop_line: str
+) -> None:
+    """The macros are imported without the caller's context: money still follows the
+    message's locale, and the shop they show is the one passed in."""
+    v = variables("cart/reminder-1", recommended=[])
+    email = store.render_email(SHOP, "cart/reminder-1", locale, v)
+    assert price in email.text and price in email.html  # 2 x 12.50, in the items macro
+    assert shop_line in email.text and shop_line in email.html
+    other = {**v, "shop": {**v["shop"], "name": "Bean There"}}
+    again = store.render_email(SHOP, "cart/reminder-1", locale, other)
+    assert shop_line.replace("Acme Coffee", "Bean There") in again.text
+
+
 def test_win_back_variants_change_the_content(store: TemplateStore) -> None:
     newest = store.render_email(SHOP, "win-back/offer", "en", variables("win-back/offer"))
     personal = store.render_email(
