@@ -65,7 +65,13 @@ def addresses(header: str) -> list[str]:
     """The addresses of an address header."""
     if _bare(header):
         return [header]
-    return [address for _, address in getaddresses([header]) if address]
+    return list(_parsed_addresses(header))
+
+
+@lru_cache(maxsize=1024)
+def _parsed_addresses(header: str) -> tuple[str, ...]:
+    """Cached: a shop's From (`Name <address>`) is the same on every email."""
+    return tuple(address for _, address in getaddresses([header]) if address)
 
 
 def compose(
