@@ -100,24 +100,42 @@ async def still_queued(conn: AsyncConnection, trigger_ids: Sequence[str]) -> set
     return {row[0] for row in rows}
 
 
-_CLAIM = text(
-    """
-UPDATE messages AS m SET lease_until = now() + make_interval(secs => :lease_s),
-                         state = 'sending', attempts = m.attempts + 1, updated_at = now()
-FROM (
-    SELECT trigger_id, state AS previous_state FROM messages AS candidate
-    WHERE ((state IN ('queued', 'deferred', 'retrying') AND next_attempt_at <= :now)
-           OR (state = 'sending' AND lease_until < now()))
-      AND NOT EXISTS (
+_NOT_DECIDING = """NOT EXISTS (
           SELECT 1 FROM messages AS deciding
           WHERE deciding.shop_id = candidate.shop_id
             AND deciding.customer_id = candidate.customer_id
             AND deciding.state = 'sending' AND deciding.message_id IS NULL
-            AND deciding.lease_until > now())
-    ORDER BY COALESCE(next_attempt_at, lease_until)
+            AND deciding.lease_until > now())"""
+# Two scans, each in the order of its partial index and stopping at the limit: due rows
+# (messages_due) and rows whose sender's lease ran out (messages_leased). One scan with an OR
+# and a COALESCE order had to read and sort every due row for each claim: 16 ms a claim with
+# 20,000 waiting, in proportion to the backlog (a long provider outage's backlog included).
+_CLAIM = text(
+    f"""
+WITH waiting AS (
+    SELECT trigger_id, state AS previous_state, next_attempt_at AS due_at
+    FROM messages AS candidate
+    WHERE state IN ('queued', 'deferred', 'retrying') AND next_attempt_at <= :now
+      AND {_NOT_DECIDING}
+    ORDER BY next_attempt_at
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
-) AS due
+), expired AS (
+    SELECT trigger_id, state AS previous_state, lease_until AS due_at
+    FROM messages AS candidate
+    WHERE state = 'sending' AND lease_until < now()
+      AND {_NOT_DECIDING}
+    ORDER BY lease_until
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT * FROM waiting UNION ALL SELECT * FROM expired
+    ORDER BY due_at
+    LIMIT :limit
+)
+UPDATE messages AS m SET lease_until = now() + make_interval(secs => :lease_s),
+                         state = 'sending', attempts = m.attempts + 1, updated_at = now()
+FROM due
 WHERE m.trigger_id = due.trigger_id
 RETURNING m.trigger_id, m.shop_id, m.customer_id, m.journey_id, m.attempts, m.trigger::text,
           due.previous_state, m.channel, m.message_id, m.address, m.created_at, m.reason
