@@ -15,6 +15,10 @@ DATABASE_URL's, created and migrated here), so that no other dispatch shares its
    (NUDGE_DISPATCH_EMAIL_PER_S / SMS_PER_S default to 2,000 / 1,000 per second).
 3. Latency: triggers at a steady rate below capacity; trigger event time -> the sink's
    receive time, p50 / p99.
+4. Email to a second SMTP server, postfix's smtp-sink (C; accepts and discards; unpacked by
+   `make bench-tools`): the raw reference and dispatch again, the rate from dispatch's own
+   send records. The Python sink costs about as much CPU per email as dispatch, on the same
+   two cores; this shows dispatch's rate without that.
 
 Figures go to stdout and .local/bench/dispatch.json; progress to stderr. Nothing asserts.
 """
@@ -24,11 +28,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -62,12 +71,15 @@ from tests.support.dispatch_process import (
     private_database,
     wait_until,
 )
+from tests.support.ingest_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".local" / "bench"
 EMAIL_TARGET_PER_S = 1_000
 SMS_TARGET_PER_S = 2_000
 IN_FLIGHT = 64
+SMTP_SINK_BIN = ROOT / ".cache" / "postfix" / "usr" / "sbin" / "smtp-sink"
+"""Postfix's smtp-sink, unpacked from Debian's package by `make bench-tools` (mk/bench.mk)."""
 """NUDGE_DISPATCH_IN_FLIGHT's default: requests the SMS reference keeps in progress."""
 
 
@@ -259,6 +271,76 @@ def latency(
     return Latency(rate, len(delays), cuts[49], cuts[98], delays[-1])
 
 
+@contextmanager
+def c_smtp_server() -> Iterator[int | None]:
+    """Postfix's smtp-sink on a free port; None when it is not unpacked."""
+    if not SMTP_SINK_BIN.exists():
+        yield None
+        return
+    port = free_port()
+    argv = [str(SMTP_SINK_BIN), f"127.0.0.1:{port}", "256"]
+    if os.geteuid() == 0:  # it refuses to run as root without a user to switch to
+        argv[1:1] = ["-u", "nobody"]
+    libraries = SMTP_SINK_BIN.parents[1] / "lib" / "postfix"
+    server = subprocess.Popen(
+        argv,
+        env={**os.environ, "LD_LIBRARY_PATH": str(libraries)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: _accepts(port), 10, "postfix's smtp-sink listening")
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def c_server_phase(
+    kafka: KafkaSettings, database: str, sinks: Sinks, logs: Path, count: int, reference: int
+) -> dict[str, float] | None:
+    """The raw reference and dispatch's email rate against postfix's smtp-sink."""
+    with c_smtp_server() as port:
+        if port is None:
+            say(f"{SMTP_SINK_BIN} missing (make bench-tools): the C SMTP server run is skipped")
+            return None
+        say(f"C SMTP server: {reference:,} raw sends, then {count:,} emails through dispatch")
+        raw = asyncio.run(raw_smtp(port, reference))
+        shop, log = BulkShop(kafka.bootstrap_servers), MessageLog(database)
+        process = DispatchProcess(
+            kafka.bootstrap_servers,
+            database,
+            sinks,
+            logs / "dispatch-c-smtp.log",
+            group_id=f"bench-dispatch-c-{uuid.uuid4().hex[:8]}",
+            poll_interval_s="0.2",
+            email_per_s="20000",
+        )
+        process.env["NUDGE_SMTP_PORT"] = str(port)
+        try:
+            process.start()
+            customers = shop.customers(count, time_zone=daytime_zone(margin_h=1))
+            wait_until(lambda: log.contacts(shop.id) == count, 300, "contacts")
+            process.stop()
+            shop.triggers(customers)
+            process.start()
+            wait_until(
+                lambda: log.states(shop.id).get("sent", 0) >= count, 600, f"{count} emails sent"
+            )
+        finally:
+            process.stop()
+            shop.close()
+        sent, seconds = log.sent_span(shop.id)
+        rate = Rate(max(0, sent - 1), seconds)
+        say(f"C SMTP server: dispatch {rate.per_s:,.0f}/s, raw {raw.per_s:,.0f}/s")
+        return {"dispatch_per_s": rate.per_s, "raw_per_s": raw.per_s, "messages": sent}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--emails", type=int, default=20_000)
@@ -318,6 +400,16 @@ def render(results: dict[str, Any]) -> str:
         f"messages, 80% email): p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms, "
         f"max {lat['max_ms']:.0f} ms",
     ]
+    c_smtp = results.get("c_smtp")
+    if c_smtp:
+        c_verdict = "met" if c_smtp["dispatch_per_s"] >= EMAIL_TARGET_PER_S else "MISSED"
+        lines += [
+            "",
+            f"email to postfix's smtp-sink (an SMTP server in C that keeps nothing, so no Python "
+            f"sink on the same cores): dispatch {c_smtp['dispatch_per_s']:,.0f}/s "
+            f"({c_smtp['messages']:,} emails, from dispatch's send records), raw aiosmtplib "
+            f"{c_smtp['raw_per_s']:,.0f}/s; target {EMAIL_TARGET_PER_S:,}: {c_verdict}",
+        ]
     return "\n".join(lines)
 
 
@@ -398,6 +490,10 @@ def main(argv: list[str] | None = None) -> None:
             "rss_mib": sum(rss_mib(pid) for pid in pids),
             "peak_rss_mib": sum(peak_rss_mib(pid) for pid in pids),
         }
+        dispatch.stop()  # its cores for the next run
+        results["c_smtp"] = c_server_phase(
+            kafka, database, sinks, logs, opts.emails, opts.reference
+        )
     finally:
         if dispatch is not None:
             dispatch.stop()

@@ -443,6 +443,16 @@ class MessageLog:
         )
         return {str(r[0]): int(r[1]) for r in rows}
 
+    def sent_span(self, shop_id: str) -> tuple[int, float]:
+        """(messages sent, seconds from the first send to the last), as dispatch recorded them:
+        the rate against a server that keeps no record of its own."""
+        rows = self._fetch(
+            "SELECT count(*), extract(epoch FROM max(sent_at) - min(sent_at)) FROM messages"
+            " WHERE shop_id = :shop AND state = 'sent'",
+            shop=shop_id,
+        )
+        return int(rows[0][0]), float(rows[0][1] or 0.0)
+
     def contacts(self, shop_id: str) -> int:
         rows = self._fetch("SELECT count(*) FROM contacts WHERE shop_id = :shop", shop=shop_id)
         return int(rows[0][0])
