@@ -206,12 +206,18 @@ async def release(conn: AsyncConnection, rows: Sequence[MessageRow]) -> None:
         )
 
 
+def _columns(items: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict[str, list[Any]]:
+    """Per-row dicts as one array per key: a whole batch in one statement, through unnest."""
+    return {key: [item[key] for item in items] for key in keys}
+
+
+_SENDING_KEYS = ("trigger_id", "channel", "message_id", "address")
 _SENDING = text(
     """
 UPDATE messages AS m SET channel = s.channel, message_id = s.message_id, address = s.address,
                          updated_at = now()
-FROM unnest(CAST(:ids AS text[]), CAST(:channels AS text[]), CAST(:message_ids AS text[]),
-            CAST(:addresses AS text[])) AS s(trigger_id, channel, message_id, address)
+FROM unnest(CAST(:trigger_id AS text[]), CAST(:channel AS text[]), CAST(:message_id AS text[]),
+            CAST(:address AS text[])) AS s(trigger_id, channel, message_id, address)
 WHERE m.trigger_id = s.trigger_id
 """
 )
@@ -223,53 +229,37 @@ async def mark_sending(conn: AsyncConnection, items: Sequence[dict[str, Any]]) -
     One statement for the whole batch (arrays, not one UPDATE per row): a row's keys are
     trigger_id, channel, message_id, address."""
     if items:
-        await conn.execute(
-            _SENDING,
-            {
-                "ids": [i["trigger_id"] for i in items],
-                "channels": [i["channel"] for i in items],
-                "message_ids": [i["message_id"] for i in items],
-                "addresses": [i["address"] for i in items],
-            },
-        )
+        await conn.execute(_SENDING, _columns(items, _SENDING_KEYS))
 
 
+_SETTLE_KEYS = ("trigger_id", "state", "reason", "next_attempt_at", "provider_id", "refund")
 _SETTLE = text(
     """
 UPDATE messages AS m SET state = s.state, reason = s.reason, next_attempt_at = s.next_attempt_at,
                          provider_id = COALESCE(s.provider_id, m.provider_id),
-                         sent_at = CASE WHEN s.state = 'sent' THEN s.now ELSE m.sent_at END,
+                         sent_at = CASE WHEN s.state = 'sent' THEN CAST(:now AS timestamptz)
+                                        ELSE m.sent_at END,
                          attempts = m.attempts - s.refund,
                          lease_until = NULL, updated_at = now()
-FROM unnest(CAST(:ids AS text[]), CAST(:states AS text[]), CAST(:reasons AS text[]),
-            CAST(:next_attempts AS timestamptz[]), CAST(:provider_ids AS text[]),
-            CAST(:refunds AS integer[]), CAST(:nows AS timestamptz[]))
-     AS s(trigger_id, state, reason, next_attempt_at, provider_id, refund, now)
+FROM unnest(CAST(:trigger_id AS text[]), CAST(:state AS text[]), CAST(:reason AS text[]),
+            CAST(:next_attempt_at AS timestamptz[]), CAST(:provider_id AS text[]),
+            CAST(:refund AS integer[]))
+     AS s(trigger_id, state, reason, next_attempt_at, provider_id, refund)
 WHERE m.trigger_id = s.trigger_id
 """
 )
 
 
-async def settle(conn: AsyncConnection, items: Sequence[dict[str, Any]]) -> None:
-    """Record outcomes: sent, retrying / deferred (with the next attempt), skipped, failed.
+async def settle(conn: AsyncConnection, items: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Record outcomes: sent (at `now`), retrying / deferred (with the next attempt), skipped,
+    failed.
 
     `refund` gives the claim's attempt back when no provider was asked (a deferral, a paused
     provider), so waiting never uses up a message's attempts. One statement for the batch;
-    a row's keys are trigger_id, state, reason, next_attempt_at, provider_id, refund, now
-    (each trigger id once)."""
+    a row's keys are trigger_id, state, reason, next_attempt_at, provider_id, refund (each
+    trigger id once)."""
     if items:
-        await conn.execute(
-            _SETTLE,
-            {
-                "ids": [i["trigger_id"] for i in items],
-                "states": [i["state"] for i in items],
-                "reasons": [i["reason"] for i in items],
-                "next_attempts": [i["next_attempt_at"] for i in items],
-                "provider_ids": [i["provider_id"] for i in items],
-                "refunds": [i["refund"] for i in items],
-                "nows": [i["now"] for i in items],
-            },
-        )
+        await conn.execute(_SETTLE, {**_columns(items, _SETTLE_KEYS), "now": now})
 
 
 JUST_NOW_S = 60.0

@@ -241,7 +241,7 @@ class Sender:
         )
         async with self.engine.begin() as conn:
             await message_log.mark_sending(conn, [_sending(job) for job in jobs])
-            await message_log.settle(conn, [{**o[1], "now": now} for o in outcomes])
+            await message_log.settle(conn, [settle for _, settle, _ in outcomes], now)
             await outbox.keep(conn, unacknowledged)
         return jobs
 
@@ -363,7 +363,7 @@ class Sender:
         records += [job.dead_letter for job in jobs if job.dead_letter is not None]
         unacknowledged = await self._announce(records)
         async with self.engine.begin() as conn:
-            await message_log.settle(conn, [{**settle, "now": now} for _, settle, _ in results])
+            await message_log.settle(conn, [settle for _, settle, _ in results], now)
             await outbox.keep(conn, unacknowledged)
             for job, (_, _, update) in zip(jobs, results, strict=True):
                 if update.status is MessageStatus.QUEUED:  # refused for the address: remember
