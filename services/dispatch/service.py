@@ -28,7 +28,7 @@ from services.dispatch.providers.sms import TwilioSettings, TwilioSms
 from services.dispatch.sender import Sender
 from services.dispatch.settings import DispatchSettings
 from services.dispatch.shop_profiles import ShopProfiles
-from services.dispatch.statuses import KafkaStatuses
+from services.dispatch.statuses import KafkaStatuses, status_producer
 from services.dispatch.templates.store import TemplateStore
 from shared.clock import make_clock
 from shared.db.engine import make_engine
@@ -36,9 +36,7 @@ from shared.events.shop import Channel
 from shared.garbage import tune_garbage_collector
 from shared.health_http import health_app, start_site
 from shared.kafka import pin_new_group_to_end
-from shared.loop_producer import LoopProducer
 from shared.settings import DatabaseSettings, KafkaSettings, SecretKeySettings
-from shared.topics import MESSAGES_STATUS
 
 log = logging.getLogger(__name__)
 OUTBOX_IDLE_S = 2.0
@@ -71,15 +69,7 @@ async def serve(settings: DispatchSettings) -> None:
         await asyncio.to_thread(pin_new_group_to_end, kafka, settings.group_id, TOPICS)
     engine = make_engine(database)
     clock = make_clock(settings.time_scale, settings.clock_origin)
-    producer = LoopProducer(
-        kafka,
-        client_id="nudge-dispatch",
-        # a status not acknowledged by then is kept in the outbox (outbox.py), so librdkafka
-        # need not hold it any longer
-        timeout_s=settings.status_ack_timeout_s,
-        linger_ms=2,
-        probe_topic=MESSAGES_STATUS.name,
-    )
+    producer = status_producer(kafka, settings)
     consumer = AIOKafkaConsumer(
         *TOPICS,
         **kafka.client_options(),

@@ -10,13 +10,27 @@ from datetime import UTC, datetime
 
 from services.dispatch.message_log import MessageRow
 from services.dispatch.outbox import Outbound
+from services.dispatch.settings import DispatchSettings
 from shared.clock import Clock
 from shared.events import DeadLetter
 from shared.events.messages import STATUS_EVENTS, MessageUpdate, status_event_id
 from shared.loop_producer import LoopProducer
+from shared.settings import KafkaSettings
 from shared.topics import MESSAGES_DLQ, MESSAGES_STATUS, TRIGGERS_FIRED
 
 SOURCE = "/services/dispatch"
+
+
+def status_producer(kafka: KafkaSettings, settings: DispatchSettings) -> LoopProducer:
+    """Dispatch's producer. A status not acknowledged within `status_ack_timeout_s` is kept in
+    the outbox (outbox.py), so librdkafka need not hold it any longer."""
+    return LoopProducer(
+        kafka,
+        client_id="nudge-dispatch",
+        timeout_s=settings.status_ack_timeout_s,
+        linger_ms=2,
+        probe_topic=MESSAGES_STATUS.name,
+    )
 
 
 class KafkaStatuses:

@@ -31,6 +31,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from deploy.local.sinks.sms_sink import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 from services.dispatch.providers.email import EmailSettings, SmtpSender, build_email
 from services.dispatch.providers.sms import TwilioSettings, TwilioSms
+from services.dispatch.settings import DispatchSettings
+from services.dispatch.statuses import status_producer
 from shared.loop_producer import LoopProducer
 from shared.settings import KafkaSettings
 from tests.bench.broker import scratch_topic
@@ -113,9 +115,7 @@ async def _pipeline(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = LoopProducer(  # dispatch's producer, as dispatch configures it
-        kafka, client_id="bench-floor", timeout_s=10, linger_ms=2, probe_topic=status_topic
-    )
+    producer = status_producer(kafka, DispatchSettings())  # dispatch's own
     db = create_async_engine(database_url, pool_size=BATCHES_IN_FLIGHT)
     await consumer.start()
     await producer.start()

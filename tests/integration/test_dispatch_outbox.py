@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.dispatch import outbox
 from services.dispatch.outbox import Outbound, Relay
-from services.dispatch.statuses import KafkaStatuses
+from services.dispatch.settings import DispatchSettings
+from services.dispatch.statuses import KafkaStatuses, status_producer
 from shared.clock import SystemClock
 from shared.loop_producer import LoopProducer
 from shared.settings import KafkaSettings
@@ -35,13 +36,8 @@ async def engine(stack: Stack) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 async def producer(stack: Stack) -> AsyncIterator[LoopProducer]:
-    started = LoopProducer(
-        KafkaSettings(bootstrap_servers=stack.kafka_bootstrap),
-        client_id="nudge-test",
-        timeout_s=10,
-        linger_ms=2,
-        probe_topic=MESSAGES_STATUS.name,
-    )
+    kafka = KafkaSettings(bootstrap_servers=stack.kafka_bootstrap)
+    started = status_producer(kafka, DispatchSettings())
     await started.start()
     yield started
     await started.stop()
