@@ -5,7 +5,7 @@ DATABASE_URL override them). Runs in a database of its own (`nudge_bench`, next 
 DATABASE_URL's, created and migrated here), so that no other dispatch shares its message log.
 
 1. Reference: raw aiosmtplib sends to the local SMTP sink (same pool size as dispatch, same
-   message size) and raw aiohttp POSTs to the SMS sink (dispatch's client, same connection
+   message size) and raw POSTs to the SMS sink (dispatch's HTTP client, same connection
    limit): what the sinks and this machine allow without any bookkeeping. Then the floor
    (tests/bench/dispatch_floor.py): only the steps every dispatch must take, batched.
 2. Throughput: customers first, then N email triggers produced while dispatch is stopped;
@@ -41,14 +41,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-import aiohttp
 import aiosmtplib
 import httpx
 import orjson
 
 from deploy.local.sinks.sms_sink import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 from services.dispatch.providers.email import build_email
+from services.dispatch.providers.http_pool import HttpPool
 from shared.kafka import create_topics
 from shared.settings import DatabaseSettings, KafkaSettings
 from tests.bench.dispatch_floor import (
@@ -78,6 +79,7 @@ OUT = ROOT / ".local" / "bench"
 EMAIL_TARGET_PER_S = 1_000
 SMS_TARGET_PER_S = 2_000
 IN_FLIGHT = 64
+FORM = "application/x-www-form-urlencoded"
 SMTP_SINK_BIN = ROOT / ".cache" / "postfix" / "usr" / "sbin" / "smtp-sink"
 """Postfix's smtp-sink, unpacked from Debian's package by `make bench-tools` (mk/bench.mk)."""
 """NUDGE_DISPATCH_IN_FLIGHT's default: requests the SMS reference keeps in progress."""
@@ -185,21 +187,30 @@ async def raw_sms(base_url: str, count: int) -> Rate:
     path = f"/2010-04-01/Accounts/{DEFAULT_ACCOUNT_SID}/Messages.json"
     credentials = base64.b64encode(f"{DEFAULT_ACCOUNT_SID}:{DEFAULT_AUTH_TOKEN}".encode())
     auth = {"Authorization": "Basic " + credentials.decode()}
-    connector = aiohttp.TCPConnector(limit=SMS_CONNECTIONS)
-    async with aiohttp.ClientSession(base_url, connector=connector, headers=auth) as client:
-        gate = asyncio.Semaphore(IN_FLIGHT)
+    client = HttpPool(
+        base_url,
+        max_connections=SMS_CONNECTIONS,
+        timeout_s=10.0,
+        connect_timeout_s=3.0,
+        headers=auth,
+    )
+    gate = asyncio.Semaphore(IN_FLIGHT)
 
-        async def one(i: int) -> None:
-            async with gate:
-                form = {"To": f"+14152{i:06d}", "From": "+15005550006", "Body": SMS_BODY}
-                headers = {"Idempotency-Key": str(uuid.uuid4())}
-                async with client.post(path, data=form, headers=headers) as response:
-                    response.raise_for_status()
-                    await response.read()
+    async def one(i: int) -> None:
+        async with gate:
+            form = {"To": f"+14152{i:06d}", "From": "+15005550006", "Body": SMS_BODY}
+            headers = {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": FORM}
+            body = urlencode(form).encode()
+            answer = await client.request("POST", path, body=body, headers=headers)
+            if answer.status != 201:
+                raise RuntimeError(f"the SMS sink answered {answer.status} {answer.reason}")
 
-        started = time.perf_counter()
+    started = time.perf_counter()
+    try:
         await asyncio.gather(*(one(i) for i in range(count)))
-        return Rate(count, time.perf_counter() - started)
+    finally:
+        await client.close()
+    return Rate(count, time.perf_counter() - started)
 
 
 # --- dispatch --------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ async def _smtp_sender(port: int) -> tuple[Send, Callable[[], Awaitable[None]]]:
 
 
 async def _sms_sender(base_url: str) -> tuple[Send, Callable[[], Awaitable[None]]]:
-    """Dispatch's own Twilio client (one pooled aiohttp session)."""
+    """Dispatch's own Twilio client (its pool of keep-alive connections)."""
     twilio = TwilioSms(
         TwilioSettings(
             base_url=base_url,

@@ -14,16 +14,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from services.dispatch.providers.base import PermanentSendError, TransientSendError
+from services.dispatch.providers.http_pool import ConnectError, ConnectionLost, HttpAnswer
 from services.dispatch.providers.sms import (
     IDEMPOTENCY_HEADER,
     SmsProvider,
-    TwilioAnswer,
     TwilioSettings,
     TwilioSms,
     interpret_twilio_response,
@@ -215,11 +214,10 @@ async def test_a_connection_dropped_mid_request_may_have_been_sent() -> None:
 @pytest.mark.parametrize(
     ("error", "maybe_sent"),
     [
-        (aiohttp.ConnectionTimeoutError("slow"), False),
-        (aiohttp.SocketTimeoutError("no answer"), True),
+        (ConnectError("cannot connect: TimeoutError"), False),
         (TimeoutError(), True),
-        (aiohttp.ServerDisconnectedError(), True),
-        (aiohttp.ClientOSError(104, "reset"), True),
+        (ConnectionLost("the connection ended before the whole answer"), True),
+        (ConnectionResetError(104, "reset"), True),
     ],
 )
 def test_network_failures_are_transient(error: Exception, maybe_sent: bool) -> None:
@@ -245,6 +243,8 @@ def test_settings_want_exactly_one_sender() -> None:
         settings(from_number=None)
     with pytest.raises(ValueError, match="AC"):
         settings(account_sid="not-a-sid")
+    with pytest.raises(ValueError, match="NUDGE_TWILIO_BASE_URL"):
+        settings(base_url="api.twilio.com")
 
 
 def test_settings_read_the_nudge_twilio_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -265,7 +265,7 @@ async def test_twilio_is_an_sms_provider() -> None:
 
 def test_error_body_is_read_as_twilio_writes_it() -> None:
     body = json.dumps({"code": 21211, "message": "Invalid 'To' Phone Number: 12"})
-    answer = TwilioAnswer(400, "Bad Request", {"Content-Type": "application/json"}, body.encode())
+    answer = HttpAnswer(400, "Bad Request", {"content-type": "application/json"}, body.encode())
     with pytest.raises(PermanentSendError) as caught:
         interpret_twilio_response(answer)
     assert caught.value.reason == "http 400 twilio 21211: Invalid 'To' Phone Number: 12"
