@@ -24,6 +24,9 @@ from urllib.parse import urlencode, urlsplit
 
 import httptools
 
+MAX_ANSWER_BYTES = 10 * 1024 * 1024
+"""A provider's answer is a few KB; more is a broken or hostile server, not kept in memory."""
+
 
 class ConnectError(OSError):
     """No connection to the server: nothing was sent."""
@@ -65,6 +68,7 @@ class _Connection(asyncio.Protocol):
         self._reason = b""
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
+        self._size = 0
         self._headers_done = False
 
     # asyncio.Protocol
@@ -105,17 +109,27 @@ class _Connection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
+        self._size += len(body)
+        if self._size > MAX_ANSWER_BYTES:
+            self._fail(ConnectionLost(f"an answer over {MAX_ANSWER_BYTES} bytes"))
+            self.close()
 
     def on_message_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:  # interim (100 Continue, 103 Early Hints): the answer follows
+            self._reason, self._headers, self._body, self._size = b"", {}, [], 0
+            self._headers_done = False
+            return
         answer = HttpAnswer(
-            self._parser.get_status_code(),
+            status,
             self._reason.decode("latin-1"),
             self._headers,
             b"".join(self._body),
         )
         if not self._parser.should_keep_alive():
             self.close()
-        self._reason, self._headers, self._body, self._headers_done = b"", {}, [], False
+        self._reason, self._headers, self._body, self._size = b"", {}, [], 0
+        self._headers_done = False
         waiting, self._waiting = self._waiting, None
         if waiting is None:  # an answer nobody asked for (a server's idle notice): drop it
             self.close()

@@ -135,6 +135,23 @@ async def test_chunked_answers_and_repeated_headers() -> None:
     assert first.headers["via"] == "a, b"
 
 
+async def test_interim_answers_are_passed_over() -> None:
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+    async with serving(Scripted(answer=lambda _: interim + OK)) as url:
+        client = pool(url)
+        answer = await client.request("POST", "/", body=b"x")
+        await client.close()
+    assert (answer.status, answer.body) == (201, b'{"sid":"1"}')
+    assert "link" not in answer.headers
+
+
+async def test_an_answer_too_large_to_keep_is_refused() -> None:
+    huge = b"HTTP/1.1 200 OK\r\nContent-Length: 20000000\r\n\r\n" + b"x" * 11_000_000
+    async with serving(Scripted(answer=lambda _: huge)) as url:
+        with pytest.raises(ConnectionLost, match="over"):
+            await pool(url, timeout_s=10.0).request("GET", "/")
+
+
 async def test_an_answer_that_closes_the_connection_is_read_to_its_end() -> None:
     until_close = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nall of it"
     script = Scripted(answer=lambda _: until_close, close_after=True)
