@@ -71,6 +71,10 @@ class _Connection(asyncio.Protocol):
         self._size = 0
         self._headers_done = False
 
+    def _next_answer(self) -> None:
+        self._reason, self._headers, self._body, self._size = b"", {}, [], 0
+        self._headers_done = False
+
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -117,8 +121,7 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         status = self._parser.get_status_code()
         if 100 <= status < 200:  # interim (100 Continue, 103 Early Hints): the answer follows
-            self._reason, self._headers, self._body, self._size = b"", {}, [], 0
-            self._headers_done = False
+            self._next_answer()
             return
         answer = HttpAnswer(
             status,
@@ -128,8 +131,7 @@ class _Connection(asyncio.Protocol):
         )
         if not self._parser.should_keep_alive():
             self.close()
-        self._reason, self._headers, self._body, self._size = b"", {}, [], 0
-        self._headers_done = False
+        self._next_answer()
         waiting, self._waiting = self._waiting, None
         if waiting is None:  # an answer nobody asked for (a server's idle notice): drop it
             self.close()
