@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import uvloop
 
 from services.dispatch.providers.http_pool import ConnectError, ConnectionLost, HttpPool
 from tests.support.certificates import self_signed
@@ -225,3 +226,21 @@ async def test_https_is_verified(tmp_path: Path) -> None:
         await client.close()
         with pytest.raises(ConnectError, match="SSLCertVerificationError"):
             await pool(url).request("GET", "/")  # the system's authorities do not know it
+
+
+def test_it_runs_on_uvloop_too() -> None:
+    """On any event loop: uvloop's transports (uvicorn's loop) are not asyncio.Transport
+    instances, and a check for one failed every SMS there."""
+
+    async def two_requests() -> tuple[int, int]:
+        script = Scripted()
+        async with serving(script) as url:
+            client = pool(url)
+            first = await client.request("GET", "/")
+            second = await client.request("GET", "/")
+            await client.close()
+        assert script.connections == 1
+        return first.status, second.status
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(two_requests()) == (201, 201)
