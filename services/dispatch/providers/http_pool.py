@@ -179,7 +179,9 @@ class HttpPool:
         self._port = url.port or (443 if self._https else 80)
         self._prefix = url.path.rstrip("/")
         self._ssl = (ssl_context or ssl.create_default_context()) if self._https else None
-        self._fixed = _header_lines({"Host": url.netloc, **headers})
+        name = f"[{self._host}]" if ":" in self._host else self._host  # IPv6 in brackets
+        host = name if url.port is None else f"{name}:{url.port}"  # never user:password@
+        self._fixed = _header_lines({"Host": host, **headers})
         self._timeout_s = timeout_s
         self._connect_timeout_s = min(connect_timeout_s, timeout_s)
         self._keepalive_s = keepalive_s

@@ -112,6 +112,17 @@ async def test_requests_reuse_a_few_connections_and_say_what_they_should() -> No
     )
 
 
+async def test_the_host_header_names_the_host_and_never_credentials_in_the_url() -> None:
+    script = Scripted()
+    async with serving(script) as url:
+        client = pool(url.replace("http://", "http://user:secret@"))
+        await client.request("GET", "/")
+        await client.close()
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    assert f"\r\nHost: 127.0.0.1:{port}\r\n".encode() in script.requests[0]
+    assert b"secret" not in script.requests[0]
+
+
 async def test_a_query_is_encoded_and_a_get_has_no_body() -> None:
     script = Scripted()
     async with serving(script) as url:
