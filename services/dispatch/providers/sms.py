@@ -98,7 +98,8 @@ class TwilioSettings(BaseSettings):
     @classmethod
     def _origin(cls, value: str) -> str:
         url = urlsplit(value)
-        if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+        extra = url.username is not None or url.query or url.fragment
+        if url.scheme not in ("http", "https") or not url.hostname or extra:
             raise ValueError("NUDGE_TWILIO_BASE_URL: http(s)://host[:port][/path], nothing else")
         return value
 

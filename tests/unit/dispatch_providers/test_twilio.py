@@ -245,6 +245,8 @@ def test_settings_want_exactly_one_sender() -> None:
         settings(account_sid="not-a-sid")
     with pytest.raises(ValueError, match="NUDGE_TWILIO_BASE_URL"):
         settings(base_url="api.twilio.com")
+    with pytest.raises(ValueError, match="NUDGE_TWILIO_BASE_URL"):
+        settings(base_url="https://AC1:token@api.twilio.com")  # credentials go in their own
 
 
 def test_settings_read_the_nudge_twilio_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
