@@ -66,11 +66,12 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self._parser = httptools.HttpResponseParser(self)
         self._waiting: asyncio.Future[HttpAnswer] | None = None
-        self._reason = b""
-        self._headers: dict[str, str] = {}
-        self._body: list[bytes] = []
-        self._size = 0
-        self._headers_done = False
+        self._reason: bytes
+        self._headers: dict[str, str]
+        self._body: list[bytes]
+        self._size: int
+        self._headers_done: bool
+        self._next_answer()
 
     def _next_answer(self) -> None:
         self._reason, self._headers, self._body, self._size = b"", {}, [], 0
