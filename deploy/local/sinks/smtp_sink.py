@@ -3,9 +3,10 @@
     python -m deploy.local.sinks.smtp_sink --port 10025 --log .local/smtp-sink.jsonl \
         [--control-port 10026] [--auth USER:PASSWORD] [--tls-cert FILE --tls-key FILE] [--print]
 
-Built on aiosmtpd's threaded `Controller`. Every message is recorded in memory and appended
-to `--log` as one JSON line: envelope sender and recipients, Message-ID, Subject, every header
-(decoded, and raw as it came over the wire, unfolded), the first lines of the text part.
+Built on aiosmtpd's threaded `Controller` (DATA read in blocks: `smtp_server.py`). Every
+message is recorded in memory and appended to `--log` as one JSON line: envelope sender and
+recipients, Message-ID, Subject, every header (decoded, and raw as it came over the wire,
+unfolded), the first lines of the text part.
 
 Duplicates: a message whose Message-ID was seen before is acknowledged with 250 like any
 other, but counted as a duplicate (its JSON line says `"duplicate": true`), not as a new
@@ -46,10 +47,10 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from deploy.local.sinks.common import JsonLinesLog, until_signalled
+from deploy.local.sinks.smtp_server import BlockDataController
 
 TEXT_LINES = 5
 
@@ -336,7 +337,7 @@ async def serve(args: argparse.Namespace) -> None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
         options["tls_context"] = context
-    controller = Controller(
+    controller = BlockDataController(
         sink, hostname=args.host, port=args.port, server_hostname="nudge-smtp-sink", **options
     )
     controller.start()
