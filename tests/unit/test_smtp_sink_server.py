@@ -8,15 +8,18 @@ recorded envelopes must be equal.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email._header_value_parser import get_angle_addr
+from email.errors import HeaderParseError
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from deploy.local.sinks.smtp_server import BlockDataController
+from deploy.local.sinks.smtp_server import _PLAIN, BlockDataController, parse_address
 from tests.support.ingest_process import free_port
 
 
@@ -164,3 +167,32 @@ async def test_addresses_are_parsed_as_stock_aiosmtpd_parses_them(
     )
     answers = await both(servers, conversation)
     assert answers[-1] == b"250 recorded\r\n"
+
+
+def test_the_quick_address_parse_agrees_with_the_parser() -> None:
+    alphabet = 'aZ9.@<> \t()"+-_=[]\\,;:é!'
+    chance = random.Random(5)
+    quick = 0
+    for _ in range(5_000):
+        noise = "".join(chance.choice(alphabet) for _ in range(chance.randint(0, 8)))
+        user = chance.choice(["ada", "a.b", "x+y", "o'neil", ".a", "a..b", "a."])
+        domain = chance.choice(["ex.org", "a-b.c", "x", "x.", "[127.0.0.1]", "é.org"])
+        params = chance.choice(["", " SIZE=1000", "  BODY=8BITMIME SMTPUTF8 ", "\tX=(1)"])
+        for arg in (f"<{user}@{domain}>{noise}", f"<{noise}", f"<{user}@{domain}>{params}"):
+            try:
+                expected = _parsed_by_the_library(arg)
+            except Exception as crash:  # the library's parser fails on some input ("<")
+                with pytest.raises(type(crash)):
+                    parse_address(arg)
+                continue
+            assert parse_address(arg) == expected, arg
+            quick += _PLAIN.fullmatch(arg) is not None
+    assert quick > 1_000  # the quick path was taken, not only the parser
+
+
+def _parsed_by_the_library(arg: str) -> tuple[str | None, str | None]:
+    try:
+        address, rest = get_angle_addr(arg)
+    except HeaderParseError:
+        return None, None
+    return address.addr_spec, rest

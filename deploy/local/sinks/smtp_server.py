@@ -3,19 +3,20 @@
 Why: the sink shares the machine's cores with dispatch in `make run` and `make bench`, and
 aiosmtpd spent most of its CPU reading DATA one line at a time (an awaited `readuntil` and a
 debug log call per line, about 100 lines per marketing email) and on defining a `Protocol`
-class on every MAIL and RCPT. This subclass reads DATA in blocks up to the terminating
-`<CRLF>.<CRLF>` and caches parsed addresses; the rules are aiosmtpd's (RFC 5321 4.5.2 dot
-removal, its line-length and message-size limits with their 500 and 552 answers, answered
-after the whole message was read), as are every other command, AUTH and STARTTLS.
+class and running the RFC 5322 parser on every MAIL and RCPT. This subclass reads DATA in
+blocks up to the terminating `<CRLF>.<CRLF>` and parses plain addresses with a regular
+expression. The rules are aiosmtpd's (RFC 5321 4.5.2 dot removal, its line-length and
+message-size limits with their 500 and 552 answers, given after the whole message was read),
+as are every other command, AUTH and STARTTLS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
-from functools import lru_cache
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, SMTP
@@ -30,7 +31,7 @@ class BlockDataSMTP(SMTP):
     """`SMTP` whose DATA reads blocks instead of lines."""
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
-        """aiosmtpd's own, cached (`local_part_limit` is not applied: the sink never sets it)."""
+        """aiosmtpd's, faster (`local_part_limit` is not applied: the sink never sets it)."""
         return parse_address(arg)
 
     async def smtp_DATA(self, arg: str) -> None:
@@ -98,15 +99,25 @@ class BlockDataSMTP(SMTP):
 
 def _longest_line(body: bytes) -> int:
     """The longest line with its CRLF, as aiosmtpd measures it."""
-    return max(len(line) for line in body.split(b"\r\n")) + 2
+    return max(map(len, body.split(b"\r\n"))) + 2
 
 
-@lru_cache(maxsize=8192)
+ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN = re.compile(
+    rf"<({ATEXT}(?:\.{ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?:[ \t]+([^ \t(][^(]*))?"
+)
+"""`<dot-atom@domain> PARAMS` without quotes, comments or literals: how clients write it."""
+
+
 def parse_address(arg: str) -> tuple[str | None, str | None]:
-    """aiosmtpd's parse of a MAIL or RCPT address (`<a@b> PARAMS` or `a@b PARAMS`), cached:
-    the sender is the same on every email, and the parser costs about 40 us a call."""
+    """aiosmtpd's parse of a MAIL or RCPT address (`<a@b> PARAMS` or `a@b PARAMS`): plain
+    addresses by one regular expression (the parser costs about 40 us), the rest by the
+    parser."""
     if not arg:
         return "", ""
+    plain = _PLAIN.fullmatch(arg)
+    if plain is not None:
+        return plain.group(1), plain.group(2) or ""
     try:
         parse = get_angle_addr if arg.lstrip().startswith("<") else get_addr_spec
         address, rest = parse(arg)
