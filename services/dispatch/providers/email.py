@@ -126,7 +126,7 @@ def build_email(
         ("From", sender),
         ("To", to),
         ("Subject", subject),
-        ("Date", format_datetime(date or datetime.now(UTC))),
+        ("Date", format_datetime(date) if date else _date_now()),
         ("Message-ID", message_id),
     ]
     if reply_to:
@@ -157,8 +157,23 @@ def normalise_message_id(message_id: str) -> str:
     return f"<{bare}>"
 
 
+_now_header: tuple[int, str] = (0, "")
+
+
+def _date_now() -> str:
+    """The Date header for now, formatted once a second (it has a resolution of seconds)."""
+    global _now_header
+    now = datetime.now(UTC).replace(microsecond=0)
+    second = int(now.timestamp())
+    if _now_header[0] != second:
+        _now_header = (second, format_datetime(now))
+    return _now_header[1]
+
+
 def _check_one_click_url(url: str) -> None:
     """RFC 8058 requires HTTPS; plain HTTP is allowed to loopback only, for the local stack."""
+    if url.startswith("https://"):
+        return
     parts = urlsplit(url)
     loopback = parts.hostname in {"localhost", "127.0.0.1", "::1"}
     if parts.scheme != "https" and not (parts.scheme == "http" and loopback):

@@ -152,6 +152,8 @@ def _parsed_address_header(name: str, value: str) -> tuple[str, bool]:
 
 def _fold_ascii(name: str, value: str) -> str:
     """Fold at spaces only, never inside a word; refuse a word no line can hold."""
+    if len(name) + 2 + len(value) <= LINE:  # most headers: one line as it is
+        return f"{name}: {value}"
     lines: list[str] = []
     line = f"{name}:"
     for word in value.split(" "):

@@ -116,6 +116,17 @@ def test_date_reply_to_and_extra_headers() -> None:
     assert str(got["Feedback-ID"]) == "abandoned_cart:demo-coffee:nudge"
 
 
+def test_without_a_date_the_date_is_now_to_the_second() -> None:
+    for _ in range(3):  # the second may turn between the two readings: one more try
+        before = datetime.now(UTC).replace(microsecond=0)
+        first, second = received(marketing())["Date"].datetime, received(marketing())["Date"]
+        after = datetime.now(UTC)
+        if before == after.replace(microsecond=0):
+            assert first == second.datetime == before
+            return
+    raise AssertionError("the clock kept turning the second")
+
+
 def test_extra_headers_cannot_replace_ours() -> None:
     with pytest.raises(ValueError, match="List-Unsubscribe"):
         marketing(headers={"List-Unsubscribe": "<https://elsewhere.example>"})
