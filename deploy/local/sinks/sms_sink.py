@@ -40,13 +40,14 @@ import os
 import re
 import secrets
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from deploy.local.sinks.common import JsonLinesLog
+from shared.clock import date_header_now
 
 DEFAULT_ACCOUNT_SID = "AC" + "0" * 32
 DEFAULT_AUTH_TOKEN = "sms-sink-token"
@@ -55,8 +56,13 @@ E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 MAX_BODY_CHARS = 1600
 
 
+def json_answer(data: Any, status: int = 200) -> web.Response:
+    """`web.json_response` with orjson: the stdlib encoder was 5% of the sink's CPU."""
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
 def twilio_error(status: int, code: int, message: str) -> web.Response:
-    return web.json_response(
+    return json_answer(
         {
             "code": code,
             "message": message,
@@ -131,7 +137,7 @@ class SmsSink:
             if (to is None or m["to"] == to) and (sender is None or m["from"] == sender)
         ][:size]
         uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
-        return web.json_response(
+        return json_answer(
             {
                 "messages": found,
                 "page": 0,
@@ -157,7 +163,7 @@ class SmsSink:
         key = request.headers.get(IDEMPOTENCY_HEADER) if self.honour_idempotency else None
         if key is not None and key in self.responses_by_key:
             self.duplicates += 1
-            return web.json_response(self.responses_by_key[key], status=201)
+            return json_answer(self.responses_by_key[key], status=201)
         message = self._message(fields, key)
         self.messages.append(message)
         if key is not None:
@@ -165,7 +171,7 @@ class SmsSink:
         self.log.write(message)
         if self.echo:
             print(f"SMS {message['to']}: {message['body']}", flush=True)
-        return web.json_response(message["response"], status=201)
+        return json_answer(message["response"], status=201)
 
     def _injected_failure(self) -> web.Response | None:
         if self.fail_status is None:
@@ -215,14 +221,15 @@ class SmsSink:
     def _message(self, fields: dict[str, str], key: str | None) -> dict[str, Any]:
         sid = "SM" + secrets.token_hex(16)
         now = datetime.now(UTC)
+        stamp = date_header_now(usegmt=True)
         service = fields.get("MessagingServiceSid")
         response = {
             "account_sid": self.account_sid,
             "api_version": "2010-04-01",
             "body": fields["Body"],
-            "date_created": format_datetime(now, usegmt=True),
+            "date_created": stamp,
             "date_sent": None,
-            "date_updated": format_datetime(now, usegmt=True),
+            "date_updated": stamp,
             "direction": "outbound-api",
             "error_code": None,
             "error_message": None,
@@ -251,13 +258,13 @@ class SmsSink:
         try:
             body = await request.json()
         except ValueError:
-            return web.json_response({"error": "JSON object expected"}, status=400)
+            return json_answer({"error": "JSON object expected"}, status=400)
         if not isinstance(body, dict):
-            return web.json_response({"error": "JSON object expected"}, status=400)
+            return json_answer({"error": "JSON object expected"}, status=400)
         if "fail_status" in body:
             status = body["fail_status"]
             if status is not None and not (isinstance(status, int) and 400 <= status <= 599):
-                return web.json_response({"error": "fail_status: 4xx/5xx or null"}, status=400)
+                return json_answer({"error": "fail_status: 4xx/5xx or null"}, status=400)
             self.fail_status = status
             self.fail_count = body.get("fail_count")
         if "retry_after_s" in body:
@@ -268,7 +275,7 @@ class SmsSink:
             self.opted_out = {str(number) for number in body["opted_out"] or []}
         if "idempotency" in body:
             self.honour_idempotency = bool(body["idempotency"])
-        return web.json_response(self._state())
+        return json_answer(self._state())
 
     def _state(self) -> dict[str, Any]:
         return {
@@ -281,7 +288,7 @@ class SmsSink:
         }
 
     async def list_messages(self, request: web.Request) -> web.Response:
-        return web.json_response(
+        return json_answer(
             {"count": len(self.messages), "duplicates": self.duplicates, "messages": self.messages}
         )
 
@@ -289,10 +296,10 @@ class SmsSink:
         self.messages.clear()
         self.responses_by_key.clear()
         self.duplicates = 0
-        return web.json_response({"count": 0})
+        return json_answer({"count": 0})
 
     async def healthz(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        return json_answer({"status": "ok"})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Literal
@@ -35,6 +35,7 @@ from services.dispatch.providers.base import (
     TransientSendError,
 )
 from services.dispatch.providers.mime import ComposedEmail, compose
+from shared.clock import date_header_now
 
 LOCAL_SMTP_PORT = 10025
 """Where the local SMTP sink listens for `make run` (deploy/local/sinks/smtp_sink.py)."""
@@ -126,7 +127,7 @@ def build_email(
         ("From", sender),
         ("To", to),
         ("Subject", subject),
-        ("Date", format_datetime(date) if date else _date_now()),
+        ("Date", format_datetime(date) if date else date_header_now()),
         ("Message-ID", message_id),
     ]
     if reply_to:
@@ -155,19 +156,6 @@ def normalise_message_id(message_id: str) -> str:
     if "@" not in bare or any(c.isspace() or c in "<>" for c in bare):
         raise ValueError(f"not a Message-ID: {message_id!r} (expected local@domain)")
     return f"<{bare}>"
-
-
-_now_header: tuple[int, str] = (0, "")
-
-
-def _date_now() -> str:
-    """The Date header for now, formatted once a second (it has a resolution of seconds)."""
-    global _now_header
-    now = datetime.now(UTC).replace(microsecond=0)
-    second = int(now.timestamp())
-    if _now_header[0] != second:
-        _now_header = (second, format_datetime(now))
-    return _now_header[1]
 
 
 def _check_one_click_url(url: str) -> None:
