@@ -353,11 +353,18 @@ class Sender:
         if not jobs:
             return
 
-        async def one(job: Job) -> Outcome:
-            async with self._calls:
-                return await self._send(job)
+        # A few workers drawing from the batch rather than a task per job: the in-flight
+        # bound (shared by the rounds) would hold most of those tasks waiting anyway.
+        sent: list[Outcome | None] = [None] * len(jobs)
+        queue = iter(enumerate(jobs))
 
-        results = await asyncio.gather(*(one(job) for job in jobs))
+        async def worker() -> None:
+            for index, job in queue:
+                async with self._calls:
+                    sent[index] = await self._send(job)
+
+        await asyncio.gather(*(worker() for _ in range(min(self.settings.in_flight, len(jobs)))))
+        results = [outcome for outcome in sent if outcome is not None]
         now = self.clock.now()
         records = [self.statuses.status(r.shop_id, r.customer_id, u) for r, _, u in results]
         records += [job.dead_letter for job in jobs if job.dead_letter is not None]
