@@ -290,29 +290,47 @@ def main() -> None:
         "the parcel arrives (fulfillment_events/create)",
     )
     until(73, "three days on: Ben never came back; his last reminder is an SMS, at night")
-    until(BEN_MORNING + 0.5, "morning where Ben lives: the SMS held back by quiet hours goes out")
+    until(BEN_MORNING, "08:00 where Ben lives: the SMS held back by quiet hours goes out")
+
+
+NIGHT_ZONES = (
+    "Pacific/Auckland",
+    "Asia/Tokyo",
+    "Asia/Bangkok",
+    "Asia/Kolkata",
+    "Asia/Dubai",
+    "Europe/Athens",
+    "Europe/Amsterdam",
+    "Atlantic/Azores",
+    "America/Sao_Paulo",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "Pacific/Honolulu",
+)
+"""Offsets at most about 2 hours apart around the clock, whatever the date (daylight saving)."""
 
 
 def _zone_at_night(hours: float) -> tuple[str, float]:
-    """A time zone where campaign time START + hours is night, and (in hours from START) the
-    next 08:00 there: Ben lives there, so his SMS reminder meets the quiet hours."""
+    """A time zone where campaign time START + hours is late in the night, and (in hours
+    from START) the next 08:00 there: Ben lives there, so his SMS reminder meets the quiet
+    hours and goes out in his morning. Late in the night, 1 to 5 hours before 08:00: a longer
+    wait would outlast the cart reminders' 6 h lateness bound (`max_lateness` in the
+    catalog), and the held-back SMS would expire instead of going out."""
     moment = START + timedelta(hours=hours)
-    for zone in (
-        "Pacific/Auckland",
-        "Asia/Tokyo",
-        "Asia/Kolkata",
-        "Europe/Amsterdam",
-        "America/Sao_Paulo",
-        "America/New_York",
-        "America/Los_Angeles",
-        "Pacific/Honolulu",
-    ):
+    waits = []
+    for zone in NIGHT_ZONES:
         local = moment.astimezone(ZoneInfo(zone))
-        if local.hour >= 22 or local.hour < 5:
-            day = local.date() + timedelta(days=1 if local.hour >= 22 else 0)
-            morning = datetime(day.year, day.month, day.day, 8, tzinfo=ZoneInfo(zone))
-            return zone, (morning - START).total_seconds() / 3600
-    return "Pacific/Auckland", hours  # not reached: the list spans the day
+        morning = datetime(local.year, local.month, local.day, 8, tzinfo=ZoneInfo(zone))
+        if local >= morning:
+            continue
+        wait_h = (morning - moment).total_seconds() / 3600
+        if 1 <= wait_h <= 5:
+            waits.append((abs(wait_h - 3), zone, (morning - START).total_seconds() / 3600))
+    if not waits:  # not reached: the zones are close enough for a 4-hour window
+        raise RuntimeError(f"no time zone in its night at {moment.isoformat()}")
+    _, zone, morning_h = min(waits)
+    return zone, morning_h
 
 
 BEN_ZONE, BEN_MORNING = _zone_at_night(72.2)
