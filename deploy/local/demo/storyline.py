@@ -295,6 +295,8 @@ def main() -> None:
 
 NIGHT_ZONES = (
     "Pacific/Auckland",
+    "Pacific/Noumea",
+    "Australia/Sydney",
     "Asia/Tokyo",
     "Asia/Bangkok",
     "Asia/Kolkata",
@@ -302,13 +304,15 @@ NIGHT_ZONES = (
     "Europe/Athens",
     "Europe/Amsterdam",
     "Atlantic/Azores",
+    "America/Noronha",
     "America/Sao_Paulo",
     "America/New_York",
     "America/Chicago",
     "America/Los_Angeles",
+    "America/Anchorage",
     "Pacific/Honolulu",
 )
-"""Offsets at most about 2 hours apart around the clock, whatever the date (daylight saving)."""
+"""Around the clock, no two neighbours more than 2 hours apart (daylight saving included)."""
 
 
 def _zone_at_night(hours: float) -> tuple[str, float]:
@@ -322,12 +326,12 @@ def _zone_at_night(hours: float) -> tuple[str, float]:
     for zone in NIGHT_ZONES:
         local = moment.astimezone(ZoneInfo(zone))
         morning = datetime(local.year, local.month, local.day, 8, tzinfo=ZoneInfo(zone))
-        if local >= morning:
+        if local >= morning:  # the next 08:00 is tomorrow's, more than 5 hours away
             continue
         wait_h = (morning - moment).total_seconds() / 3600
         if 1 <= wait_h <= 5:
             waits.append((abs(wait_h - 3), zone, (morning - START).total_seconds() / 3600))
-    if not waits:  # not reached: the zones are close enough for a 4-hour window
+    if not waits:  # not reached: the zones are closer than the 4-hour window
         raise RuntimeError(f"no time zone in its night at {moment.isoformat()}")
     _, zone, morning_h = min(waits)
     return zone, morning_h
