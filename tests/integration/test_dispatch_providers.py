@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -259,7 +260,7 @@ async def test_a_relay_that_does_not_answer_in_time_is_transient_and_maybe_sent(
             await sender.send(marketing_email(20))
         assert time.monotonic() - started < 1.5
         assert caught.value.maybe_sent
-        assert caught.value.reason == "timeout at data"
+        assert caught.value.reason == "timeout at end of data"
         smtp.tell(delay_ms=0)
         await sender.send(marketing_email(20))  # the retry carries the same Message-ID
     finally:
@@ -275,6 +276,44 @@ async def test_a_server_that_is_not_there_is_transient() -> None:
         await sender.send(marketing_email(5))
     await sender.close()
     assert not caught.value.maybe_sent
+
+
+async def offers_pipelining(sink: Sink) -> bool:
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=sink.port, timeout=5)
+    await client.connect()
+    offered = client.supports_extension("pipelining")
+    await client.quit()
+    return offered
+
+
+async def test_the_sink_offers_pipelining(smtp: Sink) -> None:
+    assert await offers_pipelining(smtp)
+
+
+async def test_a_relay_without_pipelining_gets_one_command_at_a_time(tmp_path: Path) -> None:
+    """The same outcomes when each command waits for its reply (the relay does not offer
+    PIPELINING): delivery, an unknown recipient, a temporary refusal."""
+    with smtp_sink(tmp_path, "--no-pipelining") as relay:
+        assert not await offers_pipelining(relay)
+        relay.reset()
+        relay.tell(reject=["nobody@example.org"])
+        sender = SmtpSender(email_settings(relay, pool_size=2))
+        try:
+            await asyncio.gather(*(sender.send(marketing_email(n)) for n in range(10)))
+            with pytest.raises(PermanentSendError) as unknown:
+                await sender.send(marketing_email(10, to="nobody@example.org"))
+            relay.tell(refuse_for_s=300)
+            with pytest.raises(TransientSendError) as refused:
+                await sender.send(marketing_email(11))
+            relay.tell(refuse_for_s=0)
+            await sender.send(marketing_email(11))
+        finally:
+            await sender.close()
+        seen = relay.messages()
+    assert (unknown.value.code, unknown.value.reason[:16]) == (550, "smtp 550 at rcpt")
+    assert (refused.value.code, refused.value.reason[:16]) == (451, "smtp 451 at mail")
+    assert seen["count"] == 11
+    assert seen["connections"] <= 2
 
 
 async def test_starttls_and_auth(tmp_path: Path) -> None:

@@ -57,8 +57,8 @@ def servers() -> Iterator[tuple[Server, Server]]:
         controller.stop()
 
 
-Write = tuple[bytes, bool]
-"""Bytes to send, and whether the server answers once they are in."""
+Write = tuple[bytes, int]
+"""Bytes to send, and how many answers the server gives once they are in."""
 
 
 async def converse(port: int, writes: list[Write]) -> list[bytes]:
@@ -69,7 +69,7 @@ async def converse(port: int, writes: list[Write]) -> list[bytes]:
     for data, answered in writes:
         writer.write(data)
         await writer.drain()
-        if answered:
+        for _ in range(answered):
             answers.append(await _reply(reader))
     writer.close()
     return answers
@@ -85,7 +85,7 @@ async def _reply(reader: asyncio.StreamReader) -> bytes:
 
 
 def commands(*lines: bytes) -> list[Write]:
-    return [(line, True) for line in lines]
+    return [(line, 1) for line in lines]
 
 
 def transaction(content: bytes, *, split: int | None = None) -> list[Write]:
@@ -96,7 +96,7 @@ def transaction(content: bytes, *, split: int | None = None) -> list[Write]:
     body = content + b".\r\n"
     step = split or len(body)
     pieces = [body[i : i + step] for i in range(0, len(body), step)]
-    return [*head, *((piece, False) for piece in pieces[:-1]), (pieces[-1], True)]
+    return [*head, *((piece, 0) for piece in pieces[:-1]), (pieces[-1], 1)]
 
 
 async def both(servers: tuple[Server, Server], writes: list[Write]) -> list[bytes]:
@@ -147,6 +147,35 @@ async def test_refusals_come_after_the_whole_message_and_the_connection_goes_on(
     answers = await both(servers, [*transaction(content, split=1500), *again])
     assert answers[4][:3] in (b"500", b"552")
     assert answers[-1] == b"250 recorded\r\n"
+
+
+async def test_pipelined_commands_are_answered_in_order_as_stock_aiosmtpd_answers_them(
+    servers: tuple[Server, Server],
+) -> None:
+    """The sink offers PIPELINING (RFC 2920): MAIL, RCPT and DATA arrive in one write, and
+    refusals among them leave the connection in step for the next transaction."""
+    group = b"MAIL FROM:<shop@example.com>\r\nRCPT TO:<ada@example.org>\r\nDATA\r\n"
+    refused = b"MAIL FROM:<shop@example.com>\r\nRCPT TO:\r\nDATA\r\n"
+    no_mail = b"RCPT TO:<ada@example.org>\r\nDATA\r\n"
+    conversation: list[Write] = [
+        (b"EHLO client\r\n", 1),
+        (group, 3),
+        (b"Subject: one\r\n\r\nfirst\r\n.\r\n", 1),
+        (refused, 3),
+        (b"RSET\r\n", 1),
+        (no_mail, 2),
+        (group, 3),
+        (b"Subject: two\r\n\r\nsecond\r\n.\r\n", 1),
+    ]
+    answers = await both(servers, conversation)
+    assert [a[:3] for a in answers[1:4]] == [b"250", b"250", b"354"]
+    assert [a[:3] for a in answers[5:8]] == [b"250", b"501", b"503"]
+    assert [a[:3] for a in answers[9:11]] == [b"503", b"503"]
+    assert answers[-1] == b"250 recorded\r\n"
+    assert [envelope[2] for envelope in servers[1].recorder.envelopes[-2:]] == [
+        b"Subject: one\r\n\r\nfirst\r\n",
+        b"Subject: two\r\n\r\nsecond\r\n",
+    ]
 
 
 async def test_addresses_are_parsed_as_stock_aiosmtpd_parses_them(

@@ -24,7 +24,6 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import aiosmtplib
-from aiosmtplib.typing import SMTPStatus
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,6 +34,7 @@ from services.dispatch.providers.base import (
     TransientSendError,
 )
 from services.dispatch.providers.mime import ComposedEmail, compose
+from services.dispatch.providers.smtp_session import CONTENT, SmtpSession
 from shared.clock import date_header_now
 
 LOCAL_SMTP_PORT = 10025
@@ -171,6 +171,8 @@ def _check_one_click_url(url: str) -> None:
 class SmtpSender:
     """Sends built messages over a pool of at most `pool_size` reused SMTP connections.
 
+    aiosmtplib opens each connection (TLS, STARTTLS, EHLO, AUTH as configured); the message
+    transactions on it are `SmtpSession`'s, pipelined when the relay offers PIPELINING.
     A connection that fails is closed and replaced on the next send. A reused connection that
     turns out dead before DATA (the server dropped it while idle) is replaced and the message
     tried once more on a fresh one: nothing was sent yet, so this cannot duplicate.
@@ -179,7 +181,7 @@ class SmtpSender:
     def __init__(self, settings: EmailSettings) -> None:
         self._settings = settings
         self._slots = asyncio.Semaphore(settings.pool_size)
-        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._idle: list[tuple[SmtpSession, float]] = []
         self._closed = False
 
     async def send(self, message: ComposedEmail) -> SendResult:
@@ -195,7 +197,7 @@ class SmtpSender:
                 reply = await self._transaction(smtp, envelope_from, recipients, payload, utf8)
             except _StageError as failed:
                 self._settle(smtp, failed.cause)
-                if not (reused and failed.stage != "data" and _is_connection_error(failed.cause)):
+                if not (reused and failed.stage != CONTENT and _is_connection_error(failed.cause)):
                     raise _classify(failed.cause, failed.stage) from failed.cause
                 smtp, _ = await self._acquire(fresh=True)
                 try:
@@ -218,8 +220,8 @@ class SmtpSender:
         idle, self._idle = self._idle, []
         for smtp, _ in idle:
             try:
-                await smtp.quit()
-            except (aiosmtplib.SMTPException, OSError):
+                await asyncio.wait_for(smtp.quit(), self._settings.timeout_s)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 smtp.close()
 
     def _envelope(self, message: ComposedEmail) -> tuple[str, list[str]]:
@@ -229,7 +231,7 @@ class SmtpSender:
         sender = self._settings.bounce_address or message.sender_address()
         return sender or self._settings.from_address, recipients
 
-    async def _acquire(self, *, fresh: bool = False) -> tuple[aiosmtplib.SMTP, bool]:
+    async def _acquire(self, *, fresh: bool = False) -> tuple[SmtpSession, bool]:
         """An idle connection that still answers, else a new one (connect errors classified)."""
         while self._idle and not fresh:
             smtp, last_used = self._idle.pop()
@@ -238,22 +240,24 @@ class SmtpSender:
                 continue
             if time.monotonic() - last_used > _IDLE_CHECK_S:
                 try:
-                    await smtp.noop()
-                except (aiosmtplib.SMTPException, OSError):
+                    reply = await asyncio.wait_for(smtp.command(b"NOOP"), self._settings.timeout_s)
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    reply = None
+                if reply is None or reply.code != 250:
                     smtp.close()
                     continue
             return smtp, True
-        smtp = self._new_client()
+        client = self._new_client()
         try:
-            await smtp.connect()
-            if smtp.last_ehlo_response is None:
-                await smtp.ehlo()
+            await client.connect()
+            if client.last_ehlo_response is None:
+                await client.ehlo()
+            return SmtpSession.take_over(client), False
         except BaseException as exc:
-            smtp.close()
+            client.close()
             if isinstance(exc, Exception):
                 raise _classify(exc, "connect") from exc
             raise
-        return smtp, False
 
     def _new_client(self) -> aiosmtplib.SMTP:
         s = self._settings
@@ -272,55 +276,37 @@ class SmtpSender:
 
     async def _transaction(
         self,
-        smtp: aiosmtplib.SMTP,
+        smtp: SmtpSession,
         sender: str,
         recipients: list[str],
         payload: bytes,
         utf8: bool,
     ) -> str:
-        """MAIL, RCPT, DATA step by step, so that a failure knows whether DATA had begun."""
-        options: list[str] = []
+        """One message; a failure says whether the content had been sent (`_StageError`)."""
+        options: list[bytes] = []
         if utf8:
-            if not smtp.supports_extension("smtputf8"):
+            if not smtp.supports("smtputf8"):
                 raise _StageError(
                     "mail", aiosmtplib.SMTPNotSupported("non-ASCII address without SMTPUTF8")
                 )
-            options.append("SMTPUTF8")
-        if smtp.supports_extension("size"):
-            options.append(f"SIZE={len(payload)}")
+            options.append(b"SMTPUTF8")
+        if smtp.supports("size"):
+            options.append(b"SIZE=%d" % len(payload))
         encoding = "utf-8" if utf8 else "ascii"
-        stage = "mail"
-        loop, limit = asyncio.get_running_loop(), self._settings.timeout_s
+        mail = b" ".join([f"<{sender}>".encode(encoding), *options])
+        rcpts = [f"<{recipient}>".encode(encoding) for recipient in recipients]
         try:
-            # One deadline moved forward at each command, instead of aiosmtplib's wait_for per
-            # reply (a timer, callbacks and a future each: 60 us an email). A command that
-            # times out leaves the connection mid-dialogue: it is closed (`_settle`).
-            async with asyncio.timeout(limit) as deadline:
-                await _mail(smtp, sender, options, encoding)
-                stage = "rcpt"
-                refused: list[aiosmtplib.SMTPRecipientRefused] = []
-                for recipient in recipients:
-                    deadline.reschedule(loop.time() + limit)
-                    try:
-                        await _rcpt(smtp, recipient, encoding)
-                    except aiosmtplib.SMTPRecipientRefused as exc:
-                        refused.append(exc)
-                if refused:
-                    # One message, one customer: a refused recipient fails the message.
-                    raise refused[0]
-                stage = "data"
-                deadline.reschedule(loop.time() + limit)  # DATA and the content: one limit
-                response = await smtp.data(payload, timeout=None)
+            response = await smtp.transaction(mail, rcpts, payload, self._settings.timeout_s)
         except Exception as exc:
             if isinstance(exc, aiosmtplib.SMTPResponseException) and smtp.is_connected:
                 try:
-                    await smtp.rset()
-                except (aiosmtplib.SMTPException, OSError):
+                    await asyncio.wait_for(smtp.command(b"RSET"), self._settings.timeout_s)
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     smtp.close()
-            raise _StageError(stage, exc) from exc
+            raise _StageError(smtp.stage, exc) from exc
         return f"{response.code} {response.message}"
 
-    def _settle(self, smtp: aiosmtplib.SMTP, cause: Exception) -> None:
+    def _settle(self, smtp: SmtpSession, cause: Exception) -> None:
         """Keep a connection that only refused this message; close one that broke."""
         keep = (
             isinstance(cause, aiosmtplib.SMTPResponseException)
@@ -331,26 +317,6 @@ class SmtpSender:
             self._idle.append((smtp, time.monotonic()))
         else:
             smtp.close()
-
-
-# MAIL and RCPT as aiosmtplib's `mail` and `rcpt` send them, for addresses parsed already:
-# theirs run each through the RFC 5322 parser again (15 us a call). The connection said EHLO
-# when it was opened (`_acquire`); the caller bounds the wait for the reply.
-
-
-async def _mail(smtp: aiosmtplib.SMTP, sender: str, options: list[str], encoding: str) -> None:
-    args = [o.encode("ascii") for o in options]
-    command = f"FROM:<{sender}>".encode(encoding)
-    response = await smtp.execute_command(b"MAIL", command, *args, timeout=None)
-    if response.code != SMTPStatus.completed:
-        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
-
-
-async def _rcpt(smtp: aiosmtplib.SMTP, recipient: str, encoding: str) -> None:
-    command = f"TO:<{recipient}>".encode(encoding)
-    response = await smtp.execute_command(b"RCPT", command, timeout=None)
-    if response.code not in (SMTPStatus.completed, SMTPStatus.will_forward):
-        raise aiosmtplib.SMTPRecipientRefused(response.code, response.message, recipient)
 
 
 class _StageError(Exception):
@@ -369,17 +335,19 @@ def _is_connection_error(exc: Exception) -> bool:
 def _classify(exc: Exception, stage: str) -> SendError:
     """SMTP reply codes decide (4xx transient, 5xx permanent); network trouble is transient.
 
-    `maybe_sent` is set when the connection failed after DATA began: the relay may have
-    accepted the message, so a retry can deliver it twice (same Message-ID).
+    `maybe_sent` is set when the connection failed after the content was sent: the relay may
+    have accepted the message, so a retry can deliver it twice (same Message-ID).
     """
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         reason = f"smtp {exc.code} at {stage}: {_short(exc.message)}"
         if 500 <= exc.code < 600:
             return PermanentSendError(reason, code=exc.code)
         return TransientSendError(reason, code=exc.code)
+    if isinstance(exc, ValueError):  # a control character in an address: never sendable
+        return PermanentSendError(f"invalid envelope at {stage}: {_short(str(exc))}")
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
         return PermanentSendError(f"not supported by the relay: {_short(str(exc))}")
-    maybe_sent = stage == "data"
+    maybe_sent = stage == CONTENT
     if isinstance(exc, TimeoutError):
         return TransientSendError(f"timeout at {stage}", maybe_sent=maybe_sent)
     if isinstance(exc, OSError | aiosmtplib.SMTPException):

@@ -7,6 +7,7 @@ import pytest
 
 from services.dispatch.providers.base import PermanentSendError, TransientSendError
 from services.dispatch.providers.email import _classify
+from services.dispatch.providers.smtp_session import CONTENT
 
 
 @pytest.mark.parametrize(
@@ -15,6 +16,7 @@ from services.dispatch.providers.email import _classify
         (aiosmtplib.SMTPSenderRefused(451, "try later", "a@x"), "mail"),
         (aiosmtplib.SMTPRecipientRefused(452, "mailbox busy", "b@x"), "rcpt"),
         (aiosmtplib.SMTPDataError(421, "closing"), "data"),
+        (aiosmtplib.SMTPDataError(451, "queue full"), CONTENT),
     ],
 )
 def test_4xx_replies_are_transient_with_their_code(error: Exception, stage: str) -> None:
@@ -39,10 +41,11 @@ def test_5xx_replies_are_permanent_with_their_code(error: Exception) -> None:
     assert not classified.opted_out
 
 
-def test_connection_trouble_is_transient_and_ambiguous_only_during_data() -> None:
-    before = _classify(aiosmtplib.SMTPServerDisconnected("gone"), "mail")
-    during = _classify(aiosmtplib.SMTPServerDisconnected("gone"), "data")
-    assert isinstance(before, TransientSendError) and not before.maybe_sent
+def test_connection_trouble_is_transient_and_ambiguous_only_once_the_content_went_out() -> None:
+    for stage in ("mail", "rcpt", "data"):  # DATA's 354 not yet seen: nothing was sent
+        before = _classify(aiosmtplib.SMTPServerDisconnected("gone"), stage)
+        assert isinstance(before, TransientSendError) and not before.maybe_sent
+    during = _classify(aiosmtplib.SMTPServerDisconnected("gone"), CONTENT)
     assert isinstance(during, TransientSendError) and during.maybe_sent
 
 
@@ -64,6 +67,6 @@ def test_network_failures_are_transient(error: Exception) -> None:
 
 
 def test_timeout_reason_names_the_stage() -> None:
-    classified = _classify(aiosmtplib.SMTPReadTimeoutError("timed out"), "data")
-    assert classified.reason == "timeout at data"
+    classified = _classify(aiosmtplib.SMTPReadTimeoutError("timed out"), CONTENT)
+    assert classified.reason == "timeout at end of data"
     assert classified.maybe_sent
