@@ -68,7 +68,7 @@ _SETTLE = text(
 
 
 async def _smtp_sender(port: int) -> tuple[Send, Callable[[], Awaitable[None]]]:
-    """Dispatch's own SMTP client (pooled connections, its MAIL/RCPT fast path)."""
+    """Dispatch's own SMTP client (pooled connections, pipelined transactions)."""
     body = email_text()
     smtp = SmtpSender(EmailSettings(host="127.0.0.1", port=port, pool_size=SMTP_POOL))
 
