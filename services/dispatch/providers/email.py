@@ -174,8 +174,9 @@ class SmtpSender:
     aiosmtplib opens each connection (TLS, STARTTLS, EHLO, AUTH as configured); the message
     transactions on it are `SmtpSession`'s, pipelined when the relay offers PIPELINING.
     A connection that fails is closed and replaced on the next send. A reused connection that
-    turns out dead before DATA (the server dropped it while idle) is replaced and the message
-    tried once more on a fresh one: nothing was sent yet, so this cannot duplicate.
+    turns out dead before the content went out (the server dropped it while idle) is replaced
+    and the message tried once more on a fresh one: nothing was sent yet, so this cannot
+    duplicate.
     """
 
     def __init__(self, settings: EmailSettings) -> None:

@@ -71,6 +71,16 @@ async def nothing_more(reader: asyncio.StreamReader) -> bool:
     return False
 
 
+async def answer_transaction(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, final: bytes
+) -> None:
+    """Accept one pipelined transaction (MAIL, RCPT, DATA, the content); answer it `final`."""
+    await read_lines(reader, 3)
+    writer.write(b"250 ok\r\n250 ok\r\n354 go\r\n")
+    await reader.readuntil(b"\r\n.\r\n")
+    writer.write(final)
+
+
 async def write_in_pieces(writer: asyncio.StreamWriter, data: bytes, size: int) -> None:
     for start in range(0, len(data), size):
         writer.write(data[start : start + size])
@@ -143,10 +153,7 @@ async def test_a_refused_sender_leaves_the_connection_in_step() -> None:
         writer.write(b"451 4.3.2 try later\r\n503 need MAIL\r\n503 need RCPT\r\n")
         assert await read_lines(reader, 1) == [b"RSET\r\n"]
         writer.write(b"250 reset\r\n")
-        await read_lines(reader, 3)
-        writer.write(b"250 ok\r\n250 ok\r\n354 go\r\n")
-        await reader.readuntil(b"\r\n.\r\n")
-        writer.write(b"250 queued\r\n")
+        await answer_transaction(reader, writer, b"250 queued\r\n")
 
     async with session_with(script) as session:
         with pytest.raises(aiosmtplib.SMTPSenderRefused) as caught:
@@ -174,10 +181,7 @@ async def test_a_refused_recipient_after_354_closes_the_connection_without_the_c
 
 async def test_a_refused_message_is_a_data_error_once_the_content_went_out() -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_lines(reader, 3)
-        writer.write(b"250 ok\r\n250 ok\r\n354 go\r\n")
-        await reader.readuntil(b"\r\n.\r\n")
-        writer.write(b"554 5.7.1 rejected as spam\r\n")
+        await answer_transaction(reader, writer, b"554 5.7.1 rejected as spam\r\n")
 
     async with session_with(script) as session:
         with pytest.raises(aiosmtplib.SMTPDataError) as caught:
