@@ -81,6 +81,9 @@ class EmailSettings(BaseSettings):
     """Per SMTP command (DATA and the message count as one), connecting included."""
     pool_size: int = Field(default=8, ge=1, le=64)
     """Connections kept open, which is also the number of messages in flight at once."""
+    pipelining: bool = True
+    """Pipeline MAIL, RCPT and DATA when the relay offers PIPELINING (RFC 2920); off: one
+    command at a time, for a relay that offers it but mishandles it."""
     local_hostname: str | None = None
     """The name we give in EHLO; default: this machine's FQDN."""
     from_address: str = "nudge@localhost"
@@ -253,7 +256,10 @@ class SmtpSender:
             await client.connect()
             if client.last_ehlo_response is None:
                 await client.ehlo()
-            return SmtpSession.take_over(client), False
+            session = SmtpSession.take_over(client)
+            if not self._settings.pipelining:
+                session.extensions.pop("pipelining", None)
+            return session, False
         except BaseException as exc:
             client.close()
             if isinstance(exc, Exception):

@@ -14,6 +14,7 @@ import aiosmtplib
 import pytest
 from aiosmtplib.protocol import normalize_message_line_endings
 
+from services.dispatch.providers.email import EmailSettings, SmtpSender, build_email
 from services.dispatch.providers.smtp_session import CONTENT, SmtpSession, data_content
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -22,9 +23,9 @@ MESSAGE = b"Subject: hi\r\n\r\nHello Ada.\r\n.a line with a dot\r\n"
 
 
 @asynccontextmanager
-async def session_with(script: Script, *, pipelining: bool = True) -> AsyncIterator[SmtpSession]:
-    """A session opened by aiosmtplib on a server that greets, answers EHLO (offering
-    PIPELINING or not) and then runs `script`."""
+async def scripted_server(script: Script, *, pipelining: bool = True) -> AsyncIterator[int]:
+    """A server (its port) that greets, answers EHLO (offering PIPELINING or not) and then
+    runs `script`; the script must have finished without error when the block ends."""
     failures: list[str] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -41,21 +42,29 @@ async def session_with(script: Script, *, pipelining: bool = True) -> AsyncItera
             writer.close()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=5)
-    await client.connect()
-    session = SmtpSession.take_over(client)
     try:
-        yield session
+        yield server.sockets[0].getsockname()[1]
         for _ in range(250):
             if failures:
                 break
             await asyncio.sleep(0.02)
         assert failures == [""], "the server's script did not finish:\n" + "".join(failures)
     finally:
-        session.close()
         server.close()
         await server.wait_closed()
+
+
+@asynccontextmanager
+async def session_with(script: Script, *, pipelining: bool = True) -> AsyncIterator[SmtpSession]:
+    """A session opened by aiosmtplib on a `scripted_server`."""
+    async with scripted_server(script, pipelining=pipelining) as port:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=5)
+        await client.connect()
+        session = SmtpSession.take_over(client)
+        try:
+            yield session
+        finally:
+            session.close()
 
 
 async def read_lines(reader: asyncio.StreamReader, count: int) -> list[bytes]:
@@ -109,24 +118,45 @@ async def test_mail_rcpt_and_data_go_out_in_one_write_and_the_content_after_354(
     assert (reply.code, reply.message) == (250, "2.0.0 queued as 42")
 
 
-async def test_without_pipelining_each_command_waits_for_its_reply() -> None:
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        for line, answer in [
-            (b"MAIL FROM:<shop@example.com>\r\n", b"250 ok\r\n"),
-            (b"RCPT TO:<ada@example.org>\r\n", b"250 ok\r\n"),
-            (b"RCPT TO:<bo@example.org>\r\n", b"251 will forward\r\n"),
-            (b"DATA\r\n", b"354 go ahead\r\n"),
-        ]:
-            assert await read_lines(reader, 1) == [line]
-            assert await nothing_more(reader), f"more was written before the reply to {line!r}"
-            writer.write(answer)
-        await reader.readuntil(b"\r\n.\r\n")
-        writer.write(b"250 queued\r\n")
+async def one_command_at_a_time(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    for line, answer in [
+        (b"MAIL FROM:<shop@example.com>", b"250 ok\r\n"),
+        (b"RCPT TO:<ada@example.org>", b"250 ok\r\n"),
+        (b"RCPT TO:<bo@example.org>", b"251 will forward\r\n"),
+        (b"DATA", b"354 go ahead\r\n"),
+    ]:
+        [received] = await read_lines(reader, 1)
+        assert received.startswith(line), (received, line)
+        assert await nothing_more(reader), f"more was written before the reply to {line!r}"
+        writer.write(answer)
+    await reader.readuntil(b"\r\n.\r\n")
+    writer.write(b"250 queued\r\n")
 
-    async with session_with(script, pipelining=False) as session:
+
+async def test_without_pipelining_each_command_waits_for_its_reply() -> None:
+    async with session_with(one_command_at_a_time, pipelining=False) as session:
         rcpts = [b"<ada@example.org>", b"<bo@example.org>"]
         reply = await session.transaction(b"<shop@example.com>", rcpts, MESSAGE, 5)
     assert reply.code == 250
+
+
+async def test_the_sender_can_be_told_not_to_pipeline() -> None:
+    """`NUDGE_SMTP_PIPELINING=false`: one command at a time although the relay offers it."""
+    async with scripted_server(one_command_at_a_time, pipelining=True) as port:
+        settings = EmailSettings(host="127.0.0.1", port=port, pipelining=False, timeout_s=5)
+        sender = SmtpSender(settings)
+        try:
+            message = build_email(
+                sender="Shop <shop@example.com>",
+                to="ada@example.org, bo@example.org",
+                subject="Hi",
+                text="Hello.",
+                message_id="<m1@shop.example.com>",
+            )
+            result = await sender.send(message)
+        finally:
+            await sender.close()
+    assert result.detail == "250 queued"
 
 
 @pytest.mark.parametrize("piece", [1, 3, 1000])
