@@ -78,7 +78,8 @@ class EmailSettings(BaseSettings):
     ca_file: Path | None = None
     """CA bundle for a relay with a private certificate authority."""
     timeout_s: float = Field(default=10.0, gt=0, le=300)
-    """Per SMTP command (DATA and the message count as one), connecting included."""
+    """Per wait for the relay: connecting, the replies to MAIL, RCPT and DATA (one wait when
+    pipelined, else one per command), and the reply to the content."""
     pool_size: int = Field(default=8, ge=1, le=64)
     """Connections kept open, which is also the number of messages in flight at once."""
     pipelining: bool = True

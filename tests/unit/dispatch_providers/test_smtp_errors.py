@@ -70,3 +70,13 @@ def test_timeout_reason_names_the_stage() -> None:
     classified = _classify(aiosmtplib.SMTPReadTimeoutError("timed out"), CONTENT)
     assert classified.reason == "timeout at end of data"
     assert classified.maybe_sent
+
+
+def test_an_address_no_command_can_carry_is_permanent() -> None:
+    """A control character in an envelope address is refused before anything is written, and
+    would be refused again on every retry."""
+    classified = _classify(
+        ValueError("an SMTP command argument contains a control character"), "mail"
+    )
+    assert isinstance(classified, PermanentSendError)
+    assert classified.reason.startswith("invalid envelope at mail")
