@@ -225,7 +225,7 @@ class SmtpSender:
         idle, self._idle = self._idle, []
         for smtp, _ in idle:
             try:
-                await asyncio.wait_for(smtp.quit(), self._settings.timeout_s)
+                await smtp.quit()
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 smtp.close()
 
@@ -245,7 +245,7 @@ class SmtpSender:
                 continue
             if time.monotonic() - last_used > _IDLE_CHECK_S:
                 try:
-                    reply = await asyncio.wait_for(smtp.command(b"NOOP"), self._settings.timeout_s)
+                    reply = await smtp.command(b"NOOP")
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     reply = None
                 if reply is None or reply.code != 250:
@@ -257,7 +257,7 @@ class SmtpSender:
             await client.connect()
             if client.last_ehlo_response is None:
                 await client.ehlo()
-            session = SmtpSession.take_over(client)
+            session = SmtpSession.take_over(client, self._settings.timeout_s)
             if not self._settings.pipelining:
                 session.extensions.pop("pipelining", None)
             return session, False
@@ -304,11 +304,11 @@ class SmtpSender:
         mail = b" ".join([f"<{sender}>".encode(encoding), *options])
         rcpts = [f"<{recipient}>".encode(encoding) for recipient in recipients]
         try:
-            response = await smtp.transaction(mail, rcpts, payload, self._settings.timeout_s)
+            response = await smtp.transaction(mail, rcpts, payload)
         except Exception as exc:
             if isinstance(exc, aiosmtplib.SMTPResponseException) and smtp.is_connected:
                 try:
-                    await asyncio.wait_for(smtp.command(b"RSET"), self._settings.timeout_s)
+                    await smtp.command(b"RSET")
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     smtp.close()
             raise _StageError(smtp.stage, exc) from exc

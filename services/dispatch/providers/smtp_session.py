@@ -36,9 +36,13 @@ CONTENT = "end of data"
 class SmtpSession(asyncio.Protocol):
     """One open SMTP connection, its replies read in order as they come."""
 
-    def __init__(self, transport: asyncio.WriteTransport, extensions: dict[str, str]) -> None:
+    def __init__(
+        self, transport: asyncio.WriteTransport, extensions: dict[str, str], timeout_s: float
+    ) -> None:
         self.extensions = extensions
         """EHLO keywords (lower case) and their parameters, as the session was opened with."""
+        self.timeout_s = timeout_s
+        """The longest wait for a reply (or the replies to pipelined commands): TimeoutError."""
         self._transport = transport
         self._buffer = bytearray()
         self._replies: deque[aiosmtplib.SMTPResponse] = deque()
@@ -49,14 +53,14 @@ class SmtpSession(asyncio.Protocol):
         """The step of the last transaction: where it stopped, when it failed."""
 
     @classmethod
-    def take_over(cls, client: aiosmtplib.SMTP) -> SmtpSession:
+    def take_over(cls, client: aiosmtplib.SMTP, timeout_s: float) -> SmtpSession:
         """Carry on the connection `client` opened (after EHLO, and STARTTLS and AUTH when
         configured); `client` must not be used afterwards."""
         # Not an isinstance check: uvloop's transports are not asyncio.Transport instances.
         transport = cast(asyncio.WriteTransport | None, client.transport)
         if transport is None or transport.is_closing():
             raise aiosmtplib.SMTPServerDisconnected("the connection closed during its setup")
-        session = cls(transport, dict(client.esmtp_extensions))
+        session = cls(transport, dict(client.esmtp_extensions), timeout_s)
         transport.set_protocol(session)
         return session
 
@@ -70,12 +74,12 @@ class SmtpSession(asyncio.Protocol):
     # --- the transaction ------------------------------------------------------------------
 
     async def transaction(
-        self, mail: bytes, recipients: list[bytes], content: bytes, timeout_s: float
+        self, mail: bytes, recipients: list[bytes], content: bytes
     ) -> aiosmtplib.SMTPResponse:
         """MAIL FROM:`mail`, RCPT TO: each of `recipients`, DATA, the content; the final reply.
 
         Each wait for the server (the pipelined commands' replies together, or one command's,
-        then the content's) has `timeout_s` (TimeoutError); one deadline is moved forward,
+        then the content's) has `timeout_s`; one deadline is moved forward,
         rather than a timer per reply. When this raises, `stage` names the step under way
         ("mail", "rcpt", "data", `CONTENT`): only from `CONTENT` on may the server have the
         message. A refused recipient fails the whole message; if the server has said 354 all
@@ -86,7 +90,7 @@ class SmtpSession(asyncio.Protocol):
             raise ValueError("an SMTP command argument contains a control character")
         lines = [command + b"\r\n" for command in commands]
         self.stage = "mail"
-        loop = asyncio.get_running_loop()
+        loop, timeout_s = asyncio.get_running_loop(), self.timeout_s
         async with asyncio.timeout(timeout_s) as deadline:
             if self.supports("pipelining"):
                 self._send(b"".join(lines), len(lines))
@@ -137,7 +141,8 @@ class SmtpSession(asyncio.Protocol):
     async def command(self, line: bytes) -> aiosmtplib.SMTPResponse:
         """One command (RSET, NOOP, QUIT), one reply."""
         self._send(line + b"\r\n", 1)
-        return await self.reply()
+        async with asyncio.timeout(self.timeout_s):
+            return await self.reply()
 
     async def quit(self) -> None:
         try:
@@ -229,9 +234,7 @@ def data_content(message: bytes) -> bytes:
     """The message as DATA carries it: CRLF line ends, leading dots doubled (RFC 5321
     4.5.2), and the terminating dot. Messages written with CRLF already (ours) skip the
     regular expression."""
-    if message.count(b"\n") != message.count(b"\r\n") or message.count(b"\r") != message.count(
-        b"\r\n"
-    ):
+    if not message.count(b"\r") == message.count(b"\n") == message.count(b"\r\n"):
         message = normalize_message_line_endings(message)
     elif not message.endswith(b"\r\n"):
         message += b"\r\n"

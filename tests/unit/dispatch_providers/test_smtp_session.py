@@ -55,12 +55,14 @@ async def scripted_server(script: Script, *, pipelining: bool = True) -> AsyncIt
 
 
 @asynccontextmanager
-async def session_with(script: Script, *, pipelining: bool = True) -> AsyncIterator[SmtpSession]:
+async def session_with(
+    script: Script, *, pipelining: bool = True, timeout_s: float = 5
+) -> AsyncIterator[SmtpSession]:
     """A session opened by aiosmtplib on a `scripted_server`."""
     async with scripted_server(script, pipelining=pipelining) as port:
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=5)
         await client.connect()
-        session = SmtpSession.take_over(client)
+        session = SmtpSession.take_over(client, timeout_s)
         try:
             yield session
         finally:
@@ -113,7 +115,7 @@ async def test_mail_rcpt_and_data_go_out_in_one_write_and_the_content_after_354(
 
     async with session_with(script) as session:
         reply = await session.transaction(
-            b"<shop@example.com> SIZE=50", [b"<ada@example.org>"], MESSAGE, 5
+            b"<shop@example.com> SIZE=50", [b"<ada@example.org>"], MESSAGE
         )
     assert (reply.code, reply.message) == (250, "2.0.0 queued as 42")
 
@@ -136,7 +138,7 @@ async def one_command_at_a_time(reader: asyncio.StreamReader, writer: asyncio.St
 async def test_without_pipelining_each_command_waits_for_its_reply() -> None:
     async with session_with(one_command_at_a_time, pipelining=False) as session:
         rcpts = [b"<ada@example.org>", b"<bo@example.org>"]
-        reply = await session.transaction(b"<shop@example.com>", rcpts, MESSAGE, 5)
+        reply = await session.transaction(b"<shop@example.com>", rcpts, MESSAGE)
     assert reply.code == 250
 
 
@@ -170,7 +172,7 @@ async def test_replies_are_read_however_the_server_cuts_them(piece: int) -> None
 
     async with session_with(script) as session:
         for _ in range(2):
-            reply = await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE, 5)
+            reply = await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE)
             assert (reply.code, reply.message) == (250, "accepted\nas 7")
 
 
@@ -184,10 +186,10 @@ async def test_a_refused_sender_leaves_the_connection_in_step() -> None:
 
     async with session_with(script) as session:
         with pytest.raises(aiosmtplib.SMTPSenderRefused) as caught:
-            await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE, 5)
+            await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE)
         assert (caught.value.code, session.stage) == (451, "mail")
         assert (await session.command(b"RSET")).code == 250
-        reply = await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE, 5)
+        reply = await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE)
         assert reply.code == 250
 
 
@@ -200,7 +202,7 @@ async def test_a_refused_recipient_after_354_closes_the_connection_without_the_c
     async with session_with(script) as session:
         rcpts = [b"<ada@example.org>", b"<nobody@example.org>"]
         with pytest.raises(aiosmtplib.SMTPRecipientRefused) as caught:
-            await session.transaction(b"<a@x.example>", rcpts, MESSAGE, 5)
+            await session.transaction(b"<a@x.example>", rcpts, MESSAGE)
         assert (caught.value.code, caught.value.recipient) == (550, "nobody@example.org")
         assert session.stage == "rcpt"
         assert not session.is_connected
@@ -212,7 +214,7 @@ async def test_a_refused_message_is_a_data_error_once_the_content_went_out() -> 
 
     async with session_with(script) as session:
         with pytest.raises(aiosmtplib.SMTPDataError) as caught:
-            await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE, 5)
+            await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE)
         assert (caught.value.code, session.stage) == (554, CONTENT)
         assert session.is_connected
 
@@ -230,9 +232,9 @@ async def test_a_silent_server_times_out_at_the_stage_it_reached(
         writer.write(answers)
         await reader.read()  # until the client gives up and closes
 
-    async with session_with(script) as session:
+    async with session_with(script, timeout_s=0.3) as session:
         with pytest.raises(TimeoutError):
-            await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE, 0.3)
+            await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE)
         assert session.stage == stage
         session.close()
 
@@ -250,7 +252,7 @@ async def test_a_server_that_does_not_speak_smtp_ends_the_session(answer: bytes)
 
     async with session_with(script) as session:
         with pytest.raises(aiosmtplib.SMTPResponseException) as caught:
-            await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE, 5)
+            await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE)
         assert caught.value.code == -1
         assert not session.is_connected
 
@@ -271,7 +273,7 @@ async def test_a_reply_nobody_asked_for_ends_the_session() -> None:
             await asyncio.sleep(0.02)
         assert not session.is_connected
         with pytest.raises(aiosmtplib.SMTPServerDisconnected):
-            await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE, 5)
+            await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE)
         session.close()
 
 
@@ -282,7 +284,7 @@ async def test_a_connection_closed_by_the_server_is_a_disconnection() -> None:
 
     async with session_with(script) as session:
         with pytest.raises(aiosmtplib.SMTPServerDisconnected):
-            await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE, 5)
+            await session.transaction(b"<a@x.example>", [b"<b@x.example>"], MESSAGE)
         assert session.stage == "mail"
         assert not session.is_connected
 
@@ -294,7 +296,7 @@ async def test_control_characters_in_an_argument_are_refused_before_anything_is_
     async with session_with(script) as session:
         with pytest.raises(ValueError, match="control character"):
             await session.transaction(
-                b"<a@x.example>", [b"<b@x.example>\r\nRCPT TO:<c@x.example>"], MESSAGE, 5
+                b"<a@x.example>", [b"<b@x.example>\r\nRCPT TO:<c@x.example>"], MESSAGE
             )
         session.close()
 
