@@ -7,18 +7,25 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any, Final
+
+import orjson
 
 from services.dispatch.message_log import MessageRow
 from services.dispatch.outbox import Outbound
 from services.dispatch.settings import DispatchSettings
 from shared.clock import Clock
 from shared.events import DeadLetter
+from shared.events.envelope import record_key
 from shared.events.messages import STATUS_EVENTS, MessageUpdate, status_event_id
 from shared.loop_producer import LoopProducer
 from shared.settings import KafkaSettings
 from shared.topics import MESSAGES_DLQ, MESSAGES_STATUS, TRIGGERS_FIRED
 
 SOURCE = "/services/dispatch"
+_TYPES: Final = {
+    status: event.model_fields["type"].default for status, event in STATUS_EVENTS.items()
+}
 
 
 def status_producer(kafka: KafkaSettings, settings: DispatchSettings) -> LoopProducer:
@@ -39,19 +46,31 @@ class KafkaStatuses:
         self._clock = clock
 
     def status(self, shop_id: str, customer_id: str, update: MessageUpdate) -> Outbound:
-        event = STATUS_EVENTS[update.status].model_validate(
-            {
-                "id": status_event_id(update),
-                "source": SOURCE,
-                "time": self._clock.now(),
-                "subject": f"{update.campaign_id}/{update.step_id}",
-                "shopid": shop_id,
-                "customerid": customer_id,
-                "data": update,
-            }
+        """The record of one status change, as `STATUS_EVENTS[update.status]` writes it.
+
+        Built as a dict and encoded by orjson, without validating the envelope again: each
+        part is validated already (the update when it was made, the shop and customer ids
+        with the trigger they came in). Through the model a record took about twice as long
+        (15 against 8 µs), and a message has at least two. A test holds the bytes to the
+        model's own."""
+        data: dict[str, Any] = update.model_dump(exclude_none=True)
+        event = {
+            "specversion": "1.0",
+            "id": status_event_id(update),
+            "source": SOURCE,
+            "type": _TYPES[update.status],
+            "time": self._clock.now().astimezone(UTC),
+            "subject": f"{update.campaign_id}/{update.step_id}",
+            "datacontenttype": "application/json",
+            "shopid": shop_id,
+            "customerid": customer_id,
+            "schemaversion": 1,
+            "data": data,
+        }
+        value = orjson.dumps(event, option=orjson.OPT_UTC_Z)
+        return Outbound(
+            MESSAGES_STATUS.name, record_key(shop_id, customer_id, None).encode(), value
         )
-        value = event.model_dump_json(exclude_none=True).encode()
-        return Outbound(MESSAGES_STATUS.name, event.key.encode(), value)
 
     @staticmethod
     def dead_letter(row: MessageRow, reason: str) -> Outbound:
