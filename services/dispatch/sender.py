@@ -162,9 +162,10 @@ class Sender:
 
         Returns once the batch's sends are recorded and started, so that the next batch is
         claimed and decided while these are with the providers; up to `rounds_in_flight`
-        batches send at once (`drain()` waits for them). Deciding stays one batch at a time,
-        and a batch sees the sends of the ones before it (`sending` rows count in the
-        history), so frequency caps hold across overlapping batches."""
+        batches send at once (`drain()` waits for them). Several calls may run at once (the
+        service's `deciders`): as with several processes, a claim passes over customers
+        another batch is deciding on, and a batch sees the sends recorded before it (`sending`
+        rows count in the history), so frequency caps hold across concurrent batches."""
         claimed, jobs = await self._decide_round()
         if not jobs:
             return claimed

@@ -116,9 +116,12 @@ async def serve(settings: DispatchSettings) -> None:
     log.info("dispatch running (group %s)", settings.group_id)
     tasks = [
         asyncio.create_task(_forever(stopping, intake.run_once, 0), name="intake"),
-        asyncio.create_task(
-            _forever(stopping, sender.run_round, settings.poll_interval_s),
-            name="sender",
+        *(
+            asyncio.create_task(
+                _forever(stopping, sender.run_round, settings.poll_interval_s),
+                name=f"decider-{n}",
+            )
+            for n in range(settings.deciders)
         ),
         asyncio.create_task(
             _forever(stopping, relay.run_once, OUTBOX_IDLE_S),

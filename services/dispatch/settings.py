@@ -31,9 +31,13 @@ class DispatchSettings(BaseSettings):
     """Messages taken per round by one sender."""
     in_flight: int = Field(default=64, ge=1, le=1000)
     """Provider calls in progress at once."""
-    rounds_in_flight: int = Field(default=3, ge=1, le=16)
+    rounds_in_flight: int = Field(default=4, ge=1, le=16)
     """Batches sending at once: the next batch is claimed and decided while earlier ones are
     with the providers (1: one batch at a time)."""
+    deciders: int = Field(default=2, ge=1, le=8)
+    """Batches claimed and decided at once in this process: while one waits for PostgreSQL,
+    another decides. They share the log as separate processes do (claims take turns, and a
+    customer being decided by one is not claimed by another)."""
     poll_interval_s: float = Field(default=0.2, gt=0, le=60)
     lease_s: float = Field(default=60.0, gt=1)
     """A message whose sender went silent this long is taken over and resent (same id)."""

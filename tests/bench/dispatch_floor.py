@@ -39,10 +39,10 @@ from tests.bench.broker import scratch_topic
 from tests.support.dispatch_process import Sinks
 
 BATCH = 200
-BATCHES_IN_FLIGHT = 3
+BATCHES_IN_FLIGHT = DispatchSettings.model_fields["rounds_in_flight"].default
 SMTP_POOL = 8
 """NUDGE_SMTP_POOL_SIZE's default (the raw reference in dispatch.py uses as many)."""
-SMS_CONNECTIONS = 20
+SMS_CONNECTIONS: int = TwilioSettings.model_fields["max_connections"].default
 """NUDGE_TWILIO_MAX_CONNECTIONS's default."""
 EMAIL_BYTES = 6_000
 """About the size of a rendered marketing email."""

@@ -1,8 +1,9 @@
-"""Two dispatch processes on one message log keep the frequency cap between them.
+"""Concurrent senders on one message log keep the frequency cap between them: two dispatch
+processes, and one process deciding four batches at once.
 
 Each customer gets two marketing triggers at the same instant; with the default cap (one
 marketing message per channel per 16 h) exactly one may go out. The processes claim one
-message at a time, so the two messages of a customer are claimed by both processes at once,
+message at a time, so the two messages of a customer are claimed by two senders at once,
 again and again: a sender must not decide on a customer while another one is deciding on
 them (it would not see that send in the history yet).
 """
@@ -29,10 +30,13 @@ pytestmark = pytest.mark.integration
 CUSTOMERS = 150
 
 
-def test_two_processes_never_send_a_customer_two_capped_messages(
-    stack: Stack, logs_dir: Path
+@pytest.mark.parametrize(
+    ("processes", "deciders"), [(2, 2), (1, 4)], ids=["two-processes", "four-deciders"]
+)
+def test_concurrent_senders_never_send_a_customer_two_capped_messages(
+    stack: Stack, logs_dir: Path, processes: int, deciders: int
 ) -> None:
-    database = private_database(stack.database_url, "nudge_test_dispatch_scale_out")
+    database = private_database(stack.database_url, f"nudge_test_scale_out_{processes}")
     log = MessageLog(database)
     sinks = Sinks(logs_dir)
     shop = BulkShop(stack.kafka_bootstrap)
@@ -41,13 +45,14 @@ def test_two_processes_never_send_a_customer_two_capped_messages(
             stack.kafka_bootstrap,
             database,
             sinks,
-            logs_dir / f"dispatch-scale-out-{n}.log",
+            logs_dir / f"dispatch-scale-out-{processes}-{n}.log",
             claim_batch="1",
+            deciders=str(deciders),
         )
-        for n in range(2)
+        for n in range(processes)
     ]
-    group = fleet[0].env["NUDGE_DISPATCH_GROUP_ID"]
-    fleet[1].env["NUDGE_DISPATCH_GROUP_ID"] = group  # one consumer group, as in production
+    for dispatch in fleet[1:]:  # one consumer group, as in production
+        dispatch.env["NUDGE_DISPATCH_GROUP_ID"] = fleet[0].env["NUDGE_DISPATCH_GROUP_ID"]
     sinks.start()
     try:
         for dispatch in fleet:

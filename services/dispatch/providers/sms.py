@@ -92,7 +92,10 @@ class TwilioSettings(BaseSettings):
     """MG...: Twilio picks the sender from the service's pool (and handles its opt-outs)."""
     timeout_s: float = Field(default=10.0, gt=0, le=120)
     """Longest wait for the whole request; connecting is capped at a third of it."""
-    max_connections: int = Field(default=20, ge=1, le=1000)
+    max_connections: int = Field(default=48, ge=1, le=1000)
+    """Requests at once. Twilio refuses an account's requests past its concurrency limit
+    (429, error 20429; about 100 by most accounts' experience), so keep the sum over the
+    dispatch processes under it."""
 
     @field_validator("base_url")
     @classmethod
