@@ -181,8 +181,11 @@ class DispatchProcess:
         return scrape(self.port)
 
 
-def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what`."""
+def wait_until(
+    check: Callable[[], Any], timeout: float, what: str, *, interval: float = 0.3
+) -> Any:
+    """Poll `check` every `interval` seconds until it returns something truthy; fail naming
+    `what`."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -190,7 +193,7 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.3)
+        time.sleep(interval)
 
 
 # --- Many triggers at once: crash, outage and bench runs ------------------------------------
