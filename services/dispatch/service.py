@@ -1,9 +1,10 @@
-"""The dispatch process: intake loop, sender loop, health pages, clean shutdown.
+"""The dispatch process: intake loop, sender loops, health pages, clean shutdown.
 
 Intake and sending are separate loops joined only by the message log in PostgreSQL: reading
 `triggers.fired.v1` keeps going while a provider is down (messages wait as `retrying`), and a
 sender's pace never holds back offsets. Several dispatch processes may run: intake splits by
-partition (consumer group), senders share the log through `FOR UPDATE SKIP LOCKED`.
+partition (consumer group), senders share the log through `FOR UPDATE SKIP LOCKED`; so do
+the `deciders` sender loops within one process.
 """
 
 from __future__ import annotations
