@@ -17,20 +17,7 @@ from shared.events.messages import (
 )
 from shared.events.shop import Channel
 from shared.topics import MESSAGES_STATUS
-
-
-class PinnedClock:
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def seconds_until(self, moment: datetime) -> float:
-        return (moment - self.moment).total_seconds()
-
-    def after(self, seconds: float) -> datetime:
-        return self.moment + timedelta(seconds=seconds)
+from tests.support.clocks import PinnedClock
 
 
 def model_record(update: MessageUpdate, shop_id: str, customer_id: str, at: datetime) -> bytes:

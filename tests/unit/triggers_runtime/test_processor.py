@@ -28,6 +28,7 @@ from services.triggers.timer_index import TimerIndex
 from shared.events import EventEnvelope, dump_shop_event
 from shared.events import catalog as ev
 from shared.topics import SHOP_EVENTS, SHOP_EVENTS_DLQ, TRIGGERS_COMMANDS, TRIGGERS_FIRED
+from tests.support.clocks import PinnedClock
 from tests.unit.triggers.builders import (
     SHOP,
     T0,
@@ -39,20 +40,6 @@ from tests.unit.triggers.builders import (
 )
 
 KEY = f"{SHOP}:c1".encode()
-
-
-class PinnedClock:
-    def __init__(self, now: datetime) -> None:
-        self.moment = now
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def seconds_until(self, moment: datetime) -> float:
-        return (moment - self.moment).total_seconds()
-
-    def after(self, seconds: float) -> datetime:
-        return self.moment + timedelta(seconds=seconds)
 
 
 class RecordingOutbox:
