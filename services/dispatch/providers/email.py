@@ -257,10 +257,8 @@ class SmtpSender:
             await client.connect()
             if client.last_ehlo_response is None:
                 await client.ehlo()
-            session = SmtpSession.take_over(client, self._settings.timeout_s)
-            if not self._settings.pipelining:
-                session.extensions.pop("pipelining", None)
-            return session, False
+            timeout_s, pipelining = self._settings.timeout_s, self._settings.pipelining
+            return SmtpSession.take_over(client, timeout_s, pipelining=pipelining), False
         except BaseException as exc:
             client.close()
             if isinstance(exc, Exception):

@@ -53,14 +53,20 @@ class SmtpSession(asyncio.Protocol):
         """The step of the last transaction: where it stopped, when it failed."""
 
     @classmethod
-    def take_over(cls, client: aiosmtplib.SMTP, timeout_s: float) -> SmtpSession:
+    def take_over(
+        cls, client: aiosmtplib.SMTP, timeout_s: float, *, pipelining: bool = True
+    ) -> SmtpSession:
         """Carry on the connection `client` opened (after EHLO, and STARTTLS and AUTH when
-        configured); `client` must not be used afterwards."""
+        configured); `client` must not be used afterwards. `pipelining=False` sends one
+        command at a time even where the server offers PIPELINING."""
         # Not an isinstance check: uvloop's transports are not asyncio.Transport instances.
         transport = cast(asyncio.WriteTransport | None, client.transport)
         if transport is None or transport.is_closing():
             raise aiosmtplib.SMTPServerDisconnected("the connection closed during its setup")
-        session = cls(transport, dict(client.esmtp_extensions), timeout_s)
+        extensions = dict(client.esmtp_extensions)
+        if not pipelining:
+            extensions.pop("pipelining", None)
+        session = cls(transport, extensions, timeout_s)
         transport.set_protocol(session)
         return session
 
