@@ -29,7 +29,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -40,7 +40,7 @@ from services.dispatch.providers.base import (
     SendResult,
     TransientSendError,
 )
-from services.dispatch.providers.http_pool import ConnectError, HttpAnswer, HttpPool
+from services.dispatch.providers.http_pool import ConnectError, HttpAnswer, HttpPool, form_encode
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 """Understood by the local SMS sink; ignored by Twilio (see module doc)."""
@@ -154,7 +154,7 @@ class TwilioSms:
         if status_callback is not None:
             form["StatusCallback"] = status_callback
         headers = {IDEMPOTENCY_HEADER: idempotency_key, "Content-Type": _FORM}
-        answer = await self._request("POST", body=urlencode(form).encode(), headers=headers)
+        answer = await self._request("POST", body=form_encode(form), headers=headers)
         return interpret_twilio_response(answer)
 
     async def _request(self, method: str, **options: Any) -> HttpAnswer:

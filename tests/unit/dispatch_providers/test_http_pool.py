@@ -5,16 +5,23 @@ come over the wire."""
 from __future__ import annotations
 
 import asyncio
+import random
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import uvloop
 
-from services.dispatch.providers.http_pool import ConnectError, ConnectionLost, HttpPool
+from services.dispatch.providers.http_pool import (
+    ConnectError,
+    ConnectionLost,
+    HttpPool,
+    form_encode,
+)
 from tests.support.certificates import self_signed
 from tests.support.ingest_process import free_port
 
@@ -217,6 +224,21 @@ async def test_an_answer_that_is_not_http_is_a_lost_connection() -> None:
     async with serving(Scripted(answer=lambda _: b"SSH-2.0-OpenSSH_9.6\r\n")) as url:
         with pytest.raises(ConnectionLost, match="not an HTTP answer"):
             await pool(url).request("GET", "/")
+
+
+def test_forms_are_encoded_exactly_as_the_standard_library_encodes_them() -> None:
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(128)] + list("éüß€中😀\u2028\ufeff")
+    for _ in range(3000):
+        fields = {
+            "".join(rng.choices(alphabet, k=rng.randint(1, 8))): "".join(
+                rng.choices(alphabet, k=rng.randint(0, 200))
+            )
+            for _ in range(rng.randint(1, 4))
+        }
+        encoded = form_encode(fields)
+        assert encoded == urlencode(fields).encode()
+        assert parse_qsl(encoded.decode(), keep_blank_values=True) == list(fields.items())
 
 
 def test_header_values_cannot_smuggle_lines() -> None:
