@@ -36,6 +36,9 @@ from services.dispatch.templates.sources import (
 )
 
 _BLANK_LINES: Final = re.compile(r"\n{3,}")
+_MAX_REMEMBERED: Final = 10_000
+_Found = tuple[str, DirKey, TemplateFiles]
+"""Where a template resolved: the chain's shop, the folder and the template's files."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,8 @@ class TemplateStore:
         self._tree = tree
         self._fallback = fallback_locale
         self._resolved: dict[tuple[str, str, str], DirKey | None] = {}
+        self._found: dict[tuple[str, str, Channel, str | None], _Found | None] = {}
+        self._exists: dict[tuple[str, str, Channel], bool] = {}
         self._env = NudgeEnvironment(tree, self._resolve)
 
     @classmethod
@@ -81,11 +86,15 @@ class TemplateStore:
         else in any locale."""
         if locale is not None:
             return self._find(shop_id, template_id, channel, locale) is not None
-        return any(
-            (template_id, channel) in self._tree.templates[key]
-            for root in (shop_id, BUILTIN)
-            for key in self._tree.locales.get(root, {}).values()
-        )
+        memo = (self._chain_shop(shop_id), template_id, channel)
+        exists = self._exists.get(memo)
+        if exists is None:
+            exists = self._exists[memo] = any(
+                (template_id, channel) in self._tree.templates[key]
+                for root in (memo[0], BUILTIN)
+                for key in self._tree.locales.get(root, {}).values()
+            )
+        return exists
 
     def listing(self) -> list[tuple[str, str, str, Channel]]:
         """(root, locale, template id, channel) of every template; root "@builtin" or a shop."""
@@ -137,17 +146,27 @@ class TemplateStore:
 
     def _find(
         self, shop_id: str, template_id: str, channel: Channel, locale: str | None
-    ) -> tuple[str, DirKey, TemplateFiles] | None:
+    ) -> _Found | None:
+        """Remembered: the store never changes once loaded, and every message asks (bounded,
+        as locales come from contacts)."""
         chain_shop = self._chain_shop(shop_id)
+        memo = (chain_shop, template_id, channel, locale)
+        if memo in self._found:
+            return self._found[memo]
+        found = None
         for key in self._tree.chain(chain_shop, locale, self._fallback):
             entry = self._tree.templates[key].get((template_id, channel))
             if entry is not None:
-                return chain_shop, key, entry
-        return None
+                found = chain_shop, key, entry
+                break
+        if len(self._found) >= _MAX_REMEMBERED:
+            self._found.clear()
+        self._found[memo] = found
+        return found
 
     def _require(
         self, shop_id: str, template_id: str, channel: Channel, locale: str | None
-    ) -> tuple[str, DirKey, TemplateFiles]:
+    ) -> _Found:
         found = self._find(shop_id, template_id, channel, locale)
         if found is None:
             detail = f"no {channel} template for shop {shop_id!r}, locale {locale or '-'}"
