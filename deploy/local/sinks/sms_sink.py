@@ -25,8 +25,13 @@ account (NUDGE_TWILIO_ACCOUNT_SID / NUDGE_TWILIO_AUTH_TOKEN, defaults below).
   Answers the resulting state.
 - `GET /messages`: `{"count", "duplicates", "messages": [...]}`; `DELETE /messages` forgets
   everything (the log file is kept); `GET /healthz`.
+- Any other path: 404/20404; another method on a known path: 405/20004 with `Allow`, both in
+  Twilio's error shape. HEAD works wherever GET does.
 
 Every accepted message is also appended to the `--log` file as one JSON line.
+
+Served by `http_server.py` rather than aiohttp: the sink shares the cores with the system
+under test, and aiohttp's machinery was most of its CPU per SMS.
 """
 
 from __future__ import annotations
@@ -39,14 +44,15 @@ import math
 import os
 import re
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from deploy.local.sinks.common import JsonLinesLog
+from deploy.local.sinks.http_server import Answer, Request, Response, run
 from shared.clock import date_header_now
 
 DEFAULT_ACCOUNT_SID = "AC" + "0" * 32
@@ -54,14 +60,17 @@ DEFAULT_AUTH_TOKEN = "sms-sink-token"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 MAX_BODY_CHARS = 1600
+MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/([^{}/]+)/Messages\.json$")
+"""aiohttp's `{sid}` route pattern: any segment without braces."""
+_IDEMPOTENCY_KEY = IDEMPOTENCY_HEADER.lower()  # as `Request.headers` names it
 
 
-def json_answer(data: Any, status: int = 200) -> web.Response:
-    """`web.json_response` with orjson: the stdlib encoder was 5% of the sink's CPU."""
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+def json_answer(data: Any, status: int = 200) -> Response:
+    """orjson rather than the stdlib encoder: that was 5% of the sink's CPU."""
+    return Response(status, orjson.dumps(data))
 
 
-def twilio_error(status: int, code: int, message: str) -> web.Response:
+def twilio_error(status: int, code: int, message: str) -> Response:
     return json_answer(
         {
             "code": code,
@@ -73,8 +82,11 @@ def twilio_error(status: int, code: int, message: str) -> web.Response:
     )
 
 
+Route = Callable[[Request, str], Answer]
+
+
 class SmsSink:
-    """The sink's state; one instance per process (aiohttp is single-threaded: no locks)."""
+    """The sink's state; one instance per process (one event loop, one thread: no locks)."""
 
     def __init__(self, account_sid: str, auth_token: str, log: JsonLinesLog) -> None:
         self.account_sid = account_sid
@@ -90,40 +102,64 @@ class SmsSink:
         self.opted_out: set[str] = set()
         self.honour_idempotency = True
         self.echo = False
+        self._routes: dict[str, dict[str, Route]] = {
+            "/control": {"POST": self.control},
+            "/messages": {"GET": self.list_messages, "DELETE": self.reset},
+            "/healthz": {"GET": self.healthz},
+        }
+        self._messages_routes: dict[str, Route] = {
+            "POST": self.create_message,
+            "GET": self.read_messages,
+        }
 
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.create_message)
-        app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self.read_messages)
-        app.router.add_post("/control", self.control)
-        app.router.add_get("/messages", self.list_messages)
-        app.router.add_delete("/messages", self.reset)
-        app.router.add_get("/healthz", self.healthz)
-        return app
+    def handle(self, request: Request) -> Answer:
+        """Route by path, then method: unknown path 404, known path other method 405 with
+        `Allow` (HEAD is GET without the body, as aiohttp's routes had it)."""
+        sid = ""
+        routes = self._routes.get(request.path)
+        if routes is None:
+            match = MESSAGES_PATH.match(request.path)
+            if match is None:
+                return twilio_error(404, 20404, "The requested resource was not found")
+            routes, sid = self._messages_routes, match[1]
+        method = request.method
+        route = routes.get("GET" if method == "HEAD" else method)
+        if route is None:
+            allowed = sorted({*routes, *(["HEAD"] if "GET" in routes else [])})
+            response = twilio_error(405, 20004, "Method not allowed")
+            response.headers["Allow"] = ",".join(allowed)
+            return response
+        return route(request, sid)
 
-    async def create_message(self, request: web.Request) -> web.StreamResponse:
-        response = await self._answer(request)
+    def create_message(self, request: Request, sid: str) -> Answer:
+        """Recorded at once; with `delay_ms`, answered that much later."""
+        response = self._answer(request, sid)
         if self.delay_ms:
-            await asyncio.sleep(self.delay_ms / 1000)
+            return self._later(response, self.delay_ms / 1000)
         return response
 
-    def _refused(self, request: web.Request) -> web.Response | None:
+    @staticmethod
+    async def _later(response: Response, delay_s: float) -> Response:
+        await asyncio.sleep(delay_s)
+        return response
+
+    def _refused(self, request: Request, sid: str) -> Response | None:
         """An injected failure, bad credentials or another account: the answer, else None."""
         injected = self._injected_failure()
         if injected is not None:
             return injected
-        if not self._authorised(request.headers.get("Authorization", "")):
+        if not self._authorised(request.headers.get("authorization", "")):
             response = twilio_error(401, 20003, "Authenticate")
             response.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
             return response
-        if request.match_info["sid"] != self.account_sid:
+        if sid != self.account_sid:
             return twilio_error(404, 20404, "The requested resource was not found")
         return None
 
-    async def read_messages(self, request: web.Request) -> web.Response:
+    def read_messages(self, request: Request, sid: str) -> Response:
         """Twilio's Messages list: newest first, `To` / `From` filters, `PageSize` (max 1000);
         one page (`next_page_uri` stays null)."""
-        refused = self._refused(request)
+        refused = self._refused(request, sid)
         if refused is not None:
             return refused
         to, sender = request.query.get("To"), request.query.get("From")
@@ -151,16 +187,15 @@ class SmsSink:
             }
         )
 
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
-        refused = self._refused(request)
+    def _answer(self, request: Request, sid: str) -> Response:
+        refused = self._refused(request, sid)
         if refused is not None:
             return refused
-        form = await request.post()
-        fields = {key: str(value) for key, value in form.items()}
+        fields = request.form()
         invalid = self._invalid(fields)
         if invalid is not None:
             return invalid
-        key = request.headers.get(IDEMPOTENCY_HEADER) if self.honour_idempotency else None
+        key = request.headers.get(_IDEMPOTENCY_KEY) if self.honour_idempotency else None
         if key is not None and key in self.responses_by_key:
             self.duplicates += 1
             return json_answer(self.responses_by_key[key], status=201)
@@ -173,7 +208,7 @@ class SmsSink:
             print(f"SMS {message['to']}: {message['body']}", flush=True)
         return json_answer(message["response"], status=201)
 
-    def _injected_failure(self) -> web.Response | None:
+    def _injected_failure(self) -> Response | None:
         if self.fail_status is None:
             return None
         status = self.fail_status
@@ -200,7 +235,7 @@ class SmsSink:
             return False
         return secrets.compare_digest(given, self._credentials)
 
-    def _invalid(self, fields: dict[str, str]) -> web.Response | None:
+    def _invalid(self, fields: dict[str, str]) -> Response | None:
         to = fields.get("To", "")
         if not to:
             return twilio_error(400, 21604, "A 'To' phone number is required.")
@@ -254,9 +289,9 @@ class SmsSink:
             "response": response,
         }
 
-    async def control(self, request: web.Request) -> web.Response:
+    def control(self, request: Request, sid: str) -> Response:
         try:
-            body = await request.json()
+            body = request.json()
         except ValueError:
             return json_answer({"error": "JSON object expected"}, status=400)
         if not isinstance(body, dict):
@@ -287,18 +322,18 @@ class SmsSink:
             "idempotency": self.honour_idempotency,
         }
 
-    async def list_messages(self, request: web.Request) -> web.Response:
+    def list_messages(self, request: Request, sid: str) -> Response:
         return json_answer(
             {"count": len(self.messages), "duplicates": self.duplicates, "messages": self.messages}
         )
 
-    async def reset(self, request: web.Request) -> web.Response:
+    def reset(self, request: Request, sid: str) -> Response:
         self.messages.clear()
         self.responses_by_key.clear()
         self.duplicates = 0
         return json_answer({"count": 0})
 
-    async def healthz(self, request: web.Request) -> web.Response:
+    def healthz(self, request: Request, sid: str) -> Response:
         return json_answer({"status": "ok"})
 
 
@@ -320,14 +355,7 @@ def main(argv: list[str] | None = None) -> None:
     sink.echo = args.print
     print(f"sms sink on http://{args.host}:{args.port} (account {args.account_sid})", flush=True)
     try:
-        web.run_app(
-            sink.app(),
-            host=args.host,
-            port=args.port,
-            print=None,
-            access_log=None,
-            shutdown_timeout=1.0,  # do not wait out a slowed-down answer when stopped
-        )
+        run(sink.handle, args.host, args.port)
     finally:
         log.close()
 
