@@ -4,7 +4,8 @@ Intake and sending are separate loops joined only by the message log in PostgreS
 `triggers.fired.v1` keeps going while a provider is down (messages wait as `retrying`), and a
 sender's pace never holds back offsets. Several dispatch processes may run: intake splits by
 partition (consumer group), senders share the log through `FOR UPDATE SKIP LOCKED`; so do
-the `deciders` sender loops within one process.
+the `deciders` sender loops within one process. A process may also take one role only
+(`NUDGE_DISPATCH_ROLES`): intake and sending then run on cores of their own and scale apart.
 """
 
 from __future__ import annotations
@@ -66,70 +67,85 @@ def throttle(per_s: float) -> Callable[[], Awaitable[None]]:
 
 async def serve(settings: DispatchSettings) -> None:
     kafka, database = KafkaSettings(), DatabaseSettings()
-    if settings.start_from == "latest":
+    takes_in, sends = "intake" in settings.roles, "send" in settings.roles
+    if takes_in and settings.start_from == "latest":
         await asyncio.to_thread(pin_new_group_to_end, kafka, settings.group_id, TOPICS)
     engine = make_engine(database)
     clock = make_clock(settings.time_scale, settings.clock_origin)
     producer = status_producer(kafka, settings)
-    consumer = AIOKafkaConsumer(
-        *TOPICS,
-        **kafka.client_options(),
-        group_id=settings.group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    delivery = ProviderDelivery(
-        SmtpSender(EmailSettings()),
-        TwilioSms(TwilioSettings()),  # account, token and sender from NUDGE_TWILIO_*
-        status_callback=settings.sms_status_callback_url,
-    )
     statuses = KafkaStatuses(producer, clock)
-    sender = Sender(
-        engine=engine,
-        templates=TemplateStore.load(settings.templates_dir),
-        shops=ShopProfiles.load(settings.shops_dir, settings.default_shop_url),
-        delivery=delivery,
-        statuses=statuses,
-        settings=settings,
-        secret_key=SecretKeySettings().key(),
-        clock=clock,
-        throttles={
-            Channel.EMAIL: throttle(settings.email_per_s),
-            Channel.SMS: throttle(settings.sms_per_s),
-        },
+    consumer = (
+        AIOKafkaConsumer(
+            *TOPICS,
+            **kafka.client_options(),
+            group_id=settings.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        if takes_in
+        else None
     )
-    intake = Intake(consumer, producer, engine, statuses)
-    relay = Relay(engine, statuses.send, settings.status_ack_timeout_s)
+    delivery = (
+        ProviderDelivery(
+            SmtpSender(EmailSettings()),
+            TwilioSms(TwilioSettings()),  # account, token and sender from NUDGE_TWILIO_*
+            status_callback=settings.sms_status_callback_url,
+        )
+        if sends
+        else None
+    )
+    sender = (
+        Sender(
+            engine=engine,
+            templates=TemplateStore.load(settings.templates_dir),
+            shops=ShopProfiles.load(settings.shops_dir, settings.default_shop_url),
+            delivery=delivery,
+            statuses=statuses,
+            settings=settings,
+            secret_key=SecretKeySettings().key(),
+            clock=clock,
+            throttles={
+                Channel.EMAIL: throttle(settings.email_per_s),
+                Channel.SMS: throttle(settings.sms_per_s),
+            },
+        )
+        if delivery is not None
+        else None
+    )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
 
     def not_ready() -> str | None:
-        if not consumer.assignment():
+        if consumer is not None and not consumer.assignment():
             return "no partitions assigned yet"
         return None
 
     await producer.start()
-    await consumer.start()
+    if consumer is not None:
+        await consumer.start()
     site = await start_site(health_app(not_ready), settings.host, settings.port)
     tune_garbage_collector()  # templates and clients loaded: what exists now lives long
-    log.info("dispatch running (group %s)", settings.group_id)
-    tasks = [
-        asyncio.create_task(_forever(stopping, intake.run_once, 0), name="intake"),
-        *(
+    log.info(
+        "dispatch running: %s (group %s)", " and ".join(sorted(settings.roles)), settings.group_id
+    )
+    tasks = [asyncio.create_task(_count_waiting(stopping, engine), name="gauge")]
+    if consumer is not None:
+        intake = Intake(consumer, producer, engine, statuses)
+        tasks.append(asyncio.create_task(_forever(stopping, intake.run_once, 0), name="intake"))
+    if sender is not None:
+        relay = Relay(engine, statuses.send, settings.status_ack_timeout_s)
+        tasks += [
             asyncio.create_task(
                 _forever(stopping, sender.run_round, settings.poll_interval_s),
                 name=f"decider-{n}",
             )
             for n in range(settings.deciders)
-        ),
-        asyncio.create_task(
-            _forever(stopping, relay.run_once, OUTBOX_IDLE_S),
-            name="outbox",
-        ),
-        asyncio.create_task(_count_waiting(stopping, engine), name="gauge"),
-    ]
+        ]
+        tasks.append(
+            asyncio.create_task(_forever(stopping, relay.run_once, OUTBOX_IDLE_S), name="outbox")
+        )
     try:
         await stopping.wait()
     finally:
@@ -138,10 +154,13 @@ async def serve(settings: DispatchSettings) -> None:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await sender.cancel_sends()
-        await consumer.stop()
+        if sender is not None:
+            await sender.cancel_sends()
+        if consumer is not None:
+            await consumer.stop()
         await producer.stop()
-        await delivery.close()
+        if delivery is not None:
+            await delivery.close()
         await site.cleanup()
         await engine.dispose()
 

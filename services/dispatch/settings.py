@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Role = Literal["intake", "send"]
 
 
 class DispatchSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NUDGE_DISPATCH_", extra="ignore")
 
+    roles: Annotated[frozenset[Role], NoDecode] = frozenset({"intake", "send"})
+    """What this process does, comma-separated: `intake` reads the topics into the contact
+    store and the message log; `send` claims, decides and sends. Both by default. Apart, each
+    runs on a core of its own and scales on its own (their only link is the message log)."""
     group_id: str = "nudge-dispatch"
     host: str = "127.0.0.1"
     port: int = Field(default=8082, ge=1, le=65535)
@@ -61,3 +67,12 @@ class DispatchSettings(BaseSettings):
     start_from: Literal["earliest", "latest"] = "earliest"
     """Where a *new* group starts: `earliest` also builds the contact store from the retained
     shop events; `latest` (as of the first start) suits demos and tests."""
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _split_roles(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = {part.strip() for part in value.split(",") if part.strip()}
+        if not value:
+            raise ValueError("at least one of intake, send")
+        return value

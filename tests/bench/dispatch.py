@@ -382,6 +382,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="dispatch processes in one consumer group, sharing the message log",
     )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="one more process for intake alone; the --processes ones only send "
+        "(NUDGE_DISPATCH_ROLES)",
+    )
     return parser.parse_args(argv)
 
 
@@ -389,8 +395,9 @@ def render(results: dict[str, Any]) -> str:
     ref, runs, lat = results["reference"], results["dispatch"], results["latency"]
     lines = [
         f"machine: {results['machine']['cores']} cores, {results['machine']['cpu_model']}; "
-        f"{results['options']['processes']} dispatch process(es) in one group, sharing the "
-        "cores with the sinks, PostgreSQL and Kafka",
+        f"{results['options']['processes']} dispatch process(es) in one group"
+        + (" sending, and one for intake" if results["options"]["split"] else "")
+        + ", sharing the cores with the sinks, PostgreSQL and Kafka",
         "",
         f"{'':28}{'dispatch/s':>12}{'floor/s':>10}{'raw/s':>10}{'ratio':>8}{'target':>9}",
     ]
@@ -469,6 +476,9 @@ def main(argv: list[str] | None = None) -> None:
         httpx.delete(f"{sinks.smtp_url}/messages").raise_for_status()
         httpx.delete(f"{sinks.sms_url}/messages").raise_for_status()
         group = f"bench-dispatch-{uuid.uuid4().hex[:8]}"
+        roles = ["intake,send"] * opts.processes
+        if opts.split:
+            roles = ["send"] * opts.processes + ["intake"]
         dispatch = Fleet(
             [
                 DispatchProcess(
@@ -477,11 +487,12 @@ def main(argv: list[str] | None = None) -> None:
                     sinks,
                     logs / f"dispatch-{n}.log",
                     group_id=group,
+                    roles=role,
                     poll_interval_s="0.2",  # the production default (the test helper uses 0.1)
                     email_per_s=str(20_000 // opts.processes),  # each admits its share
                     sms_per_s=str(20_000 // opts.processes),
                 )
-                for n in range(opts.processes)
+                for n, role in enumerate(roles)
             ]
         )
         dispatch.start()

@@ -1,5 +1,6 @@
 """Concurrent senders on one message log keep the frequency cap between them: two dispatch
-processes, and one process deciding four batches at once.
+processes, one process deciding four batches at once, and intake apart from two sending
+processes (`NUDGE_DISPATCH_ROLES`).
 
 Each customer gets two marketing triggers at the same instant; with the default cap (one
 marketing message per channel per 16 h) exactly one may go out. The processes claim one
@@ -31,11 +32,14 @@ CUSTOMERS = 150
 
 
 @pytest.mark.parametrize(
-    ("processes", "deciders"), [(2, 2), (1, 4)], ids=["two-processes", "four-deciders"]
+    ("roles", "deciders"),
+    [(("intake,send", "intake,send"), 2), (("intake,send",), 4), (("intake", "send", "send"), 2)],
+    ids=["two-processes", "four-deciders", "intake-and-two-senders"],
 )
 def test_concurrent_senders_never_send_a_customer_two_capped_messages(
-    stack: Stack, logs_dir: Path, processes: int, deciders: int
+    stack: Stack, logs_dir: Path, roles: tuple[str, ...], deciders: int
 ) -> None:
+    processes = len(roles)
     database = private_database(stack.database_url, f"nudge_test_scale_out_{processes}")
     log = MessageLog(database)
     sinks = Sinks(logs_dir)
@@ -48,8 +52,9 @@ def test_concurrent_senders_never_send_a_customer_two_capped_messages(
             logs_dir / f"dispatch-scale-out-{processes}-{n}.log",
             claim_batch="1",
             deciders=str(deciders),
+            roles=role,
         )
-        for n in range(processes)
+        for n, role in enumerate(roles)
     ]
     for dispatch in fleet[1:]:  # one consumer group, as in production
         dispatch.env["NUDGE_DISPATCH_GROUP_ID"] = fleet[0].env["NUDGE_DISPATCH_GROUP_ID"]
