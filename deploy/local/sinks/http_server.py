@@ -32,6 +32,7 @@ import orjson
 
 from deploy.local.sinks.common import until_signalled
 from shared.clock import date_header_now
+from shared.http_headers import header_lines
 
 log = logging.getLogger(__name__)
 
@@ -132,17 +133,6 @@ def _status_line(status: int) -> bytes:
     return line
 
 
-def _header_lines(headers: dict[str, str]) -> str:
-    lines = []
-    for name, value in headers.items():
-        if not name.isascii() or any(c in name for c in ":\r\n ") or "\r" in value or "\n" in value:
-            raise ValueError(
-                f"header {name!r}: a name without ':', spaces or line breaks, a value on one line"
-            )
-        lines.append(f"{name}: {value}\r\n")
-    return "".join(lines)
-
-
 def render(
     response: Response, *, head: bool = False, keep_alive: bool = True, version: str = "1.1"
 ) -> bytes:
@@ -162,7 +152,7 @@ def render(
             body = b""
     lines += f"Date: {date_header_now(usegmt=True)}\r\n"
     if response.headers:
-        lines += _header_lines(response.headers)
+        lines += header_lines(response.headers)
     if not keep_alive:
         lines += "Connection: close\r\n"
     elif version == "1.0":

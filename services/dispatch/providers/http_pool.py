@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from shared.http_headers import header_lines
+
 MAX_ANSWER_BYTES = 10 * 1024 * 1024
 """A provider's answer is a few KB; more is a broken or hostile server, not kept in memory."""
 
@@ -66,17 +68,6 @@ def form_encode(fields: Mapping[str, str]) -> bytes:
 
 def _form_part(value: str) -> bytes:
     return _FORM_UNSAFE.sub(_form_escape, value.encode()).replace(b" ", b"+")
-
-
-def _header_lines(headers: Mapping[str, str]) -> str:
-    lines = []
-    for name, value in headers.items():
-        if not name.isascii() or any(c in name for c in ":\r\n ") or "\r" in value or "\n" in value:
-            raise ValueError(
-                f"header {name!r}: a name without ':', spaces or line breaks, a value on one line"
-            )
-        lines.append(f"{name}: {value}\r\n")
-    return "".join(lines)
 
 
 class _Connection(asyncio.Protocol):
@@ -204,7 +195,7 @@ class HttpPool:
         self._ssl = (ssl_context or ssl.create_default_context()) if self._https else None
         name = f"[{self._host}]" if ":" in self._host else self._host  # IPv6 in brackets
         host = name if url.port is None else f"{name}:{url.port}"  # never user:password@
-        self._fixed = _header_lines({"Host": host, **headers})
+        self._fixed = header_lines({"Host": host, **headers})
         self._timeout_s = timeout_s
         self._connect_timeout_s = min(connect_timeout_s, timeout_s)
         self._keepalive_s = keepalive_s
@@ -226,7 +217,7 @@ class HttpPool:
         target = self._prefix + path + (f"?{form_encode(query).decode()}" if query else "")
         head = f"{method} {target} HTTP/1.1\r\n{self._fixed}"
         if headers:
-            head += _header_lines(headers)
+            head += header_lines(headers)
         if body is not None:
             head += f"Content-Length: {len(body)}\r\n"
         request = (head + "\r\n").encode("latin-1") + (body or b"")
