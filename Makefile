@@ -62,7 +62,7 @@ bench: deps bench-tools ## Throughput and latency of ingest, triggers and dispat
 	$(BIN)/python -m tests.bench.ingest
 	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$${NUDGE_KAFKA_PORT:-19092} $(BIN)/python -m tests.bench.triggers
 	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$${NUDGE_KAFKA_PORT:-19092} $(BIN)/python -m tests.bench.dispatch
-	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$${NUDGE_KAFKA_PORT:-19092} $(BIN)/python -m tests.bench.dispatch --split
+	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$${NUDGE_KAFKA_PORT:-19092} $(BIN)/python -m tests.bench.dispatch --split --processes 2
 
 schemas: venv ## Regenerate the committed JSON Schemas and OpenAPI document
 	$(BIN)/nudge schemas export

@@ -20,8 +20,9 @@ DATABASE_URL's, created and migrated here), so that no other dispatch shares its
    send records. The Python sink costs about as much CPU per email as dispatch, on the same
    two cores; this shows dispatch's rate without that.
 
-`--split` runs 1-3 with intake in a process of its own beside the sending one(s)
-(NUDGE_DISPATCH_ROLES), as a deployment that scales them apart would; `make bench` runs both.
+`--split` runs 1-3 with intake in a process of its own beside the `--processes` sending ones
+(NUDGE_DISPATCH_ROLES), as a deployment that scales them apart would; `make bench` runs one
+process with both roles, then intake beside two senders.
 
 Figures go to stdout and .local/bench/dispatch.json (dispatch-split.json); progress to stderr.
 Nothing asserts.
