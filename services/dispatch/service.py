@@ -67,35 +67,30 @@ def throttle(per_s: float) -> Callable[[], Awaitable[None]]:
 
 async def serve(settings: DispatchSettings) -> None:
     kafka, database = KafkaSettings(), DatabaseSettings()
-    takes_in, sends = "intake" in settings.roles, "send" in settings.roles
-    if takes_in and settings.start_from == "latest":
+    if "intake" in settings.roles and settings.start_from == "latest":
         await asyncio.to_thread(pin_new_group_to_end, kafka, settings.group_id, TOPICS)
     engine = make_engine(database)
     clock = make_clock(settings.time_scale, settings.clock_origin)
     producer = status_producer(kafka, settings)
     statuses = KafkaStatuses(producer, clock)
-    consumer = (
-        AIOKafkaConsumer(
+    consumer: AIOKafkaConsumer | None = None
+    if "intake" in settings.roles:
+        consumer = AIOKafkaConsumer(
             *TOPICS,
             **kafka.client_options(),
             group_id=settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        if takes_in
-        else None
-    )
-    delivery = (
-        ProviderDelivery(
+    delivery: ProviderDelivery | None = None
+    sender: Sender | None = None
+    if "send" in settings.roles:
+        delivery = ProviderDelivery(
             SmtpSender(EmailSettings()),
             TwilioSms(TwilioSettings()),  # account, token and sender from NUDGE_TWILIO_*
             status_callback=settings.sms_status_callback_url,
         )
-        if sends
-        else None
-    )
-    sender = (
-        Sender(
+        sender = Sender(
             engine=engine,
             templates=TemplateStore.load(settings.templates_dir),
             shops=ShopProfiles.load(settings.shops_dir, settings.default_shop_url),
@@ -109,9 +104,6 @@ async def serve(settings: DispatchSettings) -> None:
                 Channel.SMS: throttle(settings.sms_per_s),
             },
         )
-        if delivery is not None
-        else None
-    )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, cast
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httptools
 import orjson
@@ -286,7 +286,7 @@ class _Connection(asyncio.Protocol):
                 query.setdefault(name, value)
         request = Request(
             self._method,
-            unquote(raw_path) if b"%" in raw_path else raw_path.decode("utf-8", "replace"),
+            _unquote(raw_path),
             query,
             self._headers,
             b"".join(self._body),
