@@ -22,13 +22,14 @@ from shared.events import (
     DeadLetter,
 )
 from shared.topics import (
+    DEAD_LETTER_TOPIC_NAMES,
     FEEDBACK_EVENTS,
     MESSAGES_STATUS,
     SEGMENTS_CHANGES,
     SHOP_EVENTS,
-    SHOP_EVENTS_DLQ,
     TRIGGERS_FIRED,
     TopicSpec,
+    topic_by_name,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,11 +57,15 @@ def published_documents() -> dict[Path, str]:
 
     schemas: list[tuple[TopicSpec, dict[str, Any]]] = [
         (SHOP_EVENTS, SHOP_EVENT.json_schema()),
-        (SHOP_EVENTS_DLQ, DeadLetter.model_json_schema()),
         (TRIGGERS_FIRED, TRIGGER_EVENT.json_schema()),
         (SEGMENTS_CHANGES, SEGMENT_EVENT.json_schema()),
         (FEEDBACK_EVENTS, FEEDBACK_EVENT.json_schema()),
         (MESSAGES_STATUS, MESSAGE_EVENT.json_schema()),
+        # Every dead-letter topic holds the same record: one file each, named after the topic.
+        *(
+            (topic_by_name(name), DeadLetter.model_json_schema())
+            for name in sorted(DEAD_LETTER_TOPIC_NAMES)
+        ),
     ]
     docs = {
         SCHEMA_DIR / f"{spec.name}.json": _render(topic_schema(spec, schema))

@@ -20,6 +20,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from shared.limits import PRODUCER_MAX_REQUEST_BYTES
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ def producer_config(
     records share a partition with whatever the other services produce for that customer.
     A record not delivered within `timeout_s` expires with an error: by then its caller has
     given up waiting and answered for it (a 503, or a record kept in an outbox).
+    `message.max.bytes` comes from shared/limits.py: any record a topic takes can be sent
+    (librdkafka's default, 1,000,000 bytes, refused records ingest had accepted).
     """
     return {
         **settings.librdkafka_options(),
@@ -54,6 +57,7 @@ def producer_config(
         "acks": "all",
         "partitioner": "murmur2_random",
         "linger.ms": linger_ms,
+        "message.max.bytes": PRODUCER_MAX_REQUEST_BYTES,
         "message.timeout.ms": max(1, int(timeout_s * 1000)),
         "logger": logging.getLogger("librdkafka"),
     }

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from shared.limits import DEAD_LETTER_TOPIC_MAX_MESSAGE_BYTES, TOPIC_MAX_MESSAGE_BYTES
+
 DAY_MS: Final = 24 * 60 * 60 * 1000
 
 
@@ -24,10 +26,16 @@ class TopicSpec:
     key: str
     description: str
     extra_config: dict[str, str] = field(default_factory=dict)
+    max_message_bytes: int = TOPIC_MAX_MESSAGE_BYTES
+    """The broker's limit on one record batch (shared/limits.py, declared once)."""
 
     def config(self) -> dict[str, str]:
         """Broker topic configuration as the admin API expects it."""
-        conf = {"cleanup.policy": self.cleanup_policy, **self.extra_config}
+        conf = {
+            "cleanup.policy": self.cleanup_policy,
+            "max.message.bytes": str(self.max_message_bytes),
+            **self.extra_config,
+        }
         if self.retention_ms is not None:
             conf["retention.ms"] = str(self.retention_ms)
         return conf
@@ -42,16 +50,7 @@ SHOP_EVENTS = TopicSpec(
     retention_ms=30 * DAY_MS,
     key=CUSTOMER_KEY,
     description="Every accepted shop event, as a typed CloudEvents envelope.",
-    # Twice the ingest body limit: any event from an accepted request fits, envelope included.
-    extra_config={"min.insync.replicas": "1", "max.message.bytes": str(2 * 1024 * 1024)},
-)
-SHOP_EVENTS_DLQ = TopicSpec(
-    name="shop.events.dlq.v1",
-    partitions=3,
-    cleanup_policy="delete",
-    retention_ms=30 * DAY_MS,
-    key="as the source record",
-    description="Shop event records a consumer could not process, with the reason.",
+    extra_config={"min.insync.replicas": "1"},
 )
 TRIGGERS_FIRED = TopicSpec(
     name="triggers.fired.v1",
@@ -104,6 +103,7 @@ MESSAGES_DLQ = TopicSpec(
     retention_ms=30 * DAY_MS,
     key=CUSTOMER_KEY,
     description="Triggers dispatch gave up on after the maximum attempts, with the last error.",
+    max_message_bytes=DEAD_LETTER_TOPIC_MAX_MESSAGE_BYTES,
 )
 FEEDBACK_EVENTS = TopicSpec(
     name="feedback.events.v1",
@@ -114,9 +114,44 @@ FEEDBACK_EVENTS = TopicSpec(
     description="Replies, opt-outs, survey answers, bounces and complaints.",
 )
 
+
+def _dead_letters_of(source: TopicSpec) -> TopicSpec:
+    """The dead-letter topic of a consumed topic: `<name>.dlq.v1` for `<name>.v1`."""
+    stem = source.name.removesuffix(".v1")
+    return TopicSpec(
+        name=f"{stem}.dlq.v1",
+        partitions=3,
+        cleanup_policy="delete",
+        retention_ms=30 * DAY_MS,
+        key="as the source record",
+        description=(
+            f"Records of {source.name} a consumer could not process, with the reason and the "
+            "original bytes (`nudge dlq replay` publishes them to the source again)."
+        ),
+        max_message_bytes=DEAD_LETTER_TOPIC_MAX_MESSAGE_BYTES,
+    )
+
+
+CONSUMED_TOPICS: Final = (
+    SHOP_EVENTS,
+    FEEDBACK_EVENTS,
+    SEGMENTS_CHANGES,
+    TRIGGERS_COMMANDS,
+    TRIGGERS_FIRED,
+    MESSAGES_STATUS,
+)
+"""Every topic a Nudge service consumes: each has a dead-letter topic of its own."""
+DEAD_LETTER_TOPICS: Final = {source.name: _dead_letters_of(source) for source in CONSUMED_TOPICS}
+"""Source topic name -> the dead-letter topic where its unprocessable records are parked."""
+SHOP_EVENTS_DLQ: Final = DEAD_LETTER_TOPICS[SHOP_EVENTS.name]
+DEAD_LETTER_TOPIC_NAMES: Final = frozenset(
+    {*(spec.name for spec in DEAD_LETTER_TOPICS.values()), MESSAGES_DLQ.name}
+)
+"""Every topic whose records are dead letters (shared/events/dead_letter.py), dispatch's own
+`messages.dlq.v1` included."""
+
 ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     SHOP_EVENTS,
-    SHOP_EVENTS_DLQ,
     TRIGGERS_FIRED,
     TRIGGERS_COMMANDS,
     SEGMENTS_CHANGES,
@@ -124,7 +159,16 @@ ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     MESSAGES_STATUS,
     MESSAGES_DLQ,
     FEEDBACK_EVENTS,
+    *DEAD_LETTER_TOPICS.values(),
 )
+
+
+def dead_letter_topic(source_topic: str) -> TopicSpec:
+    """Where records of `source_topic` that cannot be processed are parked."""
+    try:
+        return DEAD_LETTER_TOPICS[source_topic]
+    except KeyError:
+        raise KeyError(f"no dead-letter topic is declared for {source_topic!r}") from None
 
 
 def topic_by_name(name: str) -> TopicSpec:

@@ -6,7 +6,7 @@ can be kept in the outbox as it is."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Final
 
 import orjson
@@ -15,7 +15,7 @@ from services.dispatch.message_log import MessageRow
 from services.dispatch.outbox import Outbound
 from services.dispatch.settings import DispatchSettings
 from shared.clock import Clock
-from shared.events import DeadLetter
+from shared.dead_letters import dead_letter
 from shared.events.envelope import record_key
 from shared.events.messages import STATUS_EVENTS, MessageUpdate, status_event_id
 from shared.loop_producer import LoopProducer
@@ -73,17 +73,20 @@ class KafkaStatuses:
 
     @staticmethod
     def dead_letter(row: MessageRow, reason: str) -> Outbound:
-        key = f"{row.shop_id}:{row.customer_id}"
-        letter = DeadLetter(
+        """The given-up trigger for `messages.dlq.v1` (dispatch's own dead-letter topic, on
+        purpose: the trigger was valid, its sending failed), in the shared encoding."""
+        key = record_key(row.shop_id, row.customer_id, None).encode()
+        parked = dead_letter(
             source_topic=TRIGGERS_FIRED.name,
+            partition=None,
+            offset=None,
             key=key,
+            value=row.trigger.model_dump_json(exclude_none=True).encode(),
             service="dispatch",
-            reason=reason[:10_000],
-            payload=row.trigger.model_dump_json(exclude_none=True),
-            parked_at=datetime.now(UTC),
+            reason=reason,
+            topic=MESSAGES_DLQ.name,
         )
-        value = letter.model_dump_json(exclude_none=True).encode()
-        return Outbound(MESSAGES_DLQ.name, key.encode(), value)
+        return Outbound(parked.topic, key, parked.value)
 
     async def send(self, record: Outbound) -> asyncio.Future[None]:
         return self._producer.delivery(record.topic, record.value, record.key)

@@ -25,13 +25,11 @@ nothing to fire and writes the exact time.
 
 from __future__ import annotations
 
-import base64
 import logging
 import struct
 from collections.abc import Callable, MutableMapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import ParamSpec, Protocol, TypeVar
 
 from pydantic import ValidationError
@@ -51,8 +49,8 @@ from services.triggers.journeys import (
 )
 from services.triggers.timer_index import TimerIndex
 from shared.clock import Clock
+from shared.dead_letters import park
 from shared.events import (
-    DeadLetter,
     EventEnvelope,
     FeedbackEvent,
     SegmentEvent,
@@ -76,7 +74,6 @@ from shared.topics import (
     FEEDBACK_EVENTS,
     SEGMENTS_CHANGES,
     SHOP_EVENTS,
-    SHOP_EVENTS_DLQ,
     TRIGGERS_COMMANDS,
     TRIGGERS_FIRED,
 )
@@ -113,7 +110,8 @@ class InputRecord:
 @dataclass(frozen=True, slots=True)
 class OutputRecord:
     topic: str
-    key: bytes
+    key: bytes | None
+    """None only for a dead letter of a record that had no key."""
     value: bytes
 
 
@@ -143,7 +141,7 @@ class _Batch:
         self.states[key] = state
         self.origins[key] = origin
 
-    def emit(self, topic: str, key: bytes, value: bytes) -> None:
+    def emit(self, topic: str, key: bytes | None, value: bytes) -> None:
         self.output.append(OutputRecord(topic, key, value))
 
 
@@ -385,20 +383,9 @@ class Processor:
 
     @staticmethod
     def _park(batch: _Batch, record: InputRecord, reason: str) -> None:
-        payload, encoding = _as_text(record.value or b"")
-        letter = DeadLetter(
-            source_topic=record.topic,
-            source_partition=record.partition,
-            source_offset=record.offset,
-            key=record.key.decode(errors="replace") if record.key is not None else None,
-            service="triggers",
-            reason=reason[:10_000],
-            payload=payload,
-            payload_encoding=encoding,
-            parked_at=datetime.now(UTC),
-        )
-        value = letter.model_dump_json(exclude_none=True).encode()
-        batch.emit(SHOP_EVENTS_DLQ.name, record.key or b"", value)
+        """Onto the dead-letter topic of the record's own topic, sent with the batch."""
+        parked = park(record, service="triggers", reason=reason)
+        batch.emit(parked.topic, parked.key, parked.value)
         metrics.RECORDS.labels(record.topic, "dead_lettered").inc()
 
 
@@ -415,13 +402,6 @@ def _deciding(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         return function(*args, **kwargs)
     except Exception as exc:
         raise DecisionFailed(exc) from exc
-
-
-def _as_text(value: bytes) -> tuple[str, str]:
-    try:
-        return value.decode(), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(value).decode(), "base64"
 
 
 def _reason(exc: Exception) -> str:

@@ -36,19 +36,27 @@ from services.triggers.timer_index import TimerIndex
 from shared.clock import Clock, make_clock
 from shared.health_http import health_app, start_site
 from shared.kafka import create_topics, pin_new_group_to_end
+from shared.limits import CONSUMER_MAX_PARTITION_FETCH_BYTES, PRODUCER_MAX_REQUEST_BYTES
 from shared.settings import KafkaSettings
 from shared.topics import (
     FEEDBACK_EVENTS,
     SEGMENTS_CHANGES,
     SHOP_EVENTS,
-    SHOP_EVENTS_DLQ,
     TRIGGERS_COMMANDS,
     TRIGGERS_FIRED,
+    dead_letter_topic,
 )
 
 log = logging.getLogger(__name__)
 
 INPUT_TOPICS = (SHOP_EVENTS, FEEDBACK_EVENTS, SEGMENTS_CHANGES, TRIGGERS_COMMANDS)
+OUTPUT_TOPICS = (
+    TRIGGERS_FIRED.name,
+    TRIGGERS_COMMANDS.name,
+    *(dead_letter_topic(spec.name).name for spec in INPUT_TOPICS),
+)
+"""Where the processor sends: its triggers, its commands, and the dead-letter topic of each
+input (a record is parked on the dead-letter topic of the topic it came from)."""
 TABLES = ("journeys", "timers")
 STOP_GRACE_S = 30.0
 """How long a stopping worker waits for the batch in progress (its output may be retrying)."""
@@ -74,10 +82,11 @@ class FaustOutbox:
     """Sends through the Faust app's producer (which Faust flushes before each commit)."""
 
     def __init__(self, app: faust.App) -> None:
-        self._topics = {
-            spec.name: _raw_topic(app, spec.name)
-            for spec in (TRIGGERS_FIRED, SHOP_EVENTS_DLQ, TRIGGERS_COMMANDS)
-        }
+        self._topics = {name: _raw_topic(app, name) for name in OUTPUT_TOPICS}
+
+    @property
+    def topic_names(self) -> frozenset[str]:
+        return frozenset(self._topics)
 
     async def publish_all(self, records: Sequence[OutputRecord]) -> None:
         """Send them all, then wait for every acknowledgement; resend what failed, until done.
@@ -227,6 +236,10 @@ def create_worker(
         table_standby_replicas=settings.standby_replicas,
         consumer_auto_offset_reset="earliest",  # `latest`: pinned in run() before joining
         producer_acks=-1,
+        # Record sizes from shared/limits.py: Faust's defaults (1,000,000 bytes to send, 1 MiB
+        # to fetch) are below what the topics take.
+        producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,
+        consumer_max_fetch_size=CONSUMER_MAX_PARTITION_FETCH_BYTES,
         stream_wait_empty=False,
         # A crashed agent would leave a live-looking worker that processes nothing: exit
         # instead, and let the orchestrator restart it (at-least-once, nothing is lost).

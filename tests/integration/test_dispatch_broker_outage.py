@@ -23,8 +23,8 @@ from shared.topics import (
     MESSAGES_DLQ,
     MESSAGES_STATUS,
     SHOP_EVENTS,
-    SHOP_EVENTS_DLQ,
     TRIGGERS_FIRED,
+    dead_letter_topic,
 )
 from tests.support.dispatch_process import (
     BulkShop,
@@ -55,7 +55,9 @@ OUTAGE_S = 12.0
 @pytest.fixture(scope="module")
 def own_broker() -> Iterator[str]:
     topics = [TRIGGERS_FIRED, SHOP_EVENTS, FEEDBACK_EVENTS, MESSAGES_STATUS, MESSAGES_DLQ]
-    with fresh_broker([*topics, SHOP_EVENTS_DLQ]) as bootstrap:
+    consumed = (TRIGGERS_FIRED, SHOP_EVENTS, FEEDBACK_EVENTS)
+    parked = [dead_letter_topic(spec.name) for spec in consumed]
+    with fresh_broker([*topics, *parked]) as bootstrap:
         yield bootstrap
 
 

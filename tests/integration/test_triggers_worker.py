@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from kafka import KafkaProducer
 
 from shared.clock import ScaledClock
-from shared.topics import SHOP_EVENTS_DLQ, TRIGGERS_FIRED
+from shared.topics import FEEDBACK_EVENTS, SHOP_EVENTS_DLQ, TRIGGERS_FIRED, dead_letter_topic
 from tests.support.kafka_records import Record, TopicWindow
 from tests.support.shop_stream import ShopStream, wait_for
 from tests.support.shops import unique_shop_id
@@ -134,10 +135,16 @@ def test_a_bad_record_is_parked_and_the_stream_goes_on(
     triggers: TopicWindow,
 ) -> None:
     dead_letters = TopicWindow(stack.kafka_bootstrap, SHOP_EVENTS_DLQ.name)
+    feedback_letters = TopicWindow(
+        stack.kafka_bootstrap, dead_letter_topic(FEEDBACK_EVENTS.name).name
+    )
+    feedback = KafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
     try:
         key = f"{stream.shop_id}:c3".encode()
         stream.send_raw(key, b'{"type": "order.placed", "data": {}}')
         stream.send_raw(key, b"\xff not json")
+        feedback.send(FEEDBACK_EVENTS.name, key=key, value=b'{"type": "reply.received"}')
+        feedback.flush()
         stream.customer_created("c3", clock.now())
 
         wait_for(triggers, stream.shop_id, lambda rs: steps(rs, "welcome") != [], 30)
@@ -149,8 +156,20 @@ def test_a_bad_record_is_parked_and_the_stream_goes_on(
         assert len(parked) == 2
         assert all(r.value["reason"].startswith("invalid record") for r in parked)
         assert {r.value["payload_encoding"] for r in parked} == {"utf-8", "base64"}
+        # A feedback record is parked on feedback's own dead-letter topic.
+        deadline = time.monotonic() + 30
+        while not (from_feedback := _of(feedback_letters.since_start(), key, "triggers")):
+            assert time.monotonic() < deadline, "the feedback record was not parked"
+            time.sleep(0.2)
+        assert [r.value["source_topic"] for r in from_feedback] == [FEEDBACK_EVENTS.name]
     finally:
+        feedback.close()
+        feedback_letters.close()
         dead_letters.close()
+
+
+def _of(letters: list[Record], key: bytes, service: str) -> list[Record]:
+    return [r for r in letters if r.key == key.decode() and r.value["service"] == service]
 
 
 def test_replaying_the_input_from_the_start_creates_no_new_trigger_ids(

@@ -25,9 +25,20 @@ from services.triggers.processor import (
     unpack_due,
 )
 from services.triggers.timer_index import TimerIndex
+from shared.dead_letters import payload_bytes
 from shared.events import EventEnvelope, dump_shop_event
 from shared.events import catalog as ev
-from shared.topics import SHOP_EVENTS, SHOP_EVENTS_DLQ, TRIGGERS_COMMANDS, TRIGGERS_FIRED
+from shared.events.dead_letter import DeadLetter
+from shared.topics import (
+    FEEDBACK_EVENTS,
+    SEGMENTS_CHANGES,
+    SHOP_EVENTS,
+    SHOP_EVENTS_DLQ,
+    TRIGGERS_COMMANDS,
+    TRIGGERS_FIRED,
+    TopicSpec,
+    dead_letter_topic,
+)
 from tests.support.clocks import PinnedClock
 from tests.unit.triggers.builders import (
     SHOP,
@@ -44,8 +55,8 @@ KEY = f"{SHOP}:c1".encode()
 
 class RecordingOutbox:
     def __init__(self) -> None:
-        self.published: list[tuple[str, bytes, dict[str, Any]]] = []
-        self.commands: list[tuple[bytes, bytes]] = []
+        self.published: list[tuple[str, bytes | None, dict[str, Any]]] = []
+        self.commands: list[tuple[bytes | None, bytes]] = []
         self.fail_publishing = False
 
     async def publish_all(self, records: Sequence[OutputRecord]) -> None:
@@ -173,6 +184,20 @@ async def test_a_record_under_another_customers_key_is_parked() -> None:
     ((topic, _, letter),) = rt.outbox.published
     assert topic == SHOP_EVENTS_DLQ.name
     assert "does not match the event" in letter["reason"]
+
+
+@pytest.mark.parametrize("source", [FEEDBACK_EVENTS, SEGMENTS_CHANGES, TRIGGERS_COMMANDS])
+async def test_a_bad_record_is_parked_on_its_own_topics_dead_letter_topic(
+    source: TopicSpec,
+) -> None:
+    rt = Runtime()
+    value = b'{"type": "nothing we know", "note": "  kept as it came  "}'
+    await rt.raw(source.name, KEY, value)
+    ((topic, key, letter),) = rt.outbox.published
+    assert topic == dead_letter_topic(source.name).name != SHOP_EVENTS_DLQ.name
+    parked = DeadLetter.model_validate(letter)
+    assert key == KEY and parked.source_topic == source.name
+    assert payload_bytes(parked) == value  # byte for byte: a replay is the same record
 
 
 async def test_an_identified_visitor_moves_to_the_customer_key_through_a_command() -> None:

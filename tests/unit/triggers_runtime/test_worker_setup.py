@@ -1,0 +1,24 @@
+"""The Faust app's wiring that unit tests can see without a broker: record sizes, and where its
+outbox can send (every dead-letter topic the processor may park a record on)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.triggers.campaigns import CampaignCatalog
+from services.triggers.settings import TriggersSettings
+from services.triggers.worker import INPUT_TOPICS, FaustOutbox, create_worker
+from shared.settings import KafkaSettings
+from shared.topics import ALL_TOPICS, dead_letter_topic
+
+
+def test_the_app_sends_and_fetches_records_of_every_size_a_topic_takes(tmp_path: Path) -> None:
+    settings = TriggersSettings(store="memory://", data_dir=tmp_path)
+    worker = create_worker(settings, KafkaSettings(), CampaignCatalog.load(None), partitions=1)
+    largest = max(spec.max_message_bytes for spec in ALL_TOPICS)
+    assert worker.app.conf.producer_max_request_size >= largest
+    assert worker.app.conf.consumer_max_fetch_size >= largest
+    outbox = worker.processor.outbox
+    assert isinstance(outbox, FaustOutbox)
+    for spec in INPUT_TOPICS:
+        assert dead_letter_topic(spec.name).name in outbox.topic_names
