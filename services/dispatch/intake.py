@@ -4,35 +4,47 @@ Why not Faust: dispatch's state is in PostgreSQL, not in tables, and each record
 database write; a plain consumer lets a whole poll be written in one transaction and the
 offsets committed right after it (at-least-once; every write is idempotent: the trigger id is
 the message log's key, contact facts merge by recency), with none of Faust's concurrency
-caveats (issue 606). Sending is not done here: a provider outage never stalls reading. The
-`queued` statuses of a poll are acknowledged by the broker before its offsets are committed.
+caveats (issue 606). Sending is not done here: a provider outage never stalls reading.
+
+A poll's offsets are committed only once every record of it was stored or parked on its
+topic's dead-letter topic with the reason, and its `queued` statuses were acknowledged:
+
+- a record that does not parse is parked at once;
+- when the poll's transaction fails because PostgreSQL refuses some row (shared/db/errors.py:
+  a NUL in a text, a value too long, a constraint), the poll is written again record by
+  record, each under a savepoint: the records refused are parked with the database's message,
+  the others are kept;
+- any other failure (the database or the broker unavailable) gives the poll back: the
+  consumer is moved to its first offsets and the poll is read again after a backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeAlias
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.dispatch import contacts, message_log, metrics
 from services.dispatch.sender import StatusSink
+from shared.db import errors as db_errors
+from shared.dead_letters import Parked, park
+from shared.events import feedback as fb
 from shared.events import (
-    DeadLetter,
     parse_feedback_event,
     parse_shop_event,
     parse_trigger_event,
 )
-from shared.events import feedback as fb
 from shared.events.messages import MessageStatus, MessageUpdate, message_id
 from shared.events.triggers import TriggerFiredEvent
 from shared.loop_producer import LoopProducer
-from shared.topics import FEEDBACK_EVENTS, SHOP_EVENTS, SHOP_EVENTS_DLQ, TRIGGERS_FIRED
+from shared.topics import FEEDBACK_EVENTS, SHOP_EVENTS, TRIGGERS_FIRED
 
 log = logging.getLogger(__name__)
 TOPICS = (TRIGGERS_FIRED.name, SHOP_EVENTS.name, FEEDBACK_EVENTS.name)
@@ -41,6 +53,45 @@ _ENGAGEMENT = {
     fb.MessageClickedEvent: "clicked",
     fb.ReplyReceivedEvent: "replied",
 }
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+
+class PollGivenBack(Exception):
+    """A poll could not be stored for a reason that is not its records' (the database or the
+    broker unavailable): the consumer was moved back to its first offsets, to read it again."""
+
+    def __init__(self, cause: Exception, records: int) -> None:
+        self.transient = db_errors.is_transient(cause)
+        """The database was unavailable (an expected outage, not a bug to look into)."""
+        if self.transient:
+            why = f"the database is unavailable: {db_errors.describe(cause)}"
+        else:
+            why = f"{type(cause).__name__}: {cause}"
+        super().__init__(f"a poll of {records} records will be read again ({why})")
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What one record asks of the database."""
+
+    record: Record
+    facts: contacts.ContactFacts | None = None
+    fired: TriggerFiredEvent | None = None
+    engagement: tuple[str, str, datetime] | None = None
+
+
+@dataclass
+class Stored:
+    """What a poll's transaction kept."""
+
+    fired: list[TriggerFiredEvent] = field(default_factory=list)
+    """The `trigger.fired` records stored (a trigger met twice is here twice)."""
+    new: set[str] = field(default_factory=set)
+    """Ids of the triggers that were not in the message log before."""
+    waiting: set[str] = field(default_factory=set)
+    """Ids of the repeats that no sender has taken yet."""
+    refused: list[tuple[Record, str]] = field(default_factory=list)
+    """Records PostgreSQL refused, with its message."""
 
 
 class Intake:
@@ -57,82 +108,150 @@ class Intake:
         self.statuses = statuses
 
     async def run_once(self, timeout_ms: int = 500, max_records: int = 1000) -> int:
+        """Read one poll, store or park every record of it, then commit its offsets."""
         batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
         records = [record for batch in batches.values() for record in batch]
-        if records:
+        if not records:
+            return 0
+        try:
             await self.handle(records)
-            await self.consumer.commit()
+        except BaseException as exc:
+            self._give_back(batches)
+            if isinstance(exc, Exception):
+                raise PollGivenBack(exc, len(records)) from exc
+            raise
+        assigned = self.consumer.assignment()  # a partition revoked meanwhile: its new owner
+        done = {tp: batch[-1].offset + 1 for tp, batch in batches.items() if tp in assigned}
+        if done:  # reads it again from the committed offset (every write is idempotent)
+            await self.consumer.commit(done)
         return len(records)
 
-    async def handle(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        fired: list[TriggerFiredEvent] = []
-        facts: list[contacts.ContactFacts] = []
-        engagement: list[tuple[str, str, datetime]] = []
+    async def handle(self, records: Sequence[Record]) -> None:
+        """Store the records' effects, park those that cannot be stored, announce `queued`;
+        return once all of it is acknowledged (raise, and nothing may be taken as done)."""
+        parked: list[Parked] = []
+        work: list[Effects] = []
         for record in records:
             try:
-                raw = record.value or b""
-                if record.topic == TRIGGERS_FIRED.name:
-                    trigger = parse_trigger_event(raw)
-                    if isinstance(trigger, TriggerFiredEvent):
-                        fired.append(trigger)
-                    continue
-                event = (
-                    parse_shop_event(raw)
-                    if record.topic == SHOP_EVENTS.name
-                    else parse_feedback_event(raw)
-                )
+                effects = _effects(record)
             except (ValidationError, ValueError) as exc:
-                await self._park(record, f"invalid record: {exc}"[:2000])
+                parked.append(_letter(record, f"invalid record: {exc}", "invalid"))
                 continue
-            found = contacts.facts_from(event)
-            if found is not None:
-                facts.append(found)
-            how = _ENGAGEMENT.get(type(event))
-            ref = getattr(event.data, "message", None)
-            if how is not None and ref is not None and ref.message_id is not None:
-                engagement.append((how, ref.message_id, event.time))
+            except Exception as exc:  # a bug met on this record: it must not hold up the rest
+                log.exception(
+                    "cannot read %s[%d]@%d", record.topic, record.partition, record.offset
+                )
+                parked.append(_letter(record, f"internal error: {exc!r}", "internal"))
+                continue
+            if effects is not None:
+                work.append(effects)
+        stored = await self._store(work)
+        parked += [
+            _letter(record, f"cannot be stored: {why}", "refused") for record, why in stored.refused
+        ]
+        metrics.TRIGGERS.labels("queued").inc(len(stored.new))
+        metrics.TRIGGERS.labels("repeat").inc(len(stored.fired) - len(stored.new))
+        deliveries: list[Awaitable[object]] = [
+            self.producer.delivery(p.topic, p.value, p.key) for p in parked
+        ]
+        deliveries += await self._announce(stored)
+        await asyncio.gather(*deliveries)  # acknowledged before the offsets are committed
+
+    async def _store(self, work: Sequence[Effects]) -> Stored:
+        """The whole poll in one transaction; when PostgreSQL refuses a row, record by record."""
+        try:
+            async with self.engine.begin() as conn:
+                stored = Stored(fired=[e.fired for e in work if e.fired is not None])
+                stored.new = await _write(conn, work)
+                stored.waiting = await _waiting(conn, stored)
+                return stored
+        except Exception as exc:
+            if not db_errors.is_permanent(exc):
+                raise
+            log.warning(
+                "PostgreSQL refused a row (%s); storing the poll's %d records one by one",
+                db_errors.describe(exc),
+                len(work),
+            )
         async with self.engine.begin() as conn:
-            await contacts.record(conn, facts)
-            new = await message_log.enqueue(conn, fired)
-            for how, message, at in engagement:
-                await message_log.engaged(conn, how, message, at)
-            repeats = [t.id for t in fired if t.id not in new]
-            waiting = await message_log.still_queued(conn, repeats)
-        metrics.TRIGGERS.labels("queued").inc(len(new))
-        metrics.TRIGGERS.labels("repeat").inc(len(fired) - len(new))
-        # `queued` for every trigger no sender has taken yet, repeats included: a repeat is how
-        # a crash between the commit above and the acknowledgement below shows (the offsets
-        # were not committed), and its status event has the same id, so readers see it once.
+            stored = Stored()
+            for effects in work:
+                try:
+                    async with conn.begin_nested():
+                        stored.new |= await _write(conn, [effects])
+                except Exception as exc:
+                    if not db_errors.is_permanent(exc):
+                        raise
+                    stored.refused.append((effects.record, db_errors.describe(exc)))
+                    continue
+                if effects.fired is not None:
+                    stored.fired.append(effects.fired)
+            stored.waiting = await _waiting(conn, stored)
+            return stored
+
+    async def _announce(self, stored: Stored) -> list[Awaitable[object]]:
+        """`queued` for every trigger no sender has taken yet, repeats included: a repeat is how
+        a crash between the database commit and the acknowledgement shows (the offsets were
+        not committed), and its status event has the same id, so readers see it once."""
         announced: set[str] = set()
         deliveries = []
-        for trigger in fired:
+        for trigger in stored.fired:
             if trigger.id in announced or trigger.customerid is None:
                 continue
-            if trigger.id in new or trigger.id in waiting:
+            if trigger.id in stored.new or trigger.id in stored.waiting:
                 announced.add(trigger.id)
                 record = self.statuses.status(trigger.shopid, trigger.customerid, _queued(trigger))
                 deliveries.append(await self.statuses.send(record))
-        await asyncio.gather(*deliveries)  # acknowledged before the offsets are committed
+        return deliveries
 
-    async def _park(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
-        value = record.value or b""
-        try:
-            payload, encoding = value.decode(), "utf-8"
-        except UnicodeDecodeError:
-            payload, encoding = base64.b64encode(value).decode(), "base64"
-        letter = DeadLetter(
-            source_topic=record.topic,
-            source_partition=record.partition,
-            source_offset=record.offset,
-            key=record.key.decode(errors="replace") if record.key else None,
-            service="dispatch",
-            reason=reason,
-            payload=payload,
-            payload_encoding=encoding,
-            parked_at=datetime.now(UTC),
-        )
-        value = letter.model_dump_json(exclude_none=True).encode()
-        await self.producer.delivery(SHOP_EVENTS_DLQ.name, value, record.key)
+    def _give_back(self, batches: dict[TopicPartition, list[Record]]) -> None:
+        """Move the consumer back to the poll's first offsets, so that the next poll reads it
+        again (a partition revoked meanwhile is read from its committed offset by its owner)."""
+        metrics.INTAKE_POLLS_GIVEN_BACK.inc()
+        assigned = self.consumer.assignment()
+        for tp, batch in batches.items():
+            if tp in assigned:
+                self.consumer.seek(tp, batch[0].offset)
+
+
+def _effects(record: Record) -> Effects | None:
+    """Parse a record into what it asks of the database; None when it asks nothing."""
+    raw = record.value or b""
+    if record.topic == TRIGGERS_FIRED.name:
+        trigger = parse_trigger_event(raw)
+        return Effects(record, fired=trigger) if isinstance(trigger, TriggerFiredEvent) else None
+    event = parse_shop_event(raw) if record.topic == SHOP_EVENTS.name else parse_feedback_event(raw)
+    engagement = None
+    how = _ENGAGEMENT.get(type(event))
+    ref = getattr(event.data, "message", None) if how is not None else None
+    if how is not None and ref is not None and ref.message_id is not None:
+        engagement = (how, ref.message_id, event.time)
+    facts = contacts.facts_from(event)
+    if facts is None and engagement is None:
+        return None
+    return Effects(record, facts=facts, engagement=engagement)
+
+
+async def _write(conn: AsyncConnection, work: Iterable[Effects]) -> set[str]:
+    """Write the effects; return the ids of the triggers that were new."""
+    items = list(work)
+    await contacts.record(conn, [e.facts for e in items if e.facts is not None])
+    new = await message_log.enqueue(conn, [e.fired for e in items if e.fired is not None])
+    for effects in items:
+        if effects.engagement is not None:
+            await message_log.engaged(conn, *effects.engagement)
+    return new
+
+
+async def _waiting(conn: AsyncConnection, stored: Stored) -> set[str]:
+    repeats = [t.id for t in stored.fired if t.id not in stored.new]
+    return await message_log.still_queued(conn, repeats)
+
+
+def _letter(record: Record, reason: str, kind: str) -> Parked:
+    """The dead letter of `record`, for its own topic's dead-letter topic."""
+    metrics.INTAKE_PARKED.labels(record.topic, kind).inc()
+    return park(record, service="dispatch", reason=reason)
 
 
 def _queued(trigger: TriggerFiredEvent) -> MessageUpdate:

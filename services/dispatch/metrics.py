@@ -13,6 +13,16 @@ MESSAGES = Counter(
 TRIGGERS = Counter(
     "nudge_dispatch_triggers_total", "Triggers read, by outcome (queued, repeat)", ["outcome"]
 )
+INTAKE_PARKED = Counter(
+    "nudge_dispatch_intake_parked_total",
+    "Records intake parked on their topic's dead-letter topic, by source topic and why "
+    "(invalid, refused by the database, internal error)",
+    ["topic", "why"],
+)
+INTAKE_POLLS_GIVEN_BACK = Counter(
+    "nudge_dispatch_intake_polls_given_back_total",
+    "Polls that could not be stored (database or broker unavailable) and are read again",
+)
 PROVIDER_SECONDS = Histogram(
     "nudge_dispatch_provider_seconds",
     "Provider call duration by channel",

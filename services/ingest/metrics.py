@@ -29,6 +29,12 @@ EVENTS = Counter(
     "unavailable); type is '*' where the outcome concerns a whole item",
     ["type", "outcome"],
 )
+ORDER_OWNERS_DROPPED = Counter(
+    "nudge_ingest_order_owners_dropped_total",
+    "Order owners dropped before they were saved: refused by PostgreSQL (a NUL in an id), or "
+    "beyond what is kept while the database is unavailable (overflow)",
+    ["reason"],
+)
 PUBLISH_SECONDS = Histogram(
     "nudge_ingest_publish_seconds",
     "Time from handing a request's events to the producer until the broker acknowledged all",
