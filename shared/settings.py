@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.keyring import LinkKeys, MasterKeyRing, read_ring_file
+
 LOCAL_KAFKA = "127.0.0.1:19092"
 LOCAL_DATABASE_URL = "postgresql+asyncpg://nudge:nudge@127.0.0.1:15432/nudge"
 
@@ -107,27 +109,60 @@ class DatabaseSettings(BaseSettings):
 
 
 class SecretKeySettings(BaseSettings):
-    """The key that encrypts shops' webhook secrets at rest.
+    """The master keys: webhook secrets at rest are encrypted under keys derived from them.
 
-    Given directly (`NUDGE_SECRET_KEY`, e.g. from a Kubernetes Secret) or as a file
-    (`NUDGE_SECRET_KEY_FILE`, which the local stack creates).
+    A ring of keys with ids (`NUDGE_SECRET_KEYS_FILE`: `<kid> <secret>` per line, the active
+    key first; `nudge keys rotate` writes it), or one key (`NUDGE_SECRET_KEY`, e.g. from a
+    Kubernetes Secret, or `NUDGE_SECRET_KEY_FILE`, which the local stack creates), which is a
+    ring of one under the id `k0`. When the ring file is set, it is the one read.
     """
 
     model_config = SettingsConfigDict(env_prefix="NUDGE_", extra="ignore")
 
+    secret_keys_file: Path | None = None
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
 
-    def key(self) -> SecretStr:
+    def ring(self) -> MasterKeyRing:
+        if self.secret_keys_file is not None:
+            return read_ring_file(self.secret_keys_file, "NUDGE_SECRET_KEYS_FILE")
         if self.secret_key is not None:
-            value = self.secret_key
-        elif self.secret_key_file is not None and self.secret_key_file.is_file():
+            return MasterKeyRing.single(self.secret_key, "NUDGE_SECRET_KEY")
+        if self.secret_key_file is not None and self.secret_key_file.is_file():
             value = SecretStr(self.secret_key_file.read_text().strip())
-        else:
-            raise ValueError(
-                "set NUDGE_SECRET_KEY (or NUDGE_SECRET_KEY_FILE) to a random string of at "
-                "least 32 characters; it encrypts the shops' webhook secrets"
-            )
-        if len(value.get_secret_value()) < 32:
-            raise ValueError("NUDGE_SECRET_KEY must be at least 32 characters long")
-        return value
+            return MasterKeyRing.single(value, f"NUDGE_SECRET_KEY_FILE ({self.secret_key_file})")
+        raise ValueError(
+            "set NUDGE_SECRET_KEYS_FILE (a key ring), or NUDGE_SECRET_KEY (or "
+            "NUDGE_SECRET_KEY_FILE) to a random string of at least 32 characters; the master "
+            "keys encrypt the shops' webhook secrets"
+        )
+
+
+class LinkKeySettings(BaseSettings):
+    """The keys that sign and verify the links in messages, derived from the master keys:
+    all that dispatch (and the feedback service) hold, so they cannot decrypt webhook secrets.
+
+    `NUDGE_LINK_KEYS` (`<kid> <key>` entries, one per line or comma-separated) or
+    `NUDGE_LINK_KEYS_FILE`; `nudge keys derive links` prints them from the master keys.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="NUDGE_", extra="ignore")
+
+    link_keys: SecretStr | None = None
+    link_keys_file: Path | None = None
+
+    def keys(self) -> LinkKeys:
+        if self.link_keys is not None:
+            return LinkKeys.parse(self.link_keys.get_secret_value(), "NUDGE_LINK_KEYS")
+        if self.link_keys_file is not None:
+            source = f"NUDGE_LINK_KEYS_FILE ({self.link_keys_file})"
+            try:
+                text = self.link_keys_file.read_text()
+            except OSError as exc:
+                raise ValueError(f"{source}: cannot read the link keys: {exc.strerror}") from None
+            return LinkKeys.parse(text, source)
+        raise ValueError(
+            "set NUDGE_LINK_KEYS (or NUDGE_LINK_KEYS_FILE) to the link-signing keys, which "
+            "`nudge keys derive links` prints from the master keys; they sign the unsubscribe "
+            "links in marketing messages"
+        )

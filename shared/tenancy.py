@@ -7,6 +7,7 @@ database and keeps working through a database blip.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.credentials import SecretBox, issue_api_key, new_webhook_secret
 from shared.db.tables import ApiKeyRow, ShopRow
+
+log = logging.getLogger(__name__)
 
 SHOP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 DEFAULT_RATE_LIMIT_PER_S = 5_000
@@ -72,6 +75,24 @@ class AccessSnapshot:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+SEALED_COLUMNS = (
+    "webhook_secret_sealed",
+    "previous_webhook_secret_sealed",
+    "shopify_secret_sealed",
+)
+"""Every column of `shops` that holds a value sealed with the master keys."""
+
+
+@dataclass(frozen=True)
+class ResealReport:
+    resealed: int
+    """Values sealed again under the active key in this run."""
+    total: int
+    """Sealed values in the registry (all of them now under `kid`)."""
+    shops: int
+    kid: str
 
 
 class ShopRegistry:
@@ -150,6 +171,37 @@ class ShopRegistry:
                 raise ShopError(f"unknown shop {shop_id!r}")
             shop.shopify_secret_sealed = self._box.seal(secret)
 
+    async def reseal(self) -> ResealReport:
+        """Seal every stored secret again under the active key (idempotent: values already
+        under it are left alone), in one transaction with the shops locked."""
+        resealed = total = 0
+        async with self._sessions() as session, session.begin():
+            shops = (await session.scalars(select(ShopRow).with_for_update())).all()
+            for shop in shops:
+                for column in SEALED_COLUMNS:
+                    sealed: str | None = getattr(shop, column)
+                    if sealed is None:
+                        continue
+                    total += 1
+                    if not self._box.is_current(sealed):
+                        setattr(shop, column, self._box.seal(self._box.open(sealed)))
+                        resealed += 1
+        return ResealReport(resealed, total, len(shops), self._box.active_kid)
+
+    async def sealed_with(self) -> dict[str, int]:
+        """Master key id -> how many stored secrets are sealed with it (what `nudge keys
+        retire` checks); ValueError when a value opens with no key of the ring."""
+        async with self._sessions() as session:
+            shops = (await session.scalars(select(ShopRow))).all()
+        counts: dict[str, int] = {}
+        for shop in shops:
+            for column in SEALED_COLUMNS:
+                sealed: str | None = getattr(shop, column)
+                if sealed is not None:
+                    kid = self._box.sealed_with(sealed)
+                    counts[kid] = counts.get(kid, 0) + 1
+        return counts
+
     async def list(self) -> list[ShopSummary]:
         now = _now()
         async with self._sessions() as session:
@@ -185,18 +237,22 @@ class ShopRegistry:
             ).all()
         access: dict[str, ShopAccess] = {}
         for s in shops:
-            secrets = [self._box.open(s.webhook_secret_sealed)]
-            if (
-                s.previous_webhook_secret_sealed
-                and s.previous_webhook_secret_until
-                and s.previous_webhook_secret_until > now
-            ):
-                secrets.append(self._box.open(s.previous_webhook_secret_sealed))
-            shopify = (
-                (self._box.open(s.shopify_secret_sealed),)
-                if s.shopify_secret_sealed
-                else tuple(secrets)
-            )
+            try:
+                secrets = [self._box.open(s.webhook_secret_sealed)]
+                if (
+                    s.previous_webhook_secret_sealed
+                    and s.previous_webhook_secret_until
+                    and s.previous_webhook_secret_until > now
+                ):
+                    secrets.append(self._box.open(s.previous_webhook_secret_sealed))
+                shopify = (
+                    (self._box.open(s.shopify_secret_sealed),)
+                    if s.shopify_secret_sealed
+                    else tuple(secrets)
+                )
+            except ValueError as exc:  # e.g. sealed with a key this process's ring lacks yet
+                log.error("shop %s is left out until its secrets open: %s", s.shop_id, exc)
+                continue
             access[s.shop_id] = ShopAccess(
                 shop_id=s.shop_id,
                 shopify_domain=s.shopify_domain,

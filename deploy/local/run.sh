@@ -34,6 +34,8 @@ DEFAULT_SHOP_URL='https://{shop_id}.example'  # quoted: braces inside ${:-} woul
 export NUDGE_DISPATCH_DEFAULT_SHOP_URL="${NUDGE_DISPATCH_DEFAULT_SHOP_URL:-$DEFAULT_SHOP_URL}"
 export NUDGE_DISPATCH_START_FROM=latest
 export NUDGE_SECRET_KEY_FILE="${NUDGE_SECRET_KEY_FILE:-$LOCAL/secret.key}"
+# Dispatch gets only the keys that sign links, derived from the master key(s), never these.
+LINK_KEYS_FILE="$LOCAL/link.keys"
 export NUDGE_INGEST_PORT="$INGEST_PORT"
 # The services find the local stack on the ports its scripts use, unless told otherwise.
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${NUDGE_KAFKA_PORT:-19092}}"
@@ -43,10 +45,12 @@ mkdir -p "$LOGS"
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 secret_key() {
-  if [[ ! -s $NUDGE_SECRET_KEY_FILE ]]; then
+  if [[ -z ${NUDGE_SECRET_KEYS_FILE:-} && ! -s $NUDGE_SECRET_KEY_FILE ]]; then
     (umask 077 && "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(48))' \
       >"$NUDGE_SECRET_KEY_FILE")
   fi
+  # Derived again on every start, so that they follow a `nudge keys rotate`.
+  (umask 077 && "$BIN/nudge" keys derive links >"$LINK_KEYS_FILE")
 }
 
 infra() {
@@ -131,7 +135,8 @@ up() {
     --control-port "$SMTP_SINK_CONTROL" --log "$LOCAL/smtp-sink.jsonl" --print
   start_service sms-sink "$BIN/python" -m deploy.local.sinks.sms_sink --port "$SMS_SINK_PORT" \
     --log "$LOCAL/sms-sink.jsonl" --print
-  start_service dispatch "$BIN/nudge" dispatch
+  start_service dispatch env -u NUDGE_SECRET_KEY -u NUDGE_SECRET_KEY_FILE -u NUDGE_SECRET_KEYS_FILE \
+    NUDGE_LINK_KEYS_FILE="$LINK_KEYS_FILE" "$BIN/nudge" dispatch
   wait_ready "$INGEST_URL/readyz" ingest
   say "ingest is ready at $INGEST_URL (OpenAPI: $INGEST_URL/docs)"
   wait_ready "http://127.0.0.1:$TRIGGERS_PORT/readyz" triggers

@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import formataddr
 from typing import Any, Protocol
 
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -43,6 +42,7 @@ from services.dispatch.templates.variables import MessageLinks, RecipientView, r
 from shared.clock import Clock
 from shared.events.messages import MessageStatus, MessageUpdate, SkipReason, message_id
 from shared.events.shop import Channel
+from shared.keyring import LinkKeys
 from shared.unsubscribe import Unsubscribe, sign
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,8 @@ class Sender:
     delivery: Delivery
     statuses: Outlet
     settings: DispatchSettings
-    secret_key: SecretStr
+    link_keys: LinkKeys
+    """Sign the unsubscribe links (derived link keys only: never a master key)."""
     clock: Clock
     throttles: dict[Channel, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     circuits: dict[Channel, Circuit] = field(init=False)
@@ -282,7 +283,7 @@ class Sender:
         unsubscribe = None
         links = MessageLinks()
         if not fired.transactional:
-            token = sign(self.secret_key, Unsubscribe(row.shop_id, row.customer_id, plan.channel))
+            token = sign(self.link_keys, Unsubscribe(row.shop_id, row.customer_id, plan.channel))
             url = f"{self.settings.public_url}/u/{token}"
             mailto = f"mailto:unsubscribe+{token}@{self.settings.unsubscribe_mailto_domain}"
             unsubscribe = (url, mailto)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.dispatch import metrics
 from services.dispatch.delivery import ProviderDelivery
-from services.dispatch.intake import TOPICS, Intake
+from services.dispatch.intake import TOPICS, Intake, PollGivenBack
 from services.dispatch.outbox import Relay
 from services.dispatch.providers.email import EmailSettings, SmtpSender
 from services.dispatch.providers.sms import TwilioSettings, TwilioSms
@@ -37,8 +37,9 @@ from shared.db.engine import make_engine
 from shared.events.shop import Channel
 from shared.garbage import tune_garbage_collector
 from shared.health_http import health_app, start_site
-from shared.kafka import pin_new_group_to_end
-from shared.settings import DatabaseSettings, KafkaSettings, SecretKeySettings
+from shared.kafka import consumer_fetch_options, pin_new_group_to_end
+from shared.keyring import LinkKeys
+from shared.settings import DatabaseSettings, KafkaSettings, LinkKeySettings
 
 log = logging.getLogger(__name__)
 OUTBOX_IDLE_S = 2.0
@@ -65,7 +66,16 @@ def throttle(per_s: float) -> Callable[[], Awaitable[None]]:
     return wait
 
 
-async def serve(settings: DispatchSettings) -> None:
+def link_keys(settings: DispatchSettings) -> LinkKeys | None:
+    """The keys a sending process signs unsubscribe links with (NUDGE_LINK_KEYS): derived link
+    keys only, never the master keys, which would open every shop's webhook secret. Intake
+    signs nothing and needs none; a sender without them cannot start."""
+    if "send" not in settings.roles:
+        return None
+    return LinkKeySettings().keys()
+
+
+async def serve(settings: DispatchSettings, links: LinkKeys | None) -> None:
     kafka, database = KafkaSettings(), DatabaseSettings()
     if "intake" in settings.roles and settings.start_from == "latest":
         await asyncio.to_thread(pin_new_group_to_end, kafka, settings.group_id, TOPICS)
@@ -78,13 +88,14 @@ async def serve(settings: DispatchSettings) -> None:
         consumer = AIOKafkaConsumer(
             *TOPICS,
             **kafka.client_options(),
+            **consumer_fetch_options(),
             group_id=settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
     delivery: ProviderDelivery | None = None
     sender: Sender | None = None
-    if "send" in settings.roles:
+    if links is not None:
         delivery = ProviderDelivery(
             SmtpSender(EmailSettings()),
             TwilioSms(TwilioSettings()),  # account, token and sender from NUDGE_TWILIO_*
@@ -97,7 +108,7 @@ async def serve(settings: DispatchSettings) -> None:
             delivery=delivery,
             statuses=statuses,
             settings=settings,
-            secret_key=SecretKeySettings().key(),
+            link_keys=links,
             clock=clock,
             throttles={
                 Channel.EMAIL: throttle(settings.email_per_s),
@@ -166,6 +177,12 @@ async def _forever(
         try:
             done = await work()
             delay = 0.5
+        except PollGivenBack as exc:  # nothing skipped: the poll is read again after the delay
+            cause = None if exc.transient else exc.__cause__
+            log.warning("%s; retrying in %.1fs", exc, delay, exc_info=cause)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            continue
         except Exception:
             log.exception("dispatch loop failed; retrying in %.1fs", delay)
             await asyncio.sleep(delay)
@@ -186,4 +203,9 @@ async def _count_waiting(stopping: asyncio.Event, engine: AsyncEngine) -> None:
 
 def run(settings: DispatchSettings | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(serve(settings or DispatchSettings()))
+    settings = settings or DispatchSettings()
+    try:
+        links = link_keys(settings)
+    except ValueError as exc:  # before connecting to anything: the setting, not a traceback
+        raise SystemExit(f"dispatch cannot start: {exc}") from None
+    asyncio.run(serve(settings, links))

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from shared.credentials import SecretBox
 from shared.db.engine import make_engine
+from shared.keyring import MasterKeyRing
 from shared.settings import DatabaseSettings, SecretKeySettings
 from shared.tenancy import ShopCredentials, ShopRegistry
 from tests.support.ingest_process import ingest_process
@@ -31,10 +32,11 @@ BENCH_RATE_LIMIT = 1_000_000
 """Events per second: far above what one process can take, so the limiter never answers 429."""
 
 
-def secret_key() -> SecretStr:
-    """The key the services use: NUDGE_SECRET_KEY(_FILE), else the local stack's file."""
+def master_keys() -> MasterKeyRing:
+    """The keys the services use: NUDGE_SECRET_KEYS_FILE or NUDGE_SECRET_KEY(_FILE), else the
+    local stack's file (set in this process's environment, which ingest inherits)."""
     os.environ.setdefault("NUDGE_SECRET_KEY_FILE", str(ROOT / ".local" / "secret.key"))
-    return SecretKeySettings().key()
+    return SecretKeySettings().ring()
 
 
 def bench_shop(database_url: str) -> ShopCredentials:
@@ -42,7 +44,7 @@ def bench_shop(database_url: str) -> ShopCredentials:
 
     async def run() -> ShopCredentials:
         engine = make_engine(DatabaseSettings(url=SecretStr(database_url)))
-        registry = ShopRegistry(engine, SecretBox(secret_key()))
+        registry = ShopRegistry(engine, SecretBox(master_keys()))
         try:
             if any(s.shop_id == BENCH_SHOP for s in await registry.list()):
                 return await registry.rotate(BENCH_SHOP, grace=timedelta(0))
@@ -67,11 +69,11 @@ class Ingest:
 @contextmanager
 def running_ingest(kafka: str, database_url: str, log_path: Path, workers: int) -> Iterator[Ingest]:
     """Start ingest as `nudge ingest` runs (its defaults but the worker count), stop it after."""
+    master_keys()  # fails here, before ingest starts, when there are none
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
         "DATABASE_URL": database_url,
-        "NUDGE_SECRET_KEY": secret_key().get_secret_value(),
         "NUDGE_INGEST_WORKERS": str(workers),
     }
     with ingest_process(env, log_path) as (url, pid):

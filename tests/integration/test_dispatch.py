@@ -22,7 +22,8 @@ from kafka import KafkaProducer
 from deploy.local.demo.storyline import NIGHT_ZONES
 from shared.events import trigger_id
 from shared.topics import FEEDBACK_EVENTS, MESSAGES_STATUS, TRIGGERS_FIRED
-from tests.support.dispatch_process import DispatchProcess, Sinks, wait_until
+from shared.unsubscribe import Unsubscribe, verify
+from tests.support.dispatch_process import TEST_LINK_KEYS, DispatchProcess, Sinks, wait_until
 from tests.support.kafka_records import Record, TopicWindow
 from tests.support.shop_stream import ShopStream
 from tests.support.shops import unique_shop_id
@@ -237,6 +238,8 @@ def test_a_marketing_email_goes_out_with_one_click_unsubscribe(
     assert "<https://" in unsubscribe or "<http://" in unsubscribe
     assert "<mailto:" in unsubscribe
     assert header(email, "List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
+    token = unsubscribe.split("/u/", 1)[1].split(">", 1)[0]  # signed with the link keys alone
+    assert verify(TEST_LINK_KEYS, token) == Unsubscribe(shop.id, "c1", "email")
     assert "Ada" in " ".join(email["text_head"]) or "Ada" in email["subject"]
 
 

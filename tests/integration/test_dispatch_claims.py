@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -22,7 +21,7 @@ from services.dispatch.settings import DispatchSettings
 from services.dispatch.shop_profiles import ShopProfiles
 from services.dispatch.templates.store import TemplateStore
 from shared.clock import make_clock
-from tests.support.dispatch_process import private_database
+from tests.support.dispatch_process import TEST_LINK_KEYS, private_database
 from tests.support.stack import Stack
 from tests.support.triggers import abandoned_cart_fired
 
@@ -176,7 +175,7 @@ async def test_a_round_that_fails_after_claiming_gives_its_rows_back(
         delivery=cast(Delivery, None),
         statuses=cast(Outlet, None),
         settings=DispatchSettings(claim_batch=1),
-        secret_key=SecretStr("x" * 32),
+        link_keys=TEST_LINK_KEYS,
         clock=make_clock(),
     )
     with pytest.raises(RuntimeError):

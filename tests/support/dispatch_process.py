@@ -24,6 +24,7 @@ import httpx
 import orjson
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -31,9 +32,13 @@ from sqlalchemy.pool import NullPool
 from deploy.local.sinks.sms_sink import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 from shared.events import trigger_id
 from shared.events.messages import message_id
+from shared.keyring import MasterKeyRing
 from shared.topics import SHOP_EVENTS, TRIGGERS_FIRED
 from tests.support.ingest_process import ROOT, TEST_SECRET_KEY, free_port
 from tests.support.shops import unique_shop_id
+
+TEST_LINK_KEYS = MasterKeyRing.single(SecretStr(TEST_SECRET_KEY), "test").link_keys()
+"""What `nudge keys derive links` prints for the tests' master key: dispatch's only key."""
 
 
 def _start(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -146,12 +151,13 @@ class DispatchProcess:
     ) -> None:
         self.port = free_port()
         self.log_path = log_path
+        master_keys = ("NUDGE_SECRET_KEY", "NUDGE_SECRET_KEY_FILE", "NUDGE_SECRET_KEYS_FILE")
         self.env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k not in master_keys},
             **sinks.env(),
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             "DATABASE_URL": database_url,
-            "NUDGE_SECRET_KEY": TEST_SECRET_KEY,
+            "NUDGE_LINK_KEYS": TEST_LINK_KEYS.to_text(),
             "NUDGE_DISPATCH_PORT": str(self.port),
             "NUDGE_DISPATCH_GROUP_ID": f"test-dispatch-{time.time_ns()}",
             "NUDGE_DISPATCH_START_FROM": "latest",
