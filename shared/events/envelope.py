@@ -8,13 +8,12 @@ the same attributes can travel as `ce_` Kafka headers or HTTP headers unchanged:
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from shared.events.name_ids import NameIds
-from shared.events.types import Id, Model, ShopId
+from shared.events.types import Id, Model, ShopId, Timestamp
 
 EventId = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
 """Printable ASCII without spaces: the producer's id, or one Nudge derived deterministically."""
@@ -55,7 +54,7 @@ class EventEnvelope(Model):
     source: Annotated[str, Field(min_length=1, max_length=255)]
     """Where the event came from, e.g. `/shops/acme/shopify` or `/shops/acme/api`."""
     type: str
-    time: AwareDatetime
+    time: Timestamp
     """When it happened at the shop (normalised to UTC)."""
     subject: Annotated[str, Field(max_length=300)] | None = None
     datacontenttype: Literal["application/json"] = "application/json"
@@ -63,11 +62,6 @@ class EventEnvelope(Model):
     customerid: Id | None = None
     anonymousid: Id | None = None
     schemaversion: Annotated[int, Field(ge=1)] = 1
-
-    @field_validator("time")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
 
     @model_validator(mode="after")
     def _has_someone(self) -> Self:

@@ -13,12 +13,12 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from shared.events.envelope import EventEnvelope
 from shared.events.name_ids import NameIds
 from shared.events.shop import Channel
-from shared.events.types import Id, Model
+from shared.events.types import Id, Model, Timestamp
 
 _MESSAGE_IDS = NameIds(uuid.UUID("5b0e1d5c-7a43-4c77-9f0e-2f7b3c1d9a61"))
 
@@ -58,7 +58,7 @@ class MessageUpdate(Model):
     status: MessageStatus
     reason: Annotated[str, Field(max_length=1000)] | None = None
     """Why it was skipped, deferred or failed (`no_consent`, `frequency_cap`, `quiet_hours`...)."""
-    until: AwareDatetime | None = None
+    until: Timestamp | None = None
     """For deferred messages: when the next attempt is due."""
     provider_id: Annotated[str, Field(max_length=255)] | None = None
     """For sent messages: the SMTP server's answer or the SMS provider's message id."""

@@ -7,11 +7,11 @@ Segment calls onto them; shops may also send them natively.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
 from shared.events.types import (
     Email,
@@ -21,6 +21,7 @@ from shared.events.types import (
     Model,
     Money,
     PhoneE164,
+    Timestamp,
     TimeZoneName,
 )
 
@@ -45,7 +46,7 @@ class ChannelConsent(Model):
     status: ConsentStatus
     source: Annotated[str, Field(min_length=1, max_length=100)]
     """Where the consent came from, e.g. `checkout`, `signup_form`, `sms_keyword`, `shopify`."""
-    recorded_at: AwareDatetime
+    recorded_at: Timestamp
 
 
 class Consent(Model):
@@ -207,7 +208,7 @@ class ShipmentStatusChanged(Model):
     shipment_id: Id
     status: ShipmentStatus
     message: Text | None = None
-    estimated_delivery_at: datetime | None = None
+    estimated_delivery_at: Timestamp | None = None
     tracking_url: HttpUrl | None = None
 
 

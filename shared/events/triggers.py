@@ -13,12 +13,12 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from shared.events.envelope import EventEnvelope
 from shared.events.name_ids import NameIds
 from shared.events.shop import Channel, Items, ProductRef, ShipmentStatus
-from shared.events.types import HttpUrl, Id, Model, Money
+from shared.events.types import HttpUrl, Id, Model, Money, Timestamp
 
 _TRIGGER_IDS = NameIds(uuid.UUID("0b8e9c1e-3f55-4a8c-b1d2-7c6a5e4f3a10"))
 
@@ -74,7 +74,7 @@ class ShipmentSnapshot(Model):
     carrier: Annotated[str, Field(max_length=255)] | None = None
     tracking_number: Annotated[str, Field(max_length=255)] | None = None
     tracking_url: HttpUrl | None = None
-    estimated_delivery_at: AwareDatetime | None = None
+    estimated_delivery_at: Timestamp | None = None
 
 
 class RecommendationSeed(Model):
@@ -116,8 +116,8 @@ class TriggerFired(Model):
     template_id: TemplateId
     variant: Annotated[str, Field(max_length=32)] | None = None
     """The A/B variant, assigned stably per customer by the triggers service."""
-    due_at: AwareDatetime
-    expires_at: AwareDatetime | None = None
+    due_at: Timestamp
+    expires_at: Timestamp | None = None
     """After this moment the message is no longer worth sending (a cart reminder days late)."""
     context: TriggerContext = TriggerContext()
 
@@ -129,7 +129,7 @@ class TriggerExpired(Model):
     journey_id: Id
     step_id: StepId
     step_index: Annotated[int, Field(ge=0)]
-    due_at: AwareDatetime
+    due_at: Timestamp
     max_lateness_s: Annotated[int, Field(ge=0)]
 
 

@@ -1,11 +1,15 @@
-"""Value types shared by every event: ids, money, phone numbers, time zones.
+"""Value types shared by every event: ids, times, money, phone numbers, time zones.
 
 Ids are strings because shop platforms use 64-bit ids (Shopify's exceed 2^53, which
-JSON numbers cannot carry exactly). Money is a decimal with its currency, never a float.
+JSON numbers cannot carry exactly). Money is a decimal with its currency, never a float, in a
+declared range. Times carry an offset, are kept in UTC, and lie in a declared range.
 """
 
 from __future__ import annotations
 
+import decimal
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any
@@ -14,12 +18,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
     StringConstraints,
+    TypeAdapter,
+    ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
 )
@@ -85,7 +92,90 @@ ShopId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$")
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 """ISO 4217 alphabetic code."""
 
-Amount = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=18, decimal_places=6)]
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(3000, 1, 1, tzinfo=UTC)
+"""Times Nudge accepts lie in [EARLIEST_TIME, LATEST_TIME): far enough from the calendar's ends
+that normalising an offset, or adding a campaign's delays, can never overflow."""
+_TIME_RANGE = "from 1970-01-01T00:00:00Z up to (not including) 3000-01-01T00:00:00Z"
+
+
+def _in_utc(value: datetime) -> datetime:
+    """The time in UTC, or a ValueError (never an OverflowError) when it is out of range.
+
+    `astimezone` overflows for the calendar's first and last days with an offset; that must be
+    a refusal naming the field, not an exception that fails the request or the consumer.
+    """
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"time is out of range: Nudge accepts times {_TIME_RANGE}") from None
+    if not EARLIEST_TIME <= utc < LATEST_TIME:
+        raise ValueError(f"time is out of range: Nudge accepts times {_TIME_RANGE}")
+    return utc
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""A moment with an offset (naive times are refused), normalised to UTC, in the range above."""
+
+MONEY_MAX_DIGITS = 18
+MONEY_DECIMAL_PLACES = 6
+MONEY_RANGE = (
+    f"a finite decimal of at most {MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES} digits before the "
+    f"point and {MONEY_DECIMAL_PLACES} after"
+)
+"""The money Nudge accepts: every amount is checked against it where it enters."""
+_MONEY_CONTEXT = decimal.Context(
+    prec=MONEY_MAX_DIGITS + 20,  # exact for any sum of up to 10^20 amounts in range
+    traps=[decimal.InvalidOperation, decimal.Overflow, decimal.Inexact],
+)
+_SMALLEST_UNIT = Decimal(1).scaleb(-MONEY_DECIMAL_PLACES)
+
+
+def _canonical_amount(value: Decimal) -> Decimal:
+    """The same amount with an exponent between -6 and 0: `1E+11` becomes `100000000000`,
+    `1.50000000000` becomes `1.500000`. Exact: the digits dropped are zeros (the range check
+    ran first), and later arithmetic never meets an exponent in the millions (`0E+1000000`)."""
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite: checked before
+    if exponent > 0:
+        return value.quantize(Decimal(1), context=_MONEY_CONTEXT)
+    if exponent < -MONEY_DECIMAL_PLACES:
+        return value.quantize(_SMALLEST_UNIT, context=_MONEY_CONTEXT)
+    return value
+
+
+Amount = Annotated[
+    Decimal,
+    Field(allow_inf_nan=False, max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES),
+    AfterValidator(_canonical_amount),
+]
+"""Money's amount: MONEY_RANGE, in canonical form."""
+_AMOUNT: TypeAdapter[Decimal] = TypeAdapter(Amount)
+
+
+def check_amount(value: Decimal) -> Decimal:
+    """`value` in canonical form when it is money Nudge accepts, else a ValueError saying why.
+
+    For amounts read outside a model (adapters that sum refund transactions or line totals):
+    checked before any arithmetic, with the very rule `Amount` applies.
+    """
+    try:
+        return _AMOUNT.validate_python(value)
+    except ValidationError as exc:
+        reason = exc.errors(include_url=False, include_input=False)[0]["msg"]
+        raise ValueError(f"{reason}; amounts must be {MONEY_RANGE}") from None
+
+
+def add_amounts(values: Iterable[Decimal], start: Decimal = Decimal(0)) -> Decimal:
+    """The exact sum of amounts that passed `check_amount`: never rounded, never overflowing.
+
+    The sum may leave the range (many large amounts); storing it as Money checks it again.
+    """
+    with decimal.localcontext(_MONEY_CONTEXT):
+        total = start
+        for value in values:
+            total += value
+        return total
 
 
 class Money(Model):

@@ -410,3 +410,38 @@ def test_no_junk_anywhere_escapes_as_anything_but_mapping_error(name: str) -> No
             except MappingError:
                 continue
             assert all(event.shopid == SHOP for event in events)
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_timestamp_that_overflows_in_utc_is_refused_naming_the_field(when: str) -> None:
+    call = patched(load("order_completed"), {"timestamp": when})
+    with pytest.raises(MappingError) as raised:
+        run(call)
+    assert raised.value.field == "timestamp"
+    assert "out of range" in raised.value.reason
+
+
+@pytest.mark.parametrize("amount", [1e300, "1e1000000", "0.0000001"])
+def test_amounts_outside_the_money_range_are_refused_naming_the_field(amount: object) -> None:
+    call = patched(load("order_completed"), {"properties.total": amount})
+    with pytest.raises(MappingError) as raised:
+        run(call)
+    assert raised.value.field == "properties.total"
+    assert "amounts must be" in raised.value.reason
+
+
+def test_a_total_from_products_outside_the_money_range_is_refused() -> None:
+    call = load("order_completed")
+    for key in ("total", "value", "revenue"):
+        call["properties"].pop(key, None)
+    for product in call["properties"]["products"]:
+        product.update(price="999999999999", quantity=100)
+    with pytest.raises(MappingError) as raised:
+        run(call)
+    assert raised.value.field == "properties.products"
+
+
+def test_integer_ids_beyond_64_bits_are_kept_exact() -> None:
+    huge = 2**64
+    call = patched(load("order_completed"), {"userId": huge})
+    assert one(call).customerid == str(huge)

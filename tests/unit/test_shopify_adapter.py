@@ -744,3 +744,50 @@ def test_no_junk_anywhere_escapes_as_anything_but_mapping_error(topic: str) -> N
             except MappingError:
                 continue
             assert all(event.shopid == SHOP for event in events)
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_payload_time_that_overflows_in_utc_is_refused_naming_the_field(when: str) -> None:
+    payload = patched(load("orders/create"), {"created_at": when, "processed_at": when})
+    with pytest.raises(MappingError) as raised:
+        run("orders/create", payload)
+    assert raised.value.field in ("created_at", "processed_at")
+    assert "out of range" in raised.value.reason
+
+
+def test_a_trigger_header_time_that_overflows_is_refused_naming_the_header() -> None:
+    payload = patched(load("customers/create"), {"created_at": None, "updated_at": None})
+    early = datetime.fromisoformat("0001-01-01T00:00:00+01:00")
+    with pytest.raises(MappingError) as raised:
+        run("customers/create", payload, triggered_at=early)
+    assert raised.value.field == "X-Shopify-Triggered-At"
+    assert "out of range" in raised.value.reason
+
+
+@pytest.mark.parametrize("amount", ["1e1000000", "9" * 40, "0.0000001"])
+def test_refund_amounts_outside_the_money_range_are_refused_before_summing(amount: str) -> None:
+    payload = load("refunds/create")
+    for transaction in payload["transactions"]:
+        transaction.update(kind="refund", status="success", amount=amount)
+    with pytest.raises(MappingError) as raised:
+        run("refunds/create", payload)
+    assert raised.value.field == "transactions.0.amount"
+    assert "amounts must be" in raised.value.reason
+
+
+def test_a_refund_whose_total_leaves_the_money_range_is_refused() -> None:
+    payload = load("refunds/create")
+    base = payload["transactions"][0]
+    payload["transactions"] = [
+        {**base, "kind": "refund", "status": "success", "amount": "999999999999"} for _ in range(3)
+    ]
+    with pytest.raises(MappingError) as raised:
+        run("refunds/create", payload)
+    assert raised.value.field == "transactions"
+
+
+def test_integer_ids_beyond_64_bits_are_kept_exact() -> None:
+    huge = 2**70 + 1
+    payload = patched(load("customers/create"), {"id": huge})
+    event = one("customers/create", payload)
+    assert event.customerid == str(huge)

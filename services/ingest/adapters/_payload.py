@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from services.ingest.adapters.errors import MappingError
+from shared.events.types import check_amount
 
 ROOT = "$"
 """How errors name the payload itself (e.g. when it is not an object at all)."""
@@ -113,7 +114,8 @@ class Node:
         return value
 
     def opt_amount(self, key: str) -> Decimal | None:
-        """A decimal amount sent as a string ("19.99", Shopify) or a number (Segment)."""
+        """A decimal amount sent as a string ("19.99", Shopify) or a number (Segment), in the
+        range of money Nudge accepts (shared/events/types.py, MONEY_RANGE)."""
         value = self.raw(key)
         if value is None or value == "":
             return None
@@ -123,9 +125,10 @@ class Node:
             amount = Decimal(str(value).strip())
         except InvalidOperation:
             raise self._fail(key, f"{value!r} is not a decimal amount") from None
-        if not amount.is_finite():
-            raise self._fail(key, "amount must be finite")
-        return amount
+        try:
+            return check_amount(amount)  # before anything sums it
+        except ValueError as exc:
+            raise self._fail(key, str(exc)) from None
 
     def opt_time(self, key: str) -> str | None:
         """An ISO 8601 timestamp, left as text for the event model to parse and check."""

@@ -8,7 +8,6 @@ plans use all of these forms.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any, Final, TypeVar
 
 from pydantic import TypeAdapter
@@ -38,7 +37,7 @@ from shared.events.shop import (
     ProductRemoved,
     ProductViewed,
 )
-from shared.events.types import HttpUrl, Money
+from shared.events.types import HttpUrl, Money, add_amounts
 
 URL: TypeAdapter[str] = TypeAdapter(HttpUrl)
 
@@ -108,7 +107,7 @@ def _worth(props: Node, currency: _Currency, items: list[LineItem], *keys: str) 
         return stated
     if not items or any(item.price is None for item in items):
         raise MappingError(props.field(keys[0]), "required amount is missing")
-    total = sum((item.price.amount * item.quantity for item in items if item.price), Decimal(0))
+    total = add_amounts(item.price.amount * item.quantity for item in items if item.price)
     return money(total, currency.code, props.field("products"), currency.field)
 
 

@@ -20,7 +20,7 @@ from shared.events.catalog import (
     ShopEvent,
 )
 from shared.events.shop import CartUpdated, CheckoutStarted, CustomerIdentified
-from shared.events.types import HttpUrl, Money
+from shared.events.types import HttpUrl, Money, add_amounts
 
 URL: TypeAdapter[str] = TypeAdapter(HttpUrl)
 
@@ -38,7 +38,7 @@ def _cart_value(cart: Node, prices: Prices) -> Money:
     for line, total in totals:
         if total.currency != currency:
             raise MappingError(line.field("line_price_set"), "cart lines use several currencies")
-    amount = sum((total.amount for _, total in totals), Decimal(0))
+    amount = add_amounts(total.amount for _, total in totals)
     return money(amount, currency, cart.field("line_items"), prices.currency_field)
 
 

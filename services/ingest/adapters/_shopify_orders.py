@@ -6,8 +6,6 @@ events share an id derived from the order id, so whichever arrives second is a d
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from pydantic import TypeAdapter
 
 from services.ingest.adapters._build import Who, build, first_time, money, valid_or_none
@@ -28,7 +26,7 @@ from shared.events.catalog import (
     ShopEvent,
 )
 from shared.events.shop import LineItem, OrderCancelled, OrderPlaced, OrderRefunded
-from shared.events.types import HttpUrl, Money
+from shared.events.types import HttpUrl, Money, add_amounts
 
 URL: TypeAdapter[str] = TypeAdapter(HttpUrl)
 
@@ -131,7 +129,7 @@ def _refunded_amount(refund: Node) -> Money:
         if transaction.opt_text("kind") == "refund" and transaction.opt_text("status") == "success"
     ]
     currency, currency_field = _refund_currency(refund, paid_back)
-    amount = sum((transaction.amount("amount") for transaction in paid_back), Decimal(0))
+    amount = add_amounts(transaction.amount("amount") for transaction in paid_back)
     return money(amount, currency, refund.field("transactions"), currency_field)
 
 

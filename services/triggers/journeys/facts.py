@@ -40,7 +40,7 @@ from shared.events.shop import (
     LineItem,
     SubscriptionStatus,
 )
-from shared.events.types import Model
+from shared.events.types import Model, add_amounts
 
 DEFAULT_CART = "cart"
 """Cart id for `product.added` / `product.removed` events that name none."""
@@ -185,7 +185,8 @@ def _order_placed(state: CustomerState, event: shop.OrderPlacedEvent) -> None:
     orders.last_at = at if orders.last_at is None else max(orders.last_at, at)
     orders.last_seq = state.seq
     currency = data.total.currency
-    orders.revenue[currency] = str(Decimal(orders.revenue.get(currency, "0")) + data.total.amount)
+    known = Decimal(orders.revenue.get(currency, "0"))
+    orders.revenue[currency] = str(add_amounts([known, data.total.amount]))
     orders.ids.append(data.order_id)
     keep_last(orders.ids, MAX_ORDER_IDS)
     orders.recent.append(
@@ -238,7 +239,7 @@ def _refunded(state: CustomerState, event: shop.OrderRefundedEvent) -> None:
 
 def _subtract(state: CustomerState, currency: str, amount: Decimal) -> None:
     known = Decimal(state.orders.revenue.get(currency, "0"))
-    state.orders.revenue[currency] = str(max(known - amount, Decimal(0)))
+    state.orders.revenue[currency] = str(max(add_amounts([known, -amount]), Decimal(0)))
 
 
 def _subscription(state: CustomerState, event: shop.SubscriptionChangedEvent) -> None:
