@@ -126,6 +126,14 @@ class Access:
         self, shop_domain: str | None, hmac_header: str | None, body: bytes
     ) -> ShopAccess:
         """Verify X-Shopify-Hmac-Sha256 over the raw body before anything parses it."""
+        shop, presented = await self.shopify_sender(shop_domain, hmac_header)
+        return self.verify_shopify(shop, presented, body)
+
+    async def shopify_sender(
+        self, shop_domain: str | None, hmac_header: str | None
+    ) -> tuple[ShopAccess, bytes]:
+        """The shop a webhook claims to come from, and its signature, checked in form before
+        the body is read: only a known shop's webhook makes the server read a body."""
         if not hmac_header:
             raise problems.unauthorized("missing X-Shopify-Hmac-Sha256 header")
         if not shop_domain:
@@ -142,6 +150,13 @@ class Access:
             presented = base64.b64decode(hmac_header.strip(), validate=True)
         except (binascii.Error, ValueError):
             raise problems.unauthorized("X-Shopify-Hmac-Sha256 is not base64") from None
+        if len(presented) != hashlib.sha256().digest_size:
+            raise problems.unauthorized("X-Shopify-Hmac-Sha256 is not an HMAC-SHA256")
+        return shop, presented
+
+    @staticmethod
+    def verify_shopify(shop: ShopAccess, presented: bytes, body: bytes) -> ShopAccess:
+        """`shop` when `presented` is its HMAC-SHA256 of the raw body, else a 401."""
         for secret in shop.shopify_secrets or shop.webhook_secrets:
             expected = hmac.new(secret.get_secret_value().encode(), body, hashlib.sha256).digest()
             if hmac.compare_digest(expected, presented):

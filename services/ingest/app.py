@@ -10,8 +10,9 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.ingest import metrics
+from services.ingest import metrics, problems
 from services.ingest.access import Access
+from services.ingest.body import UnverifiedBodies
 from services.ingest.dedup import RecentIds
 from services.ingest.intake import Intake
 from services.ingest.openapi import build_openapi
@@ -41,7 +42,7 @@ def create_app(
     settings = settings or IngestSettings()
     kafka = kafka or KafkaSettings()
     database = database or DatabaseSettings()
-    box = SecretBox((secret_key or SecretKeySettings()).key())
+    box = SecretBox((secret_key or SecretKeySettings()).ring())
     engine: AsyncEngine = make_engine(database)
     registry = ShopRegistry(engine, box)
     access = Access(
@@ -76,7 +77,9 @@ def create_app(
         title="Nudge ingest API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
     )
     owners = OrderOwners(engine)
-    app.state.parts = Parts(settings, access, publisher, intake, owners)
+    unverified = UnverifiedBodies(settings.unverified_body_bytes, settings.retry_after_s)
+    app.state.parts = Parts(settings, access, publisher, intake, owners, unverified)
+    problems.install(app)
     for module in (native, shopify, segment, health):
         app.include_router(module.router)
 

@@ -16,9 +16,10 @@ from pydantic import ValidationError
 from services.ingest import metrics, problems
 from services.ingest.dedup import RecentIds
 from services.ingest.problems import FieldError
-from services.ingest.publisher import BrokerUnavailable, EventPublisher
+from services.ingest.publisher import BrokerUnavailable, EventPublisher, RecordRefused
 from services.ingest.rate_limit import ShopRateLimiter
-from shared.events import EventEnvelope
+from shared.events import EventEnvelope, dump_shop_event
+from shared.limits import MAX_EVENT_BYTES
 from shared.tenancy import ShopAccess
 
 Status = Literal["accepted", "duplicate", "rejected", "ignored"]
@@ -83,21 +84,25 @@ class Intake:
     async def submit(self, shop: ShopAccess, items: list[Item]) -> list[ItemResult]:
         """Publish every new event of `items`; all or nothing per request.
 
-        Raises a 429 or 503 Problem when nothing was acknowledged, so the caller retries the
-        whole request with the same ids.
+        An item with an event too large for one record is refused (with the reason) before
+        anything is published. Raises a 429 or 503 Problem when nothing was acknowledged, so
+        the caller retries the whole request with the same ids.
         """
         fresh: list[EventEnvelope] = []
+        fresh_records: list[tuple[str, bytes]] = []
         fresh_scoped: list[str] = []
         seen_here: set[str] = set()
         recent = self._recent
         for item in items:
-            for event in item.events:
+            encoded = _encoded(item)
+            for event, value in zip(item.events, encoded, strict=True):
                 # Ids are unique per shop only: one shop's ids must never shadow another's.
                 scoped = f"{event.shopid}\x1f{event.id}"
                 if scoped not in seen_here:
                     seen_here.add(scoped)
                     if scoped not in recent:
                         fresh.append(event)
+                        fresh_records.append((event.key, value))
                         fresh_scoped.append(scoped)
         if fresh:
             wait = self._limiter.take(shop.shop_id, shop.rate_limit_per_s, len(fresh))
@@ -106,11 +111,15 @@ class Intake:
                 raise problems.rate_limited(wait)
             try:
                 with metrics.PUBLISH_SECONDS.time():
-                    await self._publisher.publish(fresh)
+                    await self._publisher.publish_records(fresh_records)
             except BrokerUnavailable as exc:
                 self._limiter.refund(shop.shop_id, len(fresh))
                 metrics.EVENTS.labels("*", "unavailable").inc(len(fresh))
                 raise problems.unavailable(str(exc), self._retry_after_s) from exc
+            except RecordRefused as exc:
+                self._limiter.refund(shop.shop_id, len(fresh))
+                metrics.EVENTS.labels("*", "refused").inc(len(fresh))
+                raise problems.too_large(f"kafka refused an event: {exc}") from exc
             recent.remember(fresh_scoped)
         fresh_ids = {e.id for e in fresh}
         outcomes: Counter[tuple[str, str]] = Counter()
@@ -135,3 +144,25 @@ class Intake:
             outcomes[event.type, "accepted" if event.id in fresh_ids else "duplicate"] += 1
         status: Status = "accepted" if any(i in fresh_ids for i in ids) else "duplicate"
         return ItemResult(index, status, item.ref, ids, [])
+
+
+def _encoded(item: Item) -> list[bytes]:
+    """The records of the item's events; none, and the item refused, when one is too large.
+
+    Checked here, against the limit the topics and the producer share (shared/limits.py), so
+    that an oversized event is refused with its reason instead of failing at the producer.
+    """
+    values = [dump_shop_event(event) for event in item.events]
+    for event, value in zip(item.events, values, strict=True):
+        if len(value) > MAX_EVENT_BYTES:
+            item.errors.append(
+                FieldError(
+                    "(event)",
+                    f"event {event.id} is {len(value)} bytes once encoded; one event may be at "
+                    f"most {MAX_EVENT_BYTES} bytes",
+                )
+            )
+    if item.errors:
+        item.events = []
+        return []
+    return values

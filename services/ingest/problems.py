@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import orjson
-from fastapi import Response
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.problem_details import MEDIA_TYPE, problem_body, status_phrase
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -24,20 +31,13 @@ class Problem(Exception):
     errors: list[FieldError] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
 
+    def body(self) -> bytes:
+        errors = [(e.field, e.reason) for e in self.errors]
+        return problem_body(self.status, self.detail, title=self.title, errors=errors)
+
     def response(self) -> Response:
-        body: dict[str, object] = {
-            "type": "about:blank",
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if self.errors:
-            body["errors"] = [{"field": e.field, "reason": e.reason} for e in self.errors]
         return Response(
-            orjson.dumps(body),
-            status_code=self.status,
-            media_type="application/problem+json",
-            headers=self.headers,
+            self.body(), status_code=self.status, media_type=MEDIA_TYPE, headers=self.headers
         )
 
 
@@ -49,6 +49,11 @@ def unauthorized(detail: str) -> Problem:
     return Problem(
         401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="nudge"'}
     )
+
+
+def request_timeout(detail: str) -> Problem:
+    """408; the connection is closed after the answer (its request's rest may still arrive)."""
+    return Problem(408, "Request Timeout", detail, headers={"Connection": "close"})
 
 
 def too_large(detail: str) -> Problem:
@@ -74,3 +79,38 @@ def rate_limited(retry_after_s: int) -> Problem:
 
 def unavailable(detail: str, retry_after_s: int) -> Problem:
     return Problem(503, "Service Unavailable", detail, headers={"Retry-After": str(retry_after_s)})
+
+
+def internal() -> Problem:
+    """A failure of ours, not the request's: logged with its cause, never shown to the caller."""
+    return Problem(500, "Internal Server Error", "the request could not be handled; it is logged")
+
+
+def from_status(status: int, detail: str, headers: Mapping[str, str] | None = None) -> Problem:
+    """Any other HTTP error (404, 405...) in the same format, titled by its status."""
+    return Problem(status, status_phrase(status), detail, headers=dict(headers or {}))
+
+
+def install(app: FastAPI) -> None:
+    """Every error the framework itself answers (404, 405, a failure of ours) as a problem."""
+
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else status_phrase(exc.status_code)
+        return from_status(exc.status_code, detail, exc.headers).response()
+
+    async def invalid_request(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            FieldError(".".join(str(p) for p in e["loc"]) or "(request)", str(e["msg"]))
+            for e in exc.errors()
+        ]
+        return invalid("the request is not valid", errors).response()
+
+    async def failure(request: Request, exc: Exception) -> Response:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return internal().response()
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(Exception, failure)

@@ -21,6 +21,12 @@ class BrokerUnavailable(Exception):
     """The broker did not acknowledge in time; nothing can be promised to the caller."""
 
 
+class RecordRefused(Exception):
+    """The producer refused a record outright (its size, say): retrying cannot help.
+
+    Intake checks sizes first (shared/limits.py), so this means the limits disagree."""
+
+
 class _Acknowledgements:
     """One request's delivery reports: its future resolves when the last record is
     acknowledged, or fails at the first record the broker refused."""
@@ -76,19 +82,27 @@ class EventPublisher:
         await self.producer.stop()
 
     async def publish(self, events: Sequence[EventEnvelope]) -> None:
-        """Return once every event is acknowledged by the broker, or raise BrokerUnavailable.
+        """`publish_records` for events not encoded yet."""
+        await self.publish_records([(event.key, dump_shop_event(event)) for event in events])
+
+    async def publish_records(self, records: Sequence[tuple[str, bytes]]) -> None:
+        """Return once every (key, value) is acknowledged by the broker, or raise
+        BrokerUnavailable; RecordRefused when the producer refuses a record outright.
 
         Any refused or unacknowledged record fails the whole request.
         """
-        if not events:
+        if not records:
             return
         acknowledgements = _Acknowledgements(
-            asyncio.get_running_loop().create_future(), len(events)
+            asyncio.get_running_loop().create_future(), len(records)
         )
         produce, topic = self.producer.produce, self._topic
         try:
-            for event in events:
-                produce(topic, dump_shop_event(event), event.key, acknowledgements)
+            for key, value in records:
+                produce(topic, value, key, acknowledgements)
+        except KafkaException as exc:  # e.g. a record over message.max.bytes
+            acknowledgements.future.cancel()
+            raise RecordRefused(exc.args[0].str()) from exc
         except ProducerStopped as exc:
             acknowledgements.future.cancel()
             raise BrokerUnavailable(str(exc)) from exc

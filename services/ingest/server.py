@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from services.ingest import http_protocol
 from services.ingest.metrics import MULTIPROC_ENV
 from services.ingest.settings import IngestSettings
 from shared.garbage import tune_garbage_collector
@@ -22,9 +23,17 @@ def worker_app() -> FastAPI:
     """The app of one worker process (uvicorn calls this factory in each worker)."""
     from services.ingest.app import create_app  # not in the parent, which only supervises
 
-    app = create_app(IngestSettings())
+    settings = IngestSettings()
+    _guard_connections(settings)
+    app = create_app(settings)
     tune_garbage_collector()
     return app
+
+
+def _guard_connections(settings: IngestSettings) -> None:
+    http_protocol.configure(
+        header_timeout_s=settings.header_timeout_s, max_connections=settings.max_connections
+    )
 
 
 def serve(settings: IngestSettings | None = None) -> None:
@@ -35,10 +44,13 @@ def serve(settings: IngestSettings | None = None) -> None:
         "log_level": "info",
         "access_log": False,
         "timeout_graceful_shutdown": 10,
+        "timeout_keep_alive": settings.keep_alive_s,
+        "http": http_protocol.CLASS_PATH,
     }
     if settings.workers == 1:
         from services.ingest.app import create_app
 
+        _guard_connections(settings)
         app = create_app(settings)
         tune_garbage_collector()
         uvicorn.run(app, **options)  # type: ignore[arg-type]

@@ -22,6 +22,18 @@ class IngestSettings(BaseSettings):
     dedup_window_s: int = Field(default=24 * 3600, ge=0)
     dedup_max_ids: int = Field(default=1_000_000, ge=0)
     linger_ms: int = Field(default=2, ge=0, le=1000)
+    header_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    """How long a connection may take to send a request's headers (or its first request)."""
+    body_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """How long a request's body may take to arrive once its headers are in (408 after)."""
+    keep_alive_s: int = Field(default=5, ge=1, le=300)
+    """How long an idle keep-alive connection stays open between requests."""
+    max_connections: int = Field(default=2048, ge=1, le=1_000_000)
+    """Connections held at once per worker; one more is answered 503 and closed."""
+    unverified_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    """Bytes held at once by bodies read before their sender is verified (Shopify webhooks,
+    whose signature covers the body): past it, such requests get 503. API-key routes check
+    the key before reading the body."""
     workers: int = Field(default=1, ge=1, le=64)
     """Server processes sharing the port. Each has its own producer, recent-ids window and
     rate-limit buckets (README, "Several worker processes"); 1 serves in this process."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,12 +11,11 @@ import pytest
 from services.ingest.access import sign_shopify
 from shared.tenancy import ShopCredentials
 from tests.support.kafka_records import TopicWindow
+from tests.support.shopify import deliver, fixture
 from tests.support.shops import add_shop, set_shopify_secret, unique_shop_id
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "shopify"
 
 EXPECTED_TYPES = {
     "customers/create": ["customer.created"],
@@ -36,41 +33,10 @@ EXPECTED_TYPES = {
 }
 
 
-def fixture(topic: str) -> bytes:
-    return (FIXTURES / f"{topic.replace('/', '_')}.json").read_bytes()
-
-
 @pytest.fixture
 def shop(stack: Stack) -> ShopCredentials:
     shop_id = unique_shop_id("shopify")
     return add_shop(stack.database_url, shop_id, shopify_domain=f"{shop_id}.myshopify.com")
-
-
-def deliver(
-    base: str,
-    shop: ShopCredentials,
-    topic: str,
-    body: bytes,
-    *,
-    secret: str | None = None,
-    webhook_id: str | None = None,
-    domain: str | None = None,
-) -> httpx.Response:
-    signature = sign_shopify(secret or shop.webhook_secret.get_secret_value(), body)
-    return httpx.post(
-        f"{base}/v1/webhooks/shopify",
-        content=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-Shopify-Topic": topic,
-            "X-Shopify-Hmac-Sha256": signature,
-            "X-Shopify-Shop-Domain": domain or f"{shop.shop_id}.myshopify.com",
-            "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
-            "X-Shopify-Triggered-At": "2026-11-23T10:00:00.000Z",
-            "X-Shopify-API-Version": "2025-10",
-        },
-        timeout=10,
-    )
 
 
 @pytest.mark.parametrize("topic", sorted(EXPECTED_TYPES))

@@ -8,11 +8,26 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from services.ingest import problems
-from services.ingest.body import json_object, parse_json, read_capped, require_json
+from services.ingest.body import (
+    NUL_ESCAPE,
+    NUL_REASON,
+    json_object,
+    nul_field,
+    parse_json,
+    read_capped,
+    require_json,
+)
 from services.ingest.intake import Item, field_errors
-from services.ingest.openapi import NATIVE_BATCH_BODY, RESULTS_ANSWER
+from services.ingest.openapi import NATIVE_BATCH_BODY, NATIVE_REQUEST, RESULTS_ANSWER
 from services.ingest.problems import FieldError
-from services.ingest.routes.common import DirectRoute, authenticate, batch_answer, observed, parts
+from services.ingest.routes.common import (
+    DirectRoute,
+    authenticate,
+    batch_answer,
+    check_signature,
+    observed,
+    parts,
+)
 from shared.events import EVENT_TYPES
 from shared.tenancy import ShopAccess
 
@@ -20,11 +35,16 @@ router = APIRouter(route_class=DirectRoute)
 _UNKNOWN_TYPE = "unknown event type; one of: " + ", ".join(sorted(EVENT_TYPES))
 
 
-def native_item(raw: Any, shop: ShopAccess) -> Item:
-    """Validate one batch entry; the API key decides the shop, never the payload."""
+def native_item(raw: Any, shop: ShopAccess, *, may_hold_nul: bool = False) -> Item:
+    """Validate one batch entry; the API key decides the shop, never the payload.
+
+    `may_hold_nul`: the body contains a NUL escape, so this entry is searched for one.
+    """
     if not isinstance(raw, dict):
         return Item(errors=[FieldError("(item)", "expected an event object")])
     ref = raw.get("id") if isinstance(raw.get("id"), str) else None
+    if may_hold_nul and (field := nul_field(raw)) is not None:
+        return Item(ref=ref, errors=[FieldError(field, NUL_REASON)])
     claimed = raw.get("shopid")
     if claimed is not None and claimed != shop.shop_id:
         return Item(ref=ref, errors=[FieldError("shopid", "does not match the API key's shop")])
@@ -52,14 +72,19 @@ def native_item(raw: Any, shop: ShopAccess) -> Item:
 @router.post(
     "/v1/events",
     summary="Send a batch of native events",
-    openapi_extra={"requestBody": NATIVE_BATCH_BODY, "responses": RESULTS_ANSWER},
+    openapi_extra={
+        "requestBody": NATIVE_BATCH_BODY,
+        "responses": RESULTS_ANSWER,
+        **NATIVE_REQUEST,
+    },
 )
 @observed("/v1/events")
 async def post_events(request: Request) -> Response:
     p = parts(request)
     require_json(request)
-    raw = await read_capped(request, p.settings.max_body_bytes)
-    shop = await authenticate(request, raw)
+    shop = await authenticate(request)
+    raw = await read_capped(request, p.settings.max_body_bytes, p.settings.body_timeout_s)
+    check_signature(request, shop, raw)
     body = json_object(parse_json(raw), "the batch")
     events = body.get("events")
     if not isinstance(events, list) or not events:
@@ -71,5 +96,6 @@ async def post_events(request: Request) -> Response:
         raise problems.too_large(
             f"batch has {len(events)} events; at most {p.settings.max_batch_events} per request"
         )
-    items = [native_item(e, shop) for e in events]
+    may_hold_nul = NUL_ESCAPE in raw
+    items = [native_item(e, shop, may_hold_nul=may_hold_nul) for e in events]
     return batch_answer(await p.intake.submit(shop, items))

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request, Response
 from services.ingest import problems
 from services.ingest.adapters.errors import MappingError, UnsupportedTopic
 from services.ingest.adapters.shopify import map_shopify_webhook
-from services.ingest.body import json_object, parse_json, read_capped, require_json
+from services.ingest.body import json_object, parse_json, read_capped, refuse_nul, require_json
 from services.ingest.intake import Item
-from services.ingest.openapi import RESULTS_ANSWER, SHOPIFY_BODY
+from services.ingest.openapi import RESULTS_ANSWER, SHOPIFY_BODY, SHOPIFY_REQUEST
 from services.ingest.problems import FieldError
 from services.ingest.routes.common import DirectRoute, json_response, observed, parts
 
@@ -30,16 +30,18 @@ def _triggered_at(value: str | None) -> datetime | None:
 @router.post(
     "/v1/webhooks/shopify",
     summary="Receive a Shopify webhook",
-    openapi_extra={"requestBody": SHOPIFY_BODY, "responses": RESULTS_ANSWER},
+    openapi_extra={"requestBody": SHOPIFY_BODY, "responses": RESULTS_ANSWER, **SHOPIFY_REQUEST},
 )
 @observed("/v1/webhooks/shopify")
 async def post_shopify(request: Request) -> Response:
     p = parts(request)
     headers = request.headers
-    raw = await read_capped(request, p.settings.max_body_bytes)
-    shop = await p.access.shop_for_shopify(
-        headers.get("x-shopify-shop-domain"), headers.get("x-shopify-hmac-sha256"), raw
+    claimed, signature = await p.access.shopify_sender(
+        headers.get("x-shopify-shop-domain"), headers.get("x-shopify-hmac-sha256")
     )
+    with p.unverified.hold() as hold:  # the signature covers the body: read it, bounded
+        raw = await read_capped(request, p.settings.max_body_bytes, p.settings.body_timeout_s, hold)
+        shop = p.access.verify_shopify(claimed, signature, raw)
     require_json(request)
     topic = headers.get("x-shopify-topic")
     webhook_id = headers.get("x-shopify-webhook-id")
@@ -48,6 +50,7 @@ async def post_shopify(request: Request) -> Response:
     if not webhook_id:
         raise problems.bad_request("missing X-Shopify-Webhook-Id header")
     payload = json_object(parse_json(raw), "a Shopify webhook body")
+    refuse_nul(raw, payload, "the webhook")
     try:
         events = map_shopify_webhook(
             shop_id=shop.shop_id,
@@ -67,5 +70,7 @@ async def post_shopify(request: Request) -> Response:
         ) from None
     keyed = await p.owners.rekey(events)
     result = (await p.intake.submit(shop, [Item(events=keyed, ref=webhook_id)]))[0]
+    if result.status == "rejected":  # only what intake itself refuses: an oversized event
+        raise problems.too_large("; ".join(error.reason for error in result.errors))
     p.owners.remember(keyed)
     return json_response(result.as_json())
