@@ -31,6 +31,12 @@ def patched(payload: dict[str, Any], changes: dict[str, object]) -> dict[str, An
 
 def json_paths(value: object, prefix: str = "") -> Iterator[str]:
     """The dotted path of every value inside `value`, parents before children."""
+    yield from leaves(value, prefix)
+
+
+def leaves(value: object, prefix: str = "") -> dict[str, object]:
+    """Every path inside `value` (parents before children) with the value found there."""
+    found: dict[str, object] = {}
     children: list[tuple[str, object]] = []
     if isinstance(value, dict):
         children = [(str(key), child) for key, child in value.items()]
@@ -38,5 +44,6 @@ def json_paths(value: object, prefix: str = "") -> Iterator[str]:
         children = [(str(index), child) for index, child in enumerate(value)]
     for key, child in children:
         path = f"{prefix}.{key}" if prefix else key
-        yield path
-        yield from json_paths(child, path)
+        found[path] = child
+        found.update(leaves(child, path))
+    return found
