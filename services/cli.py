@@ -5,7 +5,9 @@ nudge worker triggers        run a triggers worker (Faust)
 nudge dispatch               run the dispatcher (email and SMS)
 nudge topics create|list     create the declared topics / show them
 nudge tail TOPIC             print records as they arrive
+nudge dlq list|show|replay   read dead letters; publish them to their source again after a fix
 nudge shops add|rotate|list  manage shops and their credentials
+nudge keys rotate|reseal|retire|list|derive  master keys and the keys derived from them
 nudge db migrate             apply the schema migrations
 nudge schemas export         write the JSON Schemas and the OpenAPI document
 nudge wait kafka|postgres    block until a dependency answers (init containers, scripts)
@@ -18,6 +20,8 @@ import contextlib
 import json
 import sys
 from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -25,21 +29,27 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from shared.keyring import MasterKeyRing
+    from shared.settings import SecretKeySettings
     from shared.tenancy import ShopRegistry
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 topics_app = typer.Typer(no_args_is_help=True, help="Kafka topics declared in shared/topics.py")
 shops_app = typer.Typer(no_args_is_help=True, help="Shops, API keys and webhook secrets")
+keys_app = typer.Typer(no_args_is_help=True, help="Master keys, their rotation, derived keys")
 db_app = typer.Typer(no_args_is_help=True, help="The PostgreSQL schema")
 schemas_app = typer.Typer(no_args_is_help=True, help="Published schemas (JSON Schema, OpenAPI)")
 wait_app = typer.Typer(no_args_is_help=True, help="Wait for a dependency to answer")
 worker_app = typer.Typer(no_args_is_help=True, help="Stream-processing workers")
+dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: read them, replay them")
 app.add_typer(topics_app, name="topics")
 app.add_typer(shops_app, name="shops")
+app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(wait_app, name="wait")
 app.add_typer(worker_app, name="worker")
+app.add_typer(dlq_app, name="dlq")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -85,15 +95,26 @@ def topics_create(
     ] = None,
     replication_factor: Annotated[int, typer.Option()] = 1,
 ) -> None:
-    """Create every declared topic that does not exist yet."""
+    """Create every declared topic that does not exist yet, and bring the declared settings
+    of those that exist in line (partition counts are reported, never changed)."""
     from shared.kafka import create_topics
     from shared.settings import KafkaSettings
 
+    failed = False
     for outcome in create_topics(
         KafkaSettings(), partitions=partitions, replication_factor=replication_factor
     ):
-        verb = "created" if outcome.created else "kept"
+        verb = "created" if outcome.created else "updated" if outcome.changes else "kept"
         typer.echo(f"{verb:8} {outcome.name} ({outcome.detail})")
+        for change in outcome.changes:
+            typer.echo(f"{'':8}   {change.name}: {change.was} -> {change.now}")
+        if outcome.mismatch:
+            typer.secho(f"{'':8}   partitions: {outcome.mismatch}", fg=typer.colors.YELLOW)
+        if outcome.error:
+            typer.secho(f"{'':8}   {outcome.error}", fg=typer.colors.RED, err=True)
+            failed = True
+    if failed:
+        raise typer.Exit(1)
 
 
 @topics_app.command("list")
@@ -142,6 +163,102 @@ def tail(
         asyncio.run(run())
 
 
+DlqTopic = Annotated[
+    str, typer.Argument(help="a dead-letter topic, or the topic whose dead letters to read")
+]
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: DlqTopic,
+    service: Annotated[str | None, typer.Option(help="only letters this service parked")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="parked at or after: a time (ISO 8601) or an age (2h, 7d)")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="at most this many (oldest first)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """One line per letter, oldest first: position, parked at, service, source, key, reason.
+
+    Reads the topic from its beginning to its current end, without a consumer group."""
+    from services import dead_letter_tool as dlq
+    from shared.settings import KafkaSettings
+
+    try:
+        name = dlq.resolve_topic(topic)
+        after = dlq.parse_since(since) if since is not None else None
+        letters = dlq.select(dlq.read_letters(KafkaSettings(), name), service=service, since=after)
+    except dlq.DeadLetterToolError as exc:
+        raise _fail(str(exc)) from None
+    for stored in dlq.by_time(letters)[:limit]:
+        typer.echo(json.dumps(dlq.as_json(stored)) if as_json else dlq.list_line(stored))
+
+
+@dlq_app.command("show")
+def dlq_show(
+    topic: DlqTopic,
+    position: Annotated[str, typer.Argument(metavar="PARTITION:OFFSET")],
+    as_json: Annotated[bool, typer.Option("--json", help="the letter as JSON")] = False,
+) -> None:
+    """The whole letter; its payload decoded, and pretty-printed when it is JSON."""
+    from services import dead_letter_tool as dlq
+    from shared.settings import KafkaSettings
+
+    try:
+        name = dlq.resolve_topic(topic)
+        partition, offset = dlq.parse_position(position)
+        stored = dlq.read_letter(KafkaSettings(), name, partition, offset)
+    except dlq.DeadLetterToolError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(json.dumps(dlq.as_json(stored), indent=2) if as_json else dlq.describe(name, stored))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: DlqTopic,
+    positions: Annotated[
+        list[str] | None, typer.Argument(metavar="PARTITION:OFFSET", show_default=False)
+    ] = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="every letter of the topic")] = False,
+    service: Annotated[str | None, typer.Option(help="with --all: this service's only")] = None,
+    since: Annotated[str | None, typer.Option(help="with --all: parked at or after")] = None,
+    dry_run: Annotated[
+        bool, typer.Option(help="say what would be replayed, publish nothing")
+    ] = False,
+) -> None:
+    """Publish letters' original bytes, with their original keys, to their source topics.
+
+    Each record keeps its id, so consumers take a replay as the same event: replaying twice is
+    harmless. Letters stay on the topic; a record that is still bad is parked again."""
+    from services import dead_letter_tool as dlq
+    from shared.settings import KafkaSettings
+
+    if bool(positions) == replay_all:
+        raise _fail("name the letters to replay (PARTITION:OFFSET ...) or give --all, not both")
+    if not replay_all and (service is not None or since is not None):
+        raise _fail("--service and --since choose among all letters: use them with --all")
+    kafka = KafkaSettings()
+    try:
+        name = dlq.resolve_topic(topic)
+        dlq.check_replayable_topic(name)
+        if replay_all:
+            after = dlq.parse_since(since) if since is not None else None
+            letters = dlq.select(dlq.read_letters(kafka, name), service=service, since=after)
+        else:
+            wanted = [dlq.parse_position(p) for p in positions or ()]
+            letters = [dlq.read_letter(kafka, name, p, o) for p, o in dict.fromkeys(wanted)]
+    except dlq.DeadLetterToolError as exc:
+        raise _fail(str(exc)) from None
+    outcomes = dlq.replay(kafka, letters, dry_run=dry_run)
+    for outcome in outcomes:
+        typer.echo(dlq.replay_line(outcome))
+    typer.echo(dlq.replay_summary(name, outcomes, dry_run=dry_run))
+    if any(outcome.status in dlq.FAILURES for outcome in outcomes):
+        raise typer.Exit(1)
+
+
 def _registry() -> tuple[AsyncEngine, ShopRegistry]:
     from shared.credentials import SecretBox
     from shared.db.engine import make_engine
@@ -149,7 +266,7 @@ def _registry() -> tuple[AsyncEngine, ShopRegistry]:
     from shared.tenancy import ShopRegistry
 
     try:
-        box = SecretBox(SecretKeySettings().key())
+        box = SecretBox(SecretKeySettings().ring())
     except ValueError as exc:
         raise _fail(str(exc)) from None
     engine = make_engine(DatabaseSettings())
@@ -274,6 +391,160 @@ def shops_list() -> None:
             )
 
     asyncio.run(run())
+
+
+def _master_keys() -> tuple[SecretKeySettings, MasterKeyRing]:
+    from shared.settings import SecretKeySettings
+
+    settings = SecretKeySettings()
+    try:
+        return settings, settings.ring()
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+@keys_app.command("list")
+def keys_list(
+    sealed: Annotated[
+        bool, typer.Option(help="also count the stored secrets sealed with each key")
+    ] = False,
+) -> None:
+    """Show the master key ids, the active one first (never the keys)."""
+    _settings, ring = _master_keys()
+    counts: dict[str, int] = {}
+    if sealed:
+
+        async def count() -> dict[str, int]:
+            engine, registry = _registry()
+            try:
+                return await registry.sealed_with()
+            except ValueError as exc:
+                raise _fail(str(exc)) from None
+            finally:
+                await engine.dispose()
+
+        counts = asyncio.run(count())
+    typer.echo(f"master keys from {ring.source}:")
+    for n, key in enumerate(ring.keys):
+        role = "active: seals and signs" if n == 0 else "opens and verifies"
+        extra = f"  {counts.get(key.kid, 0)} secrets sealed" if sealed else ""
+        typer.echo(f"  {key.kid:32} {role}{extra}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    kid: Annotated[str | None, typer.Option(help="the new key's id (default k<yyyymmdd>)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="the ring file to write (default: NUDGE_SECRET_KEYS_FILE, in place)"),
+    ] = None,
+) -> None:
+    """Add a new active master key to the ring; the old ones stay to open and verify.
+
+    Roll the new ring out to every service that holds it before sealing anything with it
+    (`nudge keys reseal`, `nudge shops add|rotate`), and the new link keys to the services
+    that verify links before those that sign them (README, "Rotating keys").
+    """
+    from shared.keyring import MasterKey, default_kid, write_ring_file
+
+    settings, ring = _master_keys()
+    target = out or settings.secret_keys_file
+    if target is None:
+        raise _fail(
+            f"the master key comes from {ring.source}, not a ring file: name the file to "
+            "write with --out, then set NUDGE_SECRET_KEYS_FILE to it"
+        )
+    current = settings.secret_keys_file
+    if target.exists() and (current is None or target.resolve() != current.resolve()):
+        raise _fail(f"{target} exists and is not NUDGE_SECRET_KEYS_FILE: not overwriting it")
+    try:
+        rotated = ring.rotated(MasterKey.generate(kid or default_kid(ring.kids)))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    write_ring_file(target, rotated)
+    typer.echo(
+        f"{rotated.active.kid} is the active key in {target} (keys: {', '.join(rotated.kids)})"
+    )
+    typer.echo(
+        "Next: roll the ring out to every service, then `nudge keys reseal`; "
+        "`nudge keys derive links` prints dispatch's NUDGE_LINK_KEYS."
+    )
+
+
+@keys_app.command("reseal")
+def keys_reseal() -> None:
+    """Seal every shop's stored secrets again under the active key (safe to repeat)."""
+
+    async def run() -> None:
+        engine, registry = _registry()
+        try:
+            report = await registry.reseal()
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        finally:
+            await engine.dispose()
+        typer.echo(
+            f"resealed {report.resealed} of {report.total} secrets ({report.shops} shops); "
+            f"all are sealed with {report.kid}"
+        )
+
+    asyncio.run(run())
+
+
+@keys_app.command("retire")
+def keys_retire(kid: str) -> None:
+    """Remove an old master key from the ring file, once no stored secret is sealed with it.
+
+    Links signed with it stop verifying once the services get the new ring.
+    """
+    from shared.keyring import write_ring_file
+
+    settings, ring = _master_keys()
+    if settings.secret_keys_file is None:
+        raise _fail(f"the master key comes from {ring.source}: there is no ring file to edit")
+    try:
+        remaining = ring.without(kid)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+    async def count() -> int:
+        engine, registry = _registry()
+        try:
+            return (await registry.sealed_with()).get(kid, 0)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        finally:
+            await engine.dispose()
+
+    in_use = asyncio.run(count())
+    if in_use:
+        raise _fail(
+            f"{in_use} stored secrets are still sealed with {kid}: run `nudge keys reseal` "
+            "first (after the ring with the new active key is rolled out everywhere)"
+        )
+    write_ring_file(settings.secret_keys_file, remaining)
+    typer.echo(
+        f"retired {kid} from {settings.secret_keys_file} (keys: "
+        f"{', '.join(remaining.kids)}); roll the ring out, and dispatch's link keys "
+        "(`nudge keys derive links`): links signed with it no longer verify"
+    )
+
+
+class Derivable(StrEnum):
+    """Purposes whose keys may leave the master ring (never the webhook-secret keys)."""
+
+    LINKS = "links"
+
+
+@keys_app.command("derive")
+def keys_derive(
+    purpose: Annotated[
+        Derivable, typer.Argument(help="links: dispatch's and feedback's NUDGE_LINK_KEYS")
+    ],
+) -> None:
+    """Print the keys derived from the master keys for PURPOSE, as NUDGE_LINK_KEYS takes them."""
+    _settings, ring = _master_keys()
+    typer.echo(ring.link_keys().to_text(), nl=False)
 
 
 @db_app.command("migrate")
