@@ -159,6 +159,13 @@ def check_amount(value: Decimal) -> Decimal:
     For amounts read outside a model (adapters that sum refund transactions or line totals):
     checked before any arithmetic, with the very rule `Amount` applies.
     """
+    _sign, digits, exponent = value.as_tuple()
+    if (
+        isinstance(exponent, int)
+        and -MONEY_DECIMAL_PLACES <= exponent <= 0
+        and len(digits) + exponent <= MONEY_MAX_DIGITS - MONEY_DECIMAL_PLACES
+    ):
+        return value  # in range and canonical already: what nearly every amount is
     try:
         return _AMOUNT.validate_python(value)
     except ValidationError as exc:
