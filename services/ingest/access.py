@@ -17,8 +17,8 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-from services.ingest import problems
 from shared.credentials import api_key_id, api_key_matches
+from shared.http import problems
 from shared.tenancy import AccessSnapshot, ShopAccess
 
 log = logging.getLogger(__name__)

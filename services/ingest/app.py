@@ -10,22 +10,24 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.ingest import metrics, problems
+from services.ingest import metrics
 from services.ingest.access import Access
-from services.ingest.body import UnverifiedBodies
 from services.ingest.dedup import RecentIds
 from services.ingest.intake import Intake
 from services.ingest.openapi import build_openapi
 from services.ingest.order_owners import OrderOwners
-from services.ingest.publisher import EventPublisher
 from services.ingest.rate_limit import ShopRateLimiter
 from services.ingest.routes import health, native, segment, shopify
 from services.ingest.routes.common import Parts
 from services.ingest.settings import IngestSettings
 from shared.credentials import SecretBox
 from shared.db.engine import make_engine
+from shared.http import problems
+from shared.http.body import UnverifiedBodies
+from shared.publisher import EventPublisher
 from shared.settings import DatabaseSettings, KafkaSettings, SecretKeySettings
 from shared.tenancy import ShopRegistry
+from shared.topics import SHOP_EVENTS
 
 DESCRIPTION = """Shops send their events here: Shopify webhooks, Segment-spec calls, or native
 batches. A 2xx answer means the events are on Kafka (acks=all); anything else means nothing of
@@ -51,7 +53,11 @@ def create_app(
         signature_tolerance_s=settings.signature_tolerance_s,
     )
     publisher = EventPublisher(
-        kafka, timeout_s=settings.publish_timeout_s, linger_ms=settings.linger_ms
+        kafka,
+        topic=SHOP_EVENTS.name,
+        client_id="nudge-ingest",
+        timeout_s=settings.publish_timeout_s,
+        linger_ms=settings.linger_ms,
     )
     intake = Intake(
         publisher,

@@ -13,13 +13,14 @@ from typing import Literal, NamedTuple
 
 from pydantic import ValidationError
 
-from services.ingest import metrics, problems
+from services.ingest import metrics
 from services.ingest.dedup import RecentIds
-from services.ingest.problems import FieldError
-from services.ingest.publisher import BrokerUnavailable, EventPublisher, RecordRefused
 from services.ingest.rate_limit import ShopRateLimiter
 from shared.events import EventEnvelope, dump_shop_event
+from shared.http import problems
+from shared.http.problems import FieldError
 from shared.limits import MAX_EVENT_BYTES
+from shared.publisher import BrokerUnavailable, EventPublisher, RecordRefused
 from shared.tenancy import ShopAccess
 
 Status = Literal["accepted", "duplicate", "rejected", "ignored"]

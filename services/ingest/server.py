@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from services.ingest import http_protocol
 from services.ingest.metrics import MULTIPROC_ENV
 from services.ingest.settings import IngestSettings
 from shared.garbage import tune_garbage_collector
+from shared.http import protocol as http_protocol
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

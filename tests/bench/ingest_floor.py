@@ -18,10 +18,11 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from services.ingest.publisher import BrokerUnavailable, EventPublisher
 from shared.events import ShopEvent
 from shared.garbage import tune_garbage_collector
+from shared.publisher import BrokerUnavailable, EventPublisher
 from shared.settings import KafkaSettings
+from shared.topics import SHOP_EVENTS
 
 SHOP = "bench-ingest"
 SOURCE = f"/shops/{SHOP}/api"
@@ -49,7 +50,13 @@ async def _lifespan(receive: Any, send: Any) -> None:
         message = await receive()
         if message["type"] == "lifespan.startup":
             tune_garbage_collector()  # as ingest does: rare, cheap collections
-            _State.publisher = EventPublisher(KafkaSettings(), timeout_s=5.0, linger_ms=2)
+            _State.publisher = EventPublisher(
+                KafkaSettings(),
+                topic=SHOP_EVENTS.name,
+                client_id="nudge-ingest-floor",
+                timeout_s=5.0,
+                linger_ms=2,
+            )
             await _State.publisher.start()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":

@@ -15,13 +15,14 @@ import orjson
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from services.ingest import metrics, problems
+from services.ingest import metrics
 from services.ingest.access import SIGNATURE_HEADER, Access
-from services.ingest.body import UnverifiedBodies
 from services.ingest.intake import Intake, ItemResult
 from services.ingest.order_owners import OrderOwners
-from services.ingest.publisher import EventPublisher
 from services.ingest.settings import IngestSettings
+from shared.http import problems
+from shared.http.body import UnverifiedBodies
+from shared.publisher import EventPublisher
 from shared.tenancy import ShopAccess
 
 log = logging.getLogger(__name__)

@@ -7,19 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
-from services.ingest import problems
-from services.ingest.body import (
-    NUL_ESCAPE,
-    NUL_REASON,
-    json_object,
-    nul_field,
-    parse_json,
-    read_capped,
-    require_json,
-)
 from services.ingest.intake import Item, field_errors
 from services.ingest.openapi import NATIVE_BATCH_BODY, NATIVE_REQUEST, RESULTS_ANSWER
-from services.ingest.problems import FieldError
 from services.ingest.routes.common import (
     DirectRoute,
     authenticate,
@@ -29,6 +18,17 @@ from services.ingest.routes.common import (
     parts,
 )
 from shared.events import EVENT_TYPES
+from shared.http import problems
+from shared.http.body import (
+    NUL_ESCAPE,
+    NUL_REASON,
+    json_object,
+    nul_field,
+    parse_json,
+    read_capped,
+    require_json,
+)
+from shared.http.problems import FieldError
 from shared.tenancy import ShopAccess
 
 router = APIRouter(route_class=DirectRoute)

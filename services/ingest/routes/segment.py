@@ -6,18 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from services.ingest import problems
 from services.ingest.adapters.errors import MappingError
 from services.ingest.adapters.segment import map_segment_call
-from services.ingest.body import (
-    NUL_ESCAPE,
-    NUL_REASON,
-    json_object,
-    nul_field,
-    parse_json,
-    read_capped,
-    require_json,
-)
 from services.ingest.intake import Item
 from services.ingest.openapi import (
     RESULTS_ANSWER,
@@ -25,7 +15,6 @@ from services.ingest.openapi import (
     SEGMENT_BODY,
     SEGMENT_REQUEST,
 )
-from services.ingest.problems import FieldError
 from services.ingest.routes.common import (
     DirectRoute,
     authenticate,
@@ -34,6 +23,17 @@ from services.ingest.routes.common import (
     observed,
     parts,
 )
+from shared.http import problems
+from shared.http.body import (
+    NUL_ESCAPE,
+    NUL_REASON,
+    json_object,
+    nul_field,
+    parse_json,
+    read_capped,
+    require_json,
+)
+from shared.http.problems import FieldError
 from shared.tenancy import ShopAccess
 
 router = APIRouter(route_class=DirectRoute)

@@ -6,14 +6,14 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 
-from services.ingest import problems
 from services.ingest.adapters.errors import MappingError, UnsupportedTopic
 from services.ingest.adapters.shopify import map_shopify_webhook
-from services.ingest.body import json_object, parse_json, read_capped, refuse_nul, require_json
 from services.ingest.intake import Item
 from services.ingest.openapi import RESULTS_ANSWER, SHOPIFY_BODY, SHOPIFY_REQUEST
-from services.ingest.problems import FieldError
 from services.ingest.routes.common import DirectRoute, json_response, observed, parts
+from shared.http import problems
+from shared.http.body import json_object, parse_json, read_capped, refuse_nul, require_json
+from shared.http.problems import FieldError
 
 router = APIRouter(route_class=DirectRoute)
 

@@ -1,7 +1,9 @@
-"""Publishing accepted events to `shop.events.v1`, answering only once the broker has them.
+"""Publishing a request's records to one topic, answering only once the broker has them.
 
-The producer is librdkafka, served from the event loop (shared/loop_producer.py); each
-request's delivery reports resolve its future directly.
+Ingest publishes accepted events to `shop.events.v1`, the feedback service what customers send
+back to `feedback.events.v1`; both answer 2xx only after this returns. The producer is
+librdkafka, served from the event loop (shared/loop_producer.py); each request's delivery
+reports resolve its future directly.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from confluent_kafka import KafkaError, KafkaException, Message
 from shared.events import EventEnvelope, dump_shop_event
 from shared.loop_producer import LoopProducer, ProducerStopped
 from shared.settings import KafkaSettings
-from shared.topics import SHOP_EVENTS
 
 
 class BrokerUnavailable(Exception):
@@ -58,13 +59,19 @@ class EventPublisher:
     """
 
     def __init__(
-        self, settings: KafkaSettings, *, timeout_s: float, linger_ms: int, topic: str = ""
+        self,
+        settings: KafkaSettings,
+        *,
+        topic: str,
+        client_id: str,
+        timeout_s: float,
+        linger_ms: int,
     ) -> None:
         self._timeout_s = timeout_s
-        self._topic = topic or SHOP_EVENTS.name
+        self._topic = topic
         self.producer = LoopProducer(
             settings,
-            client_id="nudge-ingest",
+            client_id=client_id,
             timeout_s=timeout_s,  # an expired record's request has been answered 503 by then
             linger_ms=linger_ms,
             probe_topic=self._topic,

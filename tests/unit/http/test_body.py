@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.ingest.body import NUL_ESCAPE, nul_field, parse_json, refuse_nul
-from services.ingest.problems import Problem
+from shared.http.body import NUL_ESCAPE, nul_field, parse_json, refuse_nul
+from shared.http.problems import Problem
 
 
 @pytest.mark.parametrize("number", [2**64, -(2**63) - 1, 10**200])

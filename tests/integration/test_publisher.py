@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
-from services.ingest.publisher import BrokerUnavailable, EventPublisher
 from shared.events import SHOP_EVENT, EventEnvelope
+from shared.publisher import BrokerUnavailable, EventPublisher
 from shared.settings import KafkaSettings
+from shared.topics import SHOP_EVENTS
 from tests.support.ingest_process import free_port
 from tests.support.kafka_records import TopicWindow
 from tests.support.payloads import order_placed
@@ -31,10 +33,17 @@ def events(count: int) -> list[EventEnvelope]:
     ]
 
 
+TO_SHOP_EVENTS: dict[str, Any] = {
+    "topic": SHOP_EVENTS.name,
+    "client_id": "nudge-ingest",
+    "linger_ms": 2,
+}
+
+
 @pytest.fixture
 async def publisher(stack: Stack) -> AsyncIterator[EventPublisher]:
     started = EventPublisher(
-        KafkaSettings(bootstrap_servers=stack.kafka_bootstrap), timeout_s=5.0, linger_ms=2
+        KafkaSettings(bootstrap_servers=stack.kafka_bootstrap), timeout_s=5.0, **TO_SHOP_EVENTS
     )
     await started.start()
     yield started
@@ -54,7 +63,9 @@ async def test_acknowledged_events_are_on_the_topic(
 
 async def test_without_a_broker_publish_gives_up_within_its_timeout() -> None:
     publisher = EventPublisher(
-        KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}"), timeout_s=1.0, linger_ms=2
+        KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}"),
+        timeout_s=1.0,
+        **TO_SHOP_EVENTS,
     )
     started = time.monotonic()
     await publisher.start()

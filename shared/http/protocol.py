@@ -6,7 +6,7 @@ is cancelled by any byte) nor how many connections it holds. This subclass, name
 path in uvicorn's `http` option, adds a deadline for every request head (armed when the
 connection opens and after each answer, disarmed when the head is complete), a cap on
 connections, and gives uvicorn's own refusals the API's problem+json format. The body's
-deadline is the app's (services/ingest/body.py), once it knows the route wants the body.
+deadline is the app's (shared/http/body.py), once it knows the route wants the body.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from http import HTTPStatus
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from services.ingest import problems
+from shared.http import problems
 from shared.problem_details import MEDIA_TYPE
 
-CLASS_PATH = "services.ingest.http_protocol:GuardedHttpToolsProtocol"
+CLASS_PATH = "shared.http.protocol:GuardedHttpToolsProtocol"
 
 
 class Limits:

@@ -16,7 +16,7 @@ import msgspec
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
-from services.ingest import problems
+from shared.http import problems
 
 _DECODER = msgspec.json.Decoder()
 NUL_ESCAPE = b"\\u0000"
