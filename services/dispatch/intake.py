@@ -25,9 +25,8 @@ import logging
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeAlias
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -44,6 +43,7 @@ from shared.events import (
 from shared.events.messages import MessageStatus, MessageUpdate, message_id
 from shared.events.triggers import TriggerFiredEvent
 from shared.loop_producer import LoopProducer
+from shared.polls import Record, consume_once
 from shared.topics import FEEDBACK_EVENTS, SHOP_EVENTS, TRIGGERS_FIRED
 
 log = logging.getLogger(__name__)
@@ -53,21 +53,6 @@ _ENGAGEMENT = {
     fb.MessageClickedEvent: "clicked",
     fb.ReplyReceivedEvent: "replied",
 }
-Record: TypeAlias = ConsumerRecord[bytes, bytes]
-
-
-class PollGivenBack(Exception):
-    """A poll could not be stored for a reason that is not its records' (the database or the
-    broker unavailable): the consumer was moved back to its first offsets, to read it again."""
-
-    def __init__(self, cause: Exception, records: int) -> None:
-        self.transient = db_errors.is_transient(cause)
-        """The database was unavailable (an expected outage, not a bug to look into)."""
-        if self.transient:
-            why = f"the database is unavailable: {db_errors.describe(cause)}"
-        else:
-            why = f"{type(cause).__name__}: {cause}"
-        super().__init__(f"a poll of {records} records will be read again ({why})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,23 +93,15 @@ class Intake:
         self.statuses = statuses
 
     async def run_once(self, timeout_ms: int = 500, max_records: int = 1000) -> int:
-        """Read one poll, store or park every record of it, then commit its offsets."""
-        batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
-        records = [record for batch in batches.values() for record in batch]
-        if not records:
-            return 0
-        try:
-            await self.handle(records)
-        except BaseException as exc:
-            self._give_back(batches)
-            if isinstance(exc, Exception):
-                raise PollGivenBack(exc, len(records)) from exc
-            raise
-        assigned = self.consumer.assignment()  # a partition revoked meanwhile: its new owner
-        done = {tp: batch[-1].offset + 1 for tp, batch in batches.items() if tp in assigned}
-        if done:  # reads it again from the committed offset (every write is idempotent)
-            await self.consumer.commit(done)
-        return len(records)
+        """Read one poll, store or park every record of it, then commit its offsets
+        (shared/polls.py: a poll that fails is given back and read again)."""
+        return await consume_once(
+            self.consumer,
+            self.handle,
+            timeout_ms=timeout_ms,
+            max_records=max_records,
+            given_back=metrics.INTAKE_POLLS_GIVEN_BACK.inc,
+        )
 
     async def handle(self, records: Sequence[Record]) -> None:
         """Store the records' effects, park those that cannot be stored, announce `queued`;
@@ -203,15 +180,6 @@ class Intake:
                 record = self.statuses.status(trigger.shopid, trigger.customerid, _queued(trigger))
                 deliveries.append(await self.statuses.send(record))
         return deliveries
-
-    def _give_back(self, batches: dict[TopicPartition, list[Record]]) -> None:
-        """Move the consumer back to the poll's first offsets, so that the next poll reads it
-        again (a partition revoked meanwhile is read from its committed offset by its owner)."""
-        metrics.INTAKE_POLLS_GIVEN_BACK.inc()
-        assigned = self.consumer.assignment()
-        for tp, batch in batches.items():
-            if tp in assigned:
-                self.consumer.seek(tp, batch[0].offset)
 
 
 def _effects(record: Record) -> Effects | None:

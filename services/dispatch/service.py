@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.dispatch import metrics
 from services.dispatch.delivery import ProviderDelivery
-from services.dispatch.intake import TOPICS, Intake, PollGivenBack
+from services.dispatch.intake import TOPICS, Intake
 from services.dispatch.outbox import Relay
 from services.dispatch.providers.email import EmailSettings, SmtpSender
 from services.dispatch.providers.sms import TwilioSettings, TwilioSms
@@ -39,6 +39,7 @@ from shared.garbage import tune_garbage_collector
 from shared.health_http import health_app, start_site
 from shared.kafka import consumer_fetch_options, pin_new_group_to_end
 from shared.keyring import LinkKeys
+from shared.polls import PollGivenBack
 from shared.settings import DatabaseSettings, KafkaSettings, LinkKeySettings
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.dispatch.intake import Intake, PollGivenBack
+from services.dispatch.intake import Intake
 from services.dispatch.sender import StatusSink
 from shared.loop_producer import LoopProducer
+from shared.polls import PollGivenBack
 from shared.topics import SHOP_EVENTS
 from tests.support.database import unreachable_engine
 
