@@ -3,13 +3,14 @@
 nudge ingest                 run the ingest API
 nudge worker triggers        run a triggers worker (Faust)
 nudge dispatch               run the dispatcher (email and SMS)
+nudge feedback               run the feedback service (unsubscribes, replies, callbacks)
 nudge topics create|list     create the declared topics / show them
 nudge tail TOPIC             print records as they arrive
 nudge dlq list|show|replay   read dead letters; publish them to their source again after a fix
 nudge shops add|rotate|list  manage shops and their credentials
 nudge keys rotate|reseal|retire|list|derive  master keys and the keys derived from them
 nudge db migrate             apply the schema migrations
-nudge schemas export         write the JSON Schemas and the OpenAPI document
+nudge schemas export         write the JSON Schemas and the OpenAPI documents
 nudge wait kafka|postgres    block until a dependency answers (init containers, scripts)
 """
 
@@ -76,6 +77,14 @@ def dispatch() -> None:
     from services.dispatch.service import run
 
     run()
+
+
+@app.command()
+def feedback() -> None:
+    """Run the feedback service (settings: NUDGE_FEEDBACK_*, NUDGE_LINK_KEYS, KAFKA_*, ...)."""
+    from services.feedback.server import serve
+
+    serve()
 
 
 @worker_app.command("triggers")
@@ -560,7 +569,7 @@ def db_migrate() -> None:
 def schemas_export(
     check: Annotated[bool, typer.Option(help="fail if the committed files differ")] = False,
 ) -> None:
-    """Write the topics' JSON Schemas and the ingest OpenAPI document into the tree."""
+    """Write the topics' JSON Schemas and the ingest and feedback OpenAPI documents."""
     from services.schema_docs import published_documents
 
     stale = []

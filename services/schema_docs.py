@@ -35,6 +35,7 @@ from shared.topics import (
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "shared" / "schemas"
 OPENAPI_PATH = ROOT / "services" / "ingest" / "openapi.json"
+FEEDBACK_OPENAPI_PATH = ROOT / "services" / "feedback" / "openapi.json"
 
 
 def _render(document: dict[str, Any]) -> str:
@@ -52,6 +53,7 @@ def topic_schema(spec: TopicSpec, schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def published_documents() -> dict[Path, str]:
+    from services.feedback.app import create_app as create_feedback_app
     from services.ingest.app import create_app
     from shared.settings import SecretKeySettings
 
@@ -73,4 +75,5 @@ def published_documents() -> dict[Path, str]:
     }
     app = create_app(secret_key=SecretKeySettings(secret_key=SecretStr("x" * 32)))
     docs[OPENAPI_PATH] = _render(app.openapi())
+    docs[FEEDBACK_OPENAPI_PATH] = _render(create_feedback_app(None).openapi())
     return docs

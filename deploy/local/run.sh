@@ -21,6 +21,8 @@ INGEST_URL="http://127.0.0.1:$INGEST_PORT"
 DEMO_CREDENTIALS="$LOCAL/demo-shop.json"
 TRIGGERS_PORT="${NUDGE_TRIGGERS_PORT:-8081}"
 DISPATCH_PORT="${NUDGE_DISPATCH_PORT:-8082}"
+FEEDBACK_PORT="${NUDGE_FEEDBACK_PORT:-8083}"
+FEEDBACK_URL="http://127.0.0.1:$FEEDBACK_PORT"
 SMTP_SINK_PORT="${NUDGE_SMTP_SINK_PORT:-10025}"
 SMTP_SINK_CONTROL="${NUDGE_SMTP_SINK_CONTROL_PORT:-10026}"
 SMS_SINK_PORT="${NUDGE_SMS_SINK_PORT:-10088}"
@@ -33,6 +35,9 @@ export NUDGE_DISPATCH_PORT="$DISPATCH_PORT" NUDGE_DISPATCH_SHOPS_DIR="$ROOT/depl
 DEFAULT_SHOP_URL='https://{shop_id}.example'  # quoted: braces inside ${:-} would end it early
 export NUDGE_DISPATCH_DEFAULT_SHOP_URL="${NUDGE_DISPATCH_DEFAULT_SHOP_URL:-$DEFAULT_SHOP_URL}"
 export NUDGE_DISPATCH_START_FROM=latest
+export NUDGE_DISPATCH_PUBLIC_URL="$FEEDBACK_URL"  # unsubscribe links point at feedback
+export NUDGE_FEEDBACK_PORT="$FEEDBACK_PORT" NUDGE_FEEDBACK_PUBLIC_URL="$FEEDBACK_URL"
+export NUDGE_FEEDBACK_START_FROM=latest
 export NUDGE_SECRET_KEY_FILE="${NUDGE_SECRET_KEY_FILE:-$LOCAL/secret.key}"
 # Dispatch gets only the keys that sign links, derived from the master key(s), never these.
 LINK_KEYS_FILE="$LOCAL/link.keys"
@@ -137,6 +142,8 @@ up() {
     --log "$LOCAL/sms-sink.jsonl" --print
   start_service dispatch env -u NUDGE_SECRET_KEY -u NUDGE_SECRET_KEY_FILE -u NUDGE_SECRET_KEYS_FILE \
     NUDGE_LINK_KEYS_FILE="$LINK_KEYS_FILE" "$BIN/nudge" dispatch
+  start_service feedback env -u NUDGE_SECRET_KEY -u NUDGE_SECRET_KEY_FILE -u NUDGE_SECRET_KEYS_FILE \
+    NUDGE_LINK_KEYS_FILE="$LINK_KEYS_FILE" "$BIN/nudge" feedback
   wait_ready "$INGEST_URL/readyz" ingest
   say "ingest is ready at $INGEST_URL (OpenAPI: $INGEST_URL/docs)"
   wait_ready "http://127.0.0.1:$TRIGGERS_PORT/readyz" triggers
@@ -145,6 +152,8 @@ up() {
   wait_ready "http://127.0.0.1:$DISPATCH_PORT/readyz" dispatch
   say "dispatch is ready; mail goes to the SMTP sink on :$SMTP_SINK_PORT" \
     "(.local/smtp-sink.jsonl), SMS to the sink on :$SMS_SINK_PORT (.local/sms-sink.jsonl)"
+  wait_ready "$FEEDBACK_URL/readyz" feedback
+  say "feedback is ready at $FEEDBACK_URL (OpenAPI: $FEEDBACK_URL/docs)"
 }
 
 demo_shop() {
@@ -162,6 +171,7 @@ demo_shop() {
 
 down() {
   stop_service tail
+  stop_service feedback
   stop_service dispatch
   stop_service sms-sink
   stop_service smtp-sink

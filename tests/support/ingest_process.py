@@ -52,10 +52,14 @@ INGEST_ARGV = ("-m", "services.ingest")
 
 @contextmanager
 def ingest_process(
-    env: dict[str, str], log_path: Path, argv: Sequence[str] = INGEST_ARGV
+    env: dict[str, str],
+    log_path: Path,
+    argv: Sequence[str] = INGEST_ARGV,
+    *,
+    port_setting: str = "NUDGE_INGEST_PORT",
 ) -> Iterator[tuple[str, int]]:
-    """Run `python -m services.ingest` (or `argv`, where "{port}" is the port) on a free port
-    with `env`; yield (base URL, pid).
+    """Run `python -m services.ingest` (or `argv`, where "{port}" is the port; or another HTTP
+    service, told its port by `port_setting`) on a free port with `env`; yield (base URL, pid).
 
     Waits for /readyz before yielding and stops the process afterwards; its output is
     appended to `log_path`.
@@ -66,7 +70,7 @@ def ingest_process(
         proc = subprocess.Popen(
             [sys.executable, *(arg.format(port=port) for arg in argv)],
             cwd=ROOT,
-            env={**env, "NUDGE_INGEST_PORT": str(port)},
+            env={**env, port_setting: str(port)},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -87,11 +91,11 @@ def wait_until_ready(base: str, proc: subprocess.Popen[bytes], log_path: Path) -
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"ingest exited with {proc.returncode}: {log_path.read_text()}")
+            raise RuntimeError(f"the service exited with {proc.returncode}: {log_path.read_text()}")
         try:
             if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"ingest not ready in 60s: {log_path.read_text()[-3000:]}")
+    raise TimeoutError(f"the service is not ready in 60s: {log_path.read_text()[-3000:]}")

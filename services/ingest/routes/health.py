@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from services.ingest import metrics
-from services.ingest.openapi import HEALTH_ANSWER, METRICS_ANSWER, READY_ANSWER
-from services.ingest.routes.common import json_response, parts
-from shared.problem_details import MEDIA_TYPE, problem_body
+from services.ingest.routes.common import parts
+from shared.http.openapi import HEALTH_ANSWER, METRICS_ANSWER, READY_ANSWER
+from shared.http.probes import alive, readiness
 
 router = APIRouter()
 
@@ -20,7 +20,7 @@ router = APIRouter()
     responses=HEALTH_ANSWER,
 )
 async def healthz() -> Response:
-    return json_response({"status": "ok"})
+    return alive()
 
 
 @router.get(
@@ -31,12 +31,7 @@ async def healthz() -> Response:
 )
 async def readyz(request: Request) -> Response:
     p = parts(request)
-    checks = {"kafka": p.publisher.ready, "credentials": p.access.ready}
-    if all(checks.values()):
-        return json_response({"ready": True, "checks": checks})
-    missing = ", ".join(name for name, ok in checks.items() if not ok)
-    body = problem_body(503, f"not ready: {missing}", extensions={"ready": False, "checks": checks})
-    return Response(body, status_code=503, media_type=MEDIA_TYPE)
+    return readiness({"kafka": p.publisher.ready, "credentials": p.access.ready})
 
 
 @router.get(

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from services.ingest.intake import Item, field_errors
 from services.ingest.openapi import NATIVE_BATCH_BODY, NATIVE_REQUEST, RESULTS_ANSWER
 from services.ingest.routes.common import (
-    DirectRoute,
     authenticate,
     batch_answer,
     check_signature,
@@ -29,6 +28,7 @@ from shared.http.body import (
     require_json,
 )
 from shared.http.problems import FieldError
+from shared.http.routes import DirectRoute
 from shared.tenancy import ShopAccess
 
 router = APIRouter(route_class=DirectRoute)

@@ -16,7 +16,6 @@ from services.ingest.openapi import (
     SEGMENT_REQUEST,
 )
 from services.ingest.routes.common import (
-    DirectRoute,
     authenticate,
     batch_answer,
     check_signature,
@@ -34,6 +33,7 @@ from shared.http.body import (
     require_json,
 )
 from shared.http.problems import FieldError
+from shared.http.routes import DirectRoute
 from shared.tenancy import ShopAccess
 
 router = APIRouter(route_class=DirectRoute)

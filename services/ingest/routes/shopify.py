@@ -10,10 +10,11 @@ from services.ingest.adapters.errors import MappingError, UnsupportedTopic
 from services.ingest.adapters.shopify import map_shopify_webhook
 from services.ingest.intake import Item
 from services.ingest.openapi import RESULTS_ANSWER, SHOPIFY_BODY, SHOPIFY_REQUEST
-from services.ingest.routes.common import DirectRoute, json_response, observed, parts
+from services.ingest.routes.common import json_response, observed, parts
 from shared.http import problems
 from shared.http.body import json_object, parse_json, read_capped, refuse_nul, require_json
 from shared.http.problems import FieldError
+from shared.http.routes import DirectRoute
 
 router = APIRouter(route_class=DirectRoute)
 

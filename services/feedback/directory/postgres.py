@@ -1,0 +1,189 @@
+"""The directory in PostgreSQL (tables `feedback_contacts` and `feedback_messages`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.feedback.directory.model import (
+    ConsentFact,
+    Contact,
+    ContactFacts,
+    ContactRef,
+    SentMessage,
+)
+from shared.events.shop import Channel
+
+_MERGE_CONTACT = text(
+    """
+INSERT INTO feedback_contacts (shop_id, customer_id, email, phone,
+                               email_consent, email_consent_at, sms_consent, sms_consent_at)
+VALUES (:shop_id, :customer_id, :email, :phone,
+        :email_consent, :email_consent_at, :sms_consent, :sms_consent_at)
+ON CONFLICT (shop_id, customer_id) DO UPDATE SET
+    email = COALESCE(EXCLUDED.email, feedback_contacts.email),
+    phone = COALESCE(EXCLUDED.phone, feedback_contacts.phone),
+    email_consent = CASE WHEN EXCLUDED.email_consent_at IS NOT NULL
+        AND (feedback_contacts.email_consent_at IS NULL
+             OR EXCLUDED.email_consent_at >= feedback_contacts.email_consent_at)
+        THEN EXCLUDED.email_consent ELSE feedback_contacts.email_consent END,
+    email_consent_at = GREATEST(EXCLUDED.email_consent_at, feedback_contacts.email_consent_at),
+    sms_consent = CASE WHEN EXCLUDED.sms_consent_at IS NOT NULL
+        AND (feedback_contacts.sms_consent_at IS NULL
+             OR EXCLUDED.sms_consent_at >= feedback_contacts.sms_consent_at)
+        THEN EXCLUDED.sms_consent ELSE feedback_contacts.sms_consent END,
+    sms_consent_at = GREATEST(EXCLUDED.sms_consent_at, feedback_contacts.sms_consent_at),
+    updated_at = now()
+"""
+)
+_RECORD_MESSAGE = text(
+    """
+INSERT INTO feedback_messages (message_id, shop_id, customer_id, channel, trigger_id,
+                               campaign_id, transactional, provider_id, sent_at)
+VALUES (:message_id, :shop_id, :customer_id, :channel, :trigger_id,
+        :campaign_id, :transactional, :provider_id, :sent_at)
+ON CONFLICT (message_id) DO NOTHING
+"""
+)
+_CONTACT_COLUMNS = "shop_id, customer_id, email, phone, email_consent, sms_consent"
+_MESSAGE_COLUMNS = (
+    "message_id, shop_id, customer_id, channel, trigger_id, campaign_id, transactional, "
+    "provider_id, sent_at"
+)
+
+
+class PostgresDirectory:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def record(
+        self, contacts: Sequence[ContactFacts], messages: Sequence[SentMessage]
+    ) -> None:
+        async with self._engine.begin() as conn:
+            for facts in contacts:  # in order: a later fact about a contact wins
+                await conn.execute(_MERGE_CONTACT, _contact_params(facts))
+            if messages:
+                await conn.execute(_RECORD_MESSAGE, [_message_params(m) for m in messages])
+
+    async def contact(self, ref: ContactRef) -> Contact | None:
+        rows = await self._rows(
+            f"SELECT {_CONTACT_COLUMNS} FROM feedback_contacts"
+            " WHERE shop_id = :shop_id AND customer_id = :customer_id",
+            shop_id=ref.shop_id,
+            customer_id=ref.customer_id,
+        )
+        return _contact(rows[0]) if rows else None
+
+    async def contacts_by_phone(self, phone: str) -> list[Contact]:
+        rows = await self._rows(
+            f"SELECT {_CONTACT_COLUMNS} FROM feedback_contacts WHERE phone = :phone"
+            " ORDER BY shop_id, customer_id",
+            phone=phone,
+        )
+        return [_contact(row) for row in rows]
+
+    async def contacts_by_email(self, email: str) -> list[Contact]:
+        rows = await self._rows(
+            f"SELECT {_CONTACT_COLUMNS} FROM feedback_contacts"
+            " WHERE email IS NOT NULL AND lower(email) = lower(:email)"
+            " ORDER BY shop_id, customer_id",
+            email=email,
+        )
+        return [_contact(row) for row in rows]
+
+    async def message(self, message_id: str) -> SentMessage | None:
+        rows = await self._rows(
+            f"SELECT {_MESSAGE_COLUMNS} FROM feedback_messages WHERE message_id = :message_id",
+            message_id=message_id,
+        )
+        return _message(rows[0]) if rows else None
+
+    async def message_by_provider_id(self, provider_id: str) -> SentMessage | None:
+        rows = await self._rows(
+            f"SELECT {_MESSAGE_COLUMNS} FROM feedback_messages"
+            " WHERE provider_id = :provider_id ORDER BY sent_at DESC LIMIT 1",
+            provider_id=provider_id,
+        )
+        return _message(rows[0]) if rows else None
+
+    async def last_message(
+        self, refs: Sequence[ContactRef], channel: Channel
+    ) -> SentMessage | None:
+        if not refs:
+            return None
+        rows = await self._rows(
+            f"SELECT {_MESSAGE_COLUMNS} FROM feedback_messages"
+            " WHERE (shop_id, customer_id) IN (SELECT * FROM unnest(CAST(:shops AS text[]),"
+            " CAST(:customers AS text[]))) AND channel = :channel"
+            " ORDER BY sent_at DESC, message_id DESC LIMIT 1",
+            shops=[r.shop_id for r in refs],
+            customers=[r.customer_id for r in refs],
+            channel=channel.value,
+        )
+        return _message(rows[0]) if rows else None
+
+    async def _rows(self, statement: str, **params: Any) -> list[RowMapping]:
+        async with self._engine.connect() as conn:
+            result = await conn.execute(text(statement), params)
+            return list(result.mappings())
+
+
+def _consent_params(prefix: str, fact: ConsentFact | None) -> dict[str, Any]:
+    return {
+        f"{prefix}_consent": None if fact is None else fact.granted,
+        f"{prefix}_consent_at": None if fact is None else fact.at,
+    }
+
+
+def _contact_params(facts: ContactFacts) -> dict[str, Any]:
+    return {
+        "shop_id": facts.ref.shop_id,
+        "customer_id": facts.ref.customer_id,
+        "email": facts.email,
+        "phone": facts.phone,
+        **_consent_params("email", facts.email_consent),
+        **_consent_params("sms", facts.sms_consent),
+    }
+
+
+def _message_params(message: SentMessage) -> dict[str, Any]:
+    return {
+        "message_id": message.message_id,
+        "shop_id": message.ref.shop_id,
+        "customer_id": message.ref.customer_id,
+        "channel": message.channel.value,
+        "trigger_id": message.trigger_id,
+        "campaign_id": message.campaign_id,
+        "transactional": message.transactional,
+        "provider_id": message.provider_id,
+        "sent_at": message.sent_at,
+    }
+
+
+def _contact(row: RowMapping) -> Contact:
+    return Contact(
+        ref=ContactRef(row["shop_id"], row["customer_id"]),
+        email=row["email"],
+        phone=row["phone"],
+        email_consent=row["email_consent"],
+        sms_consent=row["sms_consent"],
+    )
+
+
+def _message(row: RowMapping) -> SentMessage:
+    sent_at: datetime = row["sent_at"]
+    return SentMessage(
+        message_id=row["message_id"],
+        ref=ContactRef(row["shop_id"], row["customer_id"]),
+        channel=Channel(row["channel"]),
+        trigger_id=row["trigger_id"],
+        campaign_id=row["campaign_id"],
+        transactional=row["transactional"],
+        provider_id=row["provider_id"],
+        sent_at=sent_at,
+    )

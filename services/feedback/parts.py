@@ -1,0 +1,85 @@
+"""The feedback service's collaborators, built once (`bootstrap`) and kept on the app.
+
+Tests build the same parts with fakes (an in-memory directory, a recording publisher) and
+hand them to `create_app`; `serve()` only runs and stops what was built here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.feedback.directory import Directory
+from services.feedback.directory.postgres import PostgresDirectory
+from services.feedback.settings import FeedbackSettings
+from shared.db.engine import make_engine
+from shared.events import EventEnvelope
+from shared.http.body import UnverifiedBodies
+from shared.keyring import LinkKeys
+from shared.publisher import EventPublisher
+from shared.settings import DatabaseSettings, KafkaSettings, LinkKeySettings
+from shared.topics import FEEDBACK_EVENTS
+
+
+class Publisher(Protocol):
+    """Publishes feedback events and returns once the broker has them (else raises
+    shared.publisher.BrokerUnavailable): a route answers 2xx only after that."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    async def publish(self, events: Sequence[EventEnvelope]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Parts:
+    settings: FeedbackSettings
+    directory: Directory
+    publisher: Publisher
+    link_keys: LinkKeys
+    unverified: UnverifiedBodies
+
+
+@dataclass(frozen=True)
+class Built:
+    """What `bootstrap` made for a running service: the parts, and what only it starts."""
+
+    parts: Parts
+    publisher: EventPublisher
+    engine: AsyncEngine
+    kafka: KafkaSettings
+
+
+def bootstrap(
+    settings: FeedbackSettings,
+    kafka: KafkaSettings | None = None,
+    database: DatabaseSettings | None = None,
+    link_keys: LinkKeys | None = None,
+) -> Built:
+    """The real parts: PostgreSQL directory, the acks-before-answer publisher, link keys."""
+    kafka = kafka or KafkaSettings()
+    engine = make_engine(database or DatabaseSettings())
+    publisher = EventPublisher(
+        kafka,
+        topic=FEEDBACK_EVENTS.name,
+        client_id="nudge-feedback",
+        timeout_s=settings.publish_timeout_s,
+        linger_ms=1,
+    )
+    parts = Parts(
+        settings=settings,
+        directory=PostgresDirectory(engine),
+        publisher=publisher,
+        link_keys=link_keys or LinkKeySettings().keys(),
+        unverified=UnverifiedBodies(settings.unverified_body_bytes, settings.retry_after_s),
+    )
+    return Built(parts, publisher, engine, kafka)
+
+
+def parts(request: Request) -> Parts:
+    found: Parts = request.app.state.parts
+    return found
