@@ -45,7 +45,7 @@ run: deps ## Start everything, replay the demo storyline, follow the events and 
 stop: ## Stop the services, Kafka and PostgreSQL
 	deploy/local/run.sh down
 
-test: deps check ## Lint, type-check and run the whole suite against real Kafka and PostgreSQL
+test: deps browser-install check ## Lint, type-check and run the whole suite against real Kafka and PostgreSQL
 	$(BIN)/pytest
 
 check: lint typecheck ## ruff and mypy

@@ -8,7 +8,8 @@ INFRA_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/../deploy/loca
 KAFKA_SH := $(INFRA_DIR)/kafka.sh
 POSTGRES_SH := $(INFRA_DIR)/postgres.sh
 
-.PHONY: kafka-fetch kafka-start kafka-stop pg-install pg-start pg-stop infra-up infra-down
+.PHONY: kafka-fetch kafka-start kafka-stop pg-install pg-start pg-stop infra-up infra-down \
+	browser-install
 
 kafka-fetch: ## Download the Kafka broker jars (skipped when already cached)
 	$(KAFKA_SH) fetch
@@ -27,6 +28,15 @@ pg-start: ## Start the local PostgreSQL on 127.0.0.1:15432 (role/db nudge, db nu
 
 pg-stop: ## Stop the local PostgreSQL
 	$(POSTGRES_SH) stop
+
+browser-install: ## Install Debian's chromium (for the browser tests) when it is missing
+	@command -v chromium >/dev/null && exit 0; \
+	if [[ $$EUID -eq 0 ]] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium from Debian's packages (the preference page's browser test)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "chromium not found; install Debian's 'chromium' package" >&2; exit 1; \
+	fi
 
 infra-up: kafka-start pg-start ## Start Kafka and PostgreSQL
 

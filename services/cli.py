@@ -8,6 +8,7 @@ nudge topics create|list     create the declared topics / show them
 nudge tail TOPIC             print records as they arrive
 nudge dlq list|show|replay   read dead letters; publish them to their source again after a fix
 nudge shops add|rotate|list  manage shops and their credentials
+nudge contacts unsuppress    lift an email address's suppressions (bounces, complaints), audited
 nudge keys rotate|reseal|retire|list|derive  master keys and the keys derived from them
 nudge db migrate             apply the schema migrations
 nudge schemas export         write the JSON Schemas and the OpenAPI documents
@@ -43,6 +44,7 @@ schemas_app = typer.Typer(no_args_is_help=True, help="Published schemas (JSON Sc
 wait_app = typer.Typer(no_args_is_help=True, help="Wait for a dependency to answer")
 worker_app = typer.Typer(no_args_is_help=True, help="Stream-processing workers")
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: read them, replay them")
+contacts_app = typer.Typer(no_args_is_help=True, help="Contacts: suppressed email addresses")
 app.add_typer(topics_app, name="topics")
 app.add_typer(shops_app, name="shops")
 app.add_typer(keys_app, name="keys")
@@ -51,6 +53,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(wait_app, name="wait")
 app.add_typer(worker_app, name="worker")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(contacts_app, name="contacts")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -554,6 +557,55 @@ def keys_derive(
     """Print the keys derived from the master keys for PURPOSE, as NUDGE_LINK_KEYS takes them."""
     _settings, ring = _master_keys()
     typer.echo(ring.link_keys().to_text(), nl=False)
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@contacts_app.command("unsuppress")
+def contacts_unsuppress(
+    shop_id: str,
+    address: Annotated[
+        str | None, typer.Argument(help="the email address to let through again")
+    ] = None,
+    customer: Annotated[
+        str | None, typer.Option("--customer", help="instead of an address: this customer's")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="why it is cleared (kept in the audit)")] = "",
+    by: Annotated[str | None, typer.Option(help="who clears it (default: your login)")] = None,
+) -> None:
+    """Lift every suppression (hard or repeated soft bounces, complaints) of an address in one
+    shop: publishes `address.unsuppressed` for each customer holding it, then records who,
+    when and why in the audit (feedback_suppression_audit)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from services.feedback.bounces.unsuppress import (
+        CannotUnsuppress,
+        Request,
+        unsuppress_with_settings,
+    )
+    from shared.publisher import BrokerUnavailable
+
+    if not reason.strip():
+        raise _fail("say why with --reason (it is kept in the audit)")
+    request = Request(shop_id, by or _login(), reason, address=address, customer_id=customer)
+    try:
+        cleared = asyncio.run(unsuppress_with_settings(request))
+    except (CannotUnsuppress, BrokerUnavailable) as exc:
+        raise _fail(str(exc)) from None
+    except (SQLAlchemyError, OSError) as exc:
+        raise _fail(f"the database did not answer: {exc}") from None
+    for item in cleared:
+        typer.echo(
+            f"{item.shop_id} {item.customer_id} {item.address}: cleared ({item.cleared}) "
+            f"by {item.actor} at {item.at.isoformat()}"
+        )
 
 
 @db_app.command("migrate")

@@ -88,22 +88,26 @@ class EventPublisher:
     async def stop(self) -> None:
         await self.producer.stop()
 
-    async def publish(self, events: Sequence[EventEnvelope]) -> None:
+    async def publish(self, events: Sequence[EventEnvelope], *, topic: str | None = None) -> None:
         """`publish_records` for events not encoded yet."""
-        await self.publish_records([(event.key, dump_shop_event(event)) for event in events])
+        records = [(event.key, dump_shop_event(event)) for event in events]
+        await self.publish_records(records, topic=topic)
 
-    async def publish_records(self, records: Sequence[tuple[str, bytes]]) -> None:
+    async def publish_records(
+        self, records: Sequence[tuple[str, bytes]], *, topic: str | None = None
+    ) -> None:
         """Return once every (key, value) is acknowledged by the broker, or raise
         BrokerUnavailable; RecordRefused when the producer refuses a record outright.
 
-        Any refused or unacknowledged record fails the whole request.
+        Any refused or unacknowledged record fails the whole request. `topic`: another topic
+        than the publisher's own (the feedback service also writes `messages.status.v1`).
         """
         if not records:
             return
         acknowledgements = _Acknowledgements(
             asyncio.get_running_loop().create_future(), len(records)
         )
-        produce, topic = self.producer.produce, self._topic
+        produce, topic = self.producer.produce, topic or self._topic
         try:
             for key, value in records:
                 produce(topic, value, key, acknowledgements)

@@ -38,6 +38,11 @@ export NUDGE_DISPATCH_START_FROM=latest
 export NUDGE_DISPATCH_PUBLIC_URL="$FEEDBACK_URL"  # unsubscribe links point at feedback
 export NUDGE_FEEDBACK_PORT="$FEEDBACK_PORT" NUDGE_FEEDBACK_PUBLIC_URL="$FEEDBACK_URL"
 export NUDGE_FEEDBACK_START_FROM=latest
+# Twilio's status callbacks (the SMS sink sends them as Twilio does) go to feedback, which
+# checks their signature with the account's auth token, as for inbound texts.
+export NUDGE_DISPATCH_SMS_STATUS_CALLBACK_URL="$FEEDBACK_URL/sms/status"
+export NUDGE_FEEDBACK_TWILIO_AUTH_TOKEN="$NUDGE_TWILIO_AUTH_TOKEN"
+export NUDGE_FEEDBACK_SHOPS_DIR="$ROOT/deploy/local/demo/feedback-shops"
 export NUDGE_SECRET_KEY_FILE="${NUDGE_SECRET_KEY_FILE:-$LOCAL/secret.key}"
 # Dispatch gets only the keys that sign links, derived from the master key(s), never these.
 LINK_KEYS_FILE="$LOCAL/link.keys"
@@ -118,6 +123,9 @@ demo_clock() {
   export NUDGE_TRIGGERS_TIME_SCALE="${NUDGE_DEMO_TIME_SCALE:-4320}"
   export NUDGE_TRIGGERS_CLOCK_ORIGIN="$origin"
   export NUDGE_DISPATCH_TIME_SCALE="$NUDGE_TRIGGERS_TIME_SCALE" NUDGE_DISPATCH_CLOCK_ORIGIN="$origin"
+  # Feedback stamps what it learns (an SMS STOP) on the same clock, or a STOP would be older
+  # than the consent the storyline's events gave in campaign time, and lose to it.
+  export NUDGE_FEEDBACK_TIME_SCALE="$NUDGE_TRIGGERS_TIME_SCALE" NUDGE_FEEDBACK_CLOCK_ORIGIN="$origin"
   export NUDGE_DISPATCH_GROUP_ID="nudge-dispatch-local-${origin%.*}"
   export NUDGE_TRIGGERS_APP_ID="nudge-triggers-local-${origin%.*}"
   export NUDGE_TRIGGERS_START_FROM=latest
@@ -133,6 +141,7 @@ up() {
   start_service ingest "$BIN/nudge" ingest --port "$INGEST_PORT"
   if [[ ! -f $LOCAL/triggers.pid ]] || ! kill -0 "$(<"$LOCAL/triggers.pid")" 2>/dev/null; then
     stop_service dispatch  # it must share the new clock
+    stop_service feedback  # so must feedback
     demo_clock
   fi
   start_service triggers "$BIN/nudge" worker triggers

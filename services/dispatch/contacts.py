@@ -2,8 +2,16 @@
 
 Each fact is merged, never overwritten blindly: contact fields only when the event names them,
 consent per channel only when the statement is at least as recent as the stored one (a stale
-shop sync cannot undo an SMS STOP), and an address that bounced hard stays unusable until the
-customer gives a different one (one the provider blocked for an opt-out: until a newer consent).
+shop sync cannot undo an SMS STOP), and a number the provider refused stays unusable until the
+customer gives a different one (one it blocked for an opt-out: until a newer consent).
+
+Email addresses are suppressed per shop and address (`dispatch_suppressions`), whoever of the
+shop's customers holds them: a hard bounce or repeated transient bounces (`address.suppressed`)
+stop email of any kind, a complaint stops marketing email; each holds until an operator clears
+it (`address.unsuppressed`, which also lifts the sender's own marks on that address). A
+suppression counts while it is newer than the last clearing, so a bounce delivered again after
+a clearing changes nothing. `load` reads them with the contact: the sender honours them at
+send time, whatever was queued before.
 """
 
 from __future__ import annotations
@@ -33,6 +41,14 @@ OPTED_OUT = "opted out at the provider"
 out there (an SMS STOP). A newer consent grant on that channel (START, a preference centre)
 lifts it, as the provider does; a bounce or an invalid number stays until the address changes."""
 _CHANNELS = ("email", "sms")
+WITHDRAWN = "withdrawn:"
+"""Before a stored consent source: the statement was the customer withdrawing consent (an SMS
+STOP, a one-click unsubscribe, an unsubscribe the shop reports, an opt-out the provider
+reported), not consent never given or denied in the shop's profile; the policy then says
+`opted_out` rather than `no_consent`. Statements stored before the mark read as `no_consent`."""
+PROVIDER_OPT_OUT_CODE = "21610"
+"""Twilio's code for a number that opted out at Twilio: consent withdrawn and the number
+blocked until a new opt-in, as for dispatch's own refusals with that code (sender.py)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,24 @@ class ConsentFact:
     granted: bool
     at: datetime
     source: str
+    withdrawn: bool = False
+    """Not granted because the customer withdrew it (see WITHDRAWN)."""
+
+    @property
+    def stored_source(self) -> str:
+        return (WITHDRAWN + self.source)[:100] if self.withdrawn else self.source
+
+
+@dataclass(frozen=True)
+class AddressFact:
+    """An email address of the shop suppressed (`scope`: all email or marketing, with the
+    reason) as of `at`, or, without a scope, every suppression of it cleared as of `at`."""
+
+    address: str
+    """Lower-cased."""
+    at: datetime
+    scope: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +85,7 @@ class ContactFacts:
     fields: dict[str, str | None]
     consent: dict[str, ConsentFact]
     undeliverable: dict[str, str]
+    addresses: tuple[AddressFact, ...] = ()
 
 
 def facts_from(event: ShopEvent | FeedbackEvent) -> ContactFacts | None:
@@ -60,6 +95,7 @@ def facts_from(event: ShopEvent | FeedbackEvent) -> ContactFacts | None:
     fields: dict[str, str | None] = {}
     consent: dict[str, ConsentFact] = {}
     undeliverable: dict[str, str] = {}
+    addresses: tuple[AddressFact, ...] = ()
     data: Any = event.data
     if isinstance(event, shop_events.CustomerCreatedEvent | shop_events.CustomerUpdatedEvent):
         customer: CustomerData = data
@@ -71,24 +107,44 @@ def facts_from(event: ShopEvent | FeedbackEvent) -> ContactFacts | None:
                 consent[channel] = ConsentFact(granted, given.recorded_at, given.source)
     elif isinstance(event, shop_events.SubscriptionChangedEvent):
         granted = data.status is SubscriptionStatus.SUBSCRIBED
-        consent[data.channel.value] = ConsentFact(granted, event.time, data.source)
+        fact = ConsentFact(granted, event.time, data.source, withdrawn=not granted)
+        consent[data.channel.value] = fact
         fields = {"email": _text(data.email), "phone": _text(data.phone)}
     elif isinstance(event, fb.ConsentWithdrawnEvent | fb.ConsentGrantedEvent):
         granted = isinstance(event, fb.ConsentGrantedEvent)
-        consent[data.channel.value] = ConsentFact(granted, event.time, data.source)
+        fact = ConsentFact(granted, event.time, data.source, withdrawn=not granted)
+        consent[data.channel.value] = fact
     elif isinstance(event, fb.ComplaintReceivedEvent):
-        consent[Channel.EMAIL.value] = ConsentFact(False, event.time, "complaint")
+        addresses = (_suppressed(data.email, event.time, MARKETING, "complaint: marked as spam"),)
     elif isinstance(event, fb.EmailBouncedEvent):
         if data.kind is not fb.BounceKind.HARD:
             return None
-        undeliverable[Channel.EMAIL.value] = f"hard bounce: {data.diagnostic or 'no detail'}"[:300]
+        reason = f"hard bounce: {data.diagnostic or 'no detail'}"
+        addresses = (_suppressed(data.email, event.time, ALL, reason),)
+    elif isinstance(event, fb.AddressSuppressedEvent):
+        reason = f"{data.reason}: {data.detail or 'no detail'}"
+        addresses = (_suppressed(data.email, event.time, data.scope.value, reason),)
+    elif isinstance(event, fb.AddressUnsuppressedEvent):
+        addresses = (AddressFact(str(data.email).lower(), event.time),)
     elif isinstance(event, fb.SmsDeliveryFailedEvent):
         if not data.permanent:
             return None
-        undeliverable[Channel.SMS.value] = f"permanent failure {data.error_code or ''}".strip()
+        if data.error_code == PROVIDER_OPT_OUT_CODE:  # opted out at Twilio: START lifts it
+            undeliverable[Channel.SMS.value] = f"{OPTED_OUT} ({data.error_code})"
+            consent[Channel.SMS.value] = ConsentFact(False, event.time, "provider", withdrawn=True)
+        else:
+            undeliverable[Channel.SMS.value] = f"permanent failure {data.error_code or ''}".strip()
     else:
         return None
-    return ContactFacts(event.shopid, event.customerid, fields, consent, undeliverable)
+    return ContactFacts(event.shopid, event.customerid, fields, consent, undeliverable, addresses)
+
+
+ALL = "all"
+MARKETING = "marketing"
+
+
+def _suppressed(email: object, at: datetime, scope: str, reason: str) -> AddressFact:
+    return AddressFact(str(email).lower(), at, scope, reason[:300])
 
 
 def _text(value: object) -> str | None:
@@ -158,24 +214,70 @@ def _params(facts: ContactFacts) -> dict[str, Any]:
         fact = facts.consent.get(channel)
         params[f"{channel}_consent"] = fact.granted if fact else None
         params[f"{channel}_consent_at"] = fact.at if fact else None
-        params[f"{channel}_consent_source"] = fact.source if fact else None
+        params[f"{channel}_consent_source"] = fact.stored_source if fact else None
         params[f"{channel}_undeliverable"] = facts.undeliverable.get(channel)
     return params
+
+
+_SUPPRESS = text(
+    """
+INSERT INTO dispatch_suppressions (shop_id, address, scope, reason, suppressed_at)
+VALUES (:shop_id, :address, :scope, :reason, :at)
+ON CONFLICT (shop_id, address, scope) DO UPDATE SET
+    reason = CASE WHEN dispatch_suppressions.suppressed_at IS NULL
+        OR EXCLUDED.suppressed_at >= dispatch_suppressions.suppressed_at
+        THEN EXCLUDED.reason ELSE dispatch_suppressions.reason END,
+    suppressed_at = GREATEST(EXCLUDED.suppressed_at, dispatch_suppressions.suppressed_at),
+    updated_at = now()
+"""
+)
+_CLEAR = text(
+    """
+INSERT INTO dispatch_suppressions (shop_id, address, scope, cleared_at)
+SELECT :shop_id, :address, scope, :at FROM unnest(CAST(:scopes AS text[])) AS scope
+ON CONFLICT (shop_id, address, scope) DO UPDATE SET
+    cleared_at = GREATEST(EXCLUDED.cleared_at, dispatch_suppressions.cleared_at),
+    updated_at = now()
+"""
+)
+_CLEAR_MARKS = text(
+    """
+UPDATE contacts SET email_undeliverable = NULL, updated_at = now()
+WHERE shop_id = :shop_id AND lower(email) = :address AND email_undeliverable IS NOT NULL
+"""
+)
 
 
 async def record(conn: AsyncConnection, facts: list[ContactFacts]) -> None:
     """Merge the facts, in order (a later event of the same batch wins where it should)."""
     for item in facts:
         await conn.execute(_UPSERT, _params(item))
+        for fact in item.addresses:
+            keys = {"shop_id": item.shop_id, "address": fact.address, "at": fact.at}
+            if fact.scope is not None:
+                await conn.execute(_SUPPRESS, {**keys, "scope": fact.scope, "reason": fact.reason})
+            else:
+                await conn.execute(_CLEAR, {**keys, "scopes": [ALL, MARKETING]})
+                await conn.execute(_CLEAR_MARKS, keys)
 
 
 _LOAD = text(
     """
-SELECT shop_id, customer_id, email, phone, first_name, last_name, locale, time_zone,
-       preferred_channel, email_consent, email_undeliverable, sms_consent, sms_undeliverable
-FROM contacts
-WHERE (shop_id, customer_id) IN (SELECT * FROM unnest(CAST(:shops AS text[]),
-                                                       CAST(:customers AS text[])))
+SELECT c.shop_id, c.customer_id, c.email, c.phone, c.first_name, c.last_name, c.locale,
+       c.time_zone, c.preferred_channel, c.email_consent, c.email_undeliverable, c.sms_consent,
+       c.sms_undeliverable, s.suppressed_all, s.suppressed_marketing, c.email_consent_source,
+       c.sms_consent_source
+FROM contacts c
+LEFT JOIN LATERAL (
+    SELECT max(d.reason) FILTER (WHERE d.scope = 'all') AS suppressed_all,
+           max(d.reason) FILTER (WHERE d.scope = 'marketing') AS suppressed_marketing
+    FROM dispatch_suppressions d
+    WHERE d.shop_id = c.shop_id AND d.address = lower(c.email)
+      AND d.suppressed_at IS NOT NULL
+      AND (d.cleared_at IS NULL OR d.suppressed_at > d.cleared_at)
+) s ON true
+WHERE (c.shop_id, c.customer_id) IN (SELECT * FROM unnest(CAST(:shops AS text[]),
+                                                           CAST(:customers AS text[])))
 """
 )
 
@@ -189,8 +291,19 @@ async def load(conn: AsyncConnection, keys: set[tuple[str, str]]) -> dict[tuple[
     for row in rows.mappings():
         preferred = row["preferred_channel"]
         found[(row["shop_id"], row["customer_id"])] = Contact(
-            email=ChannelState(row["email"], row["email_consent"], row["email_undeliverable"]),
-            sms=ChannelState(row["phone"], row["sms_consent"], row["sms_undeliverable"]),
+            email=ChannelState(
+                row["email"],
+                row["email_consent"],
+                withdrawn=_withdrawn(row, "email"),
+                undeliverable=row["email_undeliverable"] or row["suppressed_all"],
+                marketing_suppressed=row["suppressed_marketing"],
+            ),
+            sms=ChannelState(
+                row["phone"],
+                row["sms_consent"],
+                row["sms_undeliverable"],
+                withdrawn=_withdrawn(row, "sms"),
+            ),
             preferred_channel=Channel(preferred) if preferred else None,
             time_zone=row["time_zone"],
             locale=row["locale"],
@@ -198,3 +311,9 @@ async def load(conn: AsyncConnection, keys: set[tuple[str, str]]) -> dict[tuple[
             last_name=row["last_name"],
         )
     return found
+
+
+def _withdrawn(row: Any, channel: str) -> bool:
+    """Whether the channel's consent is False because the customer withdrew it."""
+    source = row[f"{channel}_consent_source"] or ""
+    return row[f"{channel}_consent"] is False and source.startswith(WITHDRAWN)

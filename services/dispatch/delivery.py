@@ -30,7 +30,7 @@ class ProviderDelivery:
         message_id: str,
         brand_from: str,
         reply_to: str | None,
-        unsubscribe: tuple[str, str] | None,
+        unsubscribe: str | None,
     ) -> SendResult:
         domain = brand_from.rsplit("@", 1)[-1].rstrip(">").strip() or "nudge.local"
         message = build_email(
@@ -41,8 +41,7 @@ class ProviderDelivery:
             html=rendered.html,
             message_id=f"{message_id}@{domain}",
             reply_to=reply_to,
-            unsubscribe_url=unsubscribe[0] if unsubscribe else None,
-            unsubscribe_mailto=unsubscribe[1] if unsubscribe else None,
+            unsubscribe_url=unsubscribe,
         )
         return await self.smtp.send(message)
 

@@ -11,8 +11,11 @@ Rules, in order:
    channels without a template are left out; "fallback for those who did not respond": when
    the journey's previous message on the first channel was sent more than `within_hours`
    ago and not opened / clicked / replied, the fallback channel goes first;
-3. a channel is available with an address that has not permanently failed, and — for
-   marketing — consent on that channel; the first available one is used;
+3. a channel is available with an address that has not permanently failed (or been
+   suppressed), and — for marketing — is not suppressed for marketing (a complaint) and has
+   consent on that channel; the first available one is used. Without consent the
+   reason says which: `opted_out` when the customer withdrew it (an SMS STOP, a one-click
+   unsubscribe, a complaint), `no_consent` when it was never given (or the shop says denied);
 4. marketing only: the frequency cap per channel (skipped, with the reason), then quiet hours
    for SMS in the customer's time zone (deferred to the end of the quiet period, not dropped).
 Transactional messages skip rule 3's consent and rule 4 entirely.
@@ -39,6 +42,10 @@ class ChannelState:
     """Marketing consent: True granted, False withdrawn or denied, None never stated."""
     undeliverable: str | None = None
     """Why the address cannot receive anything (hard bounce, permanent provider rejection)."""
+    marketing_suppressed: str | None = None
+    """Why the address takes no marketing (a complaint), until an operator clears it."""
+    withdrawn: bool = field(default=False, kw_only=True)
+    """Consent is False because the customer withdrew it (not because it was never given)."""
 
 
 @dataclass(frozen=True)
@@ -177,10 +184,20 @@ def _unavailable(state: ChannelState, transactional: bool) -> tuple[SkipReason, 
         return SkipReason.NO_ADDRESS, "no address"
     if state.undeliverable is not None:
         return SkipReason.SUPPRESSED, state.undeliverable
+    if not transactional and state.marketing_suppressed is not None:
+        return SkipReason.SUPPRESSED, state.marketing_suppressed
     if not transactional and state.consent is not True:
-        stated = "withdrawn" if state.consent is False else "never given"
-        return SkipReason.NO_CONSENT, f"marketing consent {stated}"
+        return consent_refusal(state)
     return None
+
+
+def consent_refusal(state: ChannelState) -> tuple[SkipReason, str]:
+    """Why a marketing message may not use a channel without consent: withdrawn by the
+    customer (`opted_out`) or never given (`no_consent`)."""
+    if state.consent is False and state.withdrawn:
+        return SkipReason.OPTED_OUT, "marketing consent withdrawn"
+    stated = "denied" if state.consent is False else "never given"
+    return SkipReason.NO_CONSENT, f"marketing consent {stated}"
 
 
 def _capped(sent: Sequence[datetime], policy: ShopPolicy, now: datetime) -> bool:

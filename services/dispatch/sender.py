@@ -29,10 +29,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.dispatch import contacts, message_log, metrics, outbox
-from services.dispatch.contacts import OPTED_OUT
+from services.dispatch.contacts import OPTED_OUT, WITHDRAWN
 from services.dispatch.message_log import CustomerHistory, MessageRow
 from services.dispatch.outbox import Outbound
-from services.dispatch.policy import Contact, Defer, Send, Skip, plan_message
+from services.dispatch.policy import Contact, Defer, Send, Skip, consent_refusal, plan_message
 from services.dispatch.providers.base import SendError, SendResult, TransientSendError
 from services.dispatch.settings import DispatchSettings
 from services.dispatch.shop_profiles import ShopProfiles
@@ -63,7 +63,7 @@ class Delivery(Protocol):
         message_id: str,
         brand_from: str,
         reply_to: str | None,
-        unsubscribe: tuple[str, str] | None,
+        unsubscribe: str | None,
     ) -> SendResult: ...
 
     async def sms(self, *, to: str, rendered: RenderedSms, message_id: str) -> SendResult: ...
@@ -99,7 +99,8 @@ class Job:
     address: str
     message_id: str
     rendered: RenderedEmail | RenderedSms
-    unsubscribe: tuple[str, str] | None
+    unsubscribe: str | None
+    """The one-click unsubscribe URL (marketing only)."""
     template_id: str
     locale: str | None
     dead_letter: Outbound | None = None
@@ -283,11 +284,8 @@ class Sender:
         unsubscribe = None
         links = MessageLinks()
         if not fired.transactional:
-            token = sign(self.link_keys, Unsubscribe(row.shop_id, row.customer_id, plan.channel))
-            url = f"{self.settings.public_url}/u/{token}"
-            mailto = f"mailto:unsubscribe+{token}@{self.settings.unsubscribe_mailto_domain}"
-            unsubscribe = (url, mailto)
-            links = MessageLinks(unsubscribe_url=url)
+            unsubscribe = self._unsubscribe_url(row, plan.channel)
+            links = MessageLinks(unsubscribe_url=unsubscribe)
         recipient = RecipientView(
             first_name=contact.first_name,
             last_name=contact.last_name,
@@ -317,16 +315,38 @@ class Sender:
             locale=rendered.locale_used,
         )
 
+    def _unsubscribe_url(self, row: MessageRow, channel: Channel) -> str:
+        """The one-click link (RFC 8058) the feedback service answers at `/u/<token>`.
+
+        It is the only `List-Unsubscribe` target: no `mailto:` beside it. RFC 8058 and the
+        mailbox providers' bulk-sender rules need only the https URL with
+        `List-Unsubscribe-Post`, and a mailto address would need a mailbox that reads
+        unsubscribe mail, which Nudge does not run: a customer's unsubscribe email would be
+        lost. It could not carry this token either: the token holds the shop and customer ids
+        (up to 255 characters each), and an address's local part is at most 64 octets (RFC
+        5321). Clients without one-click support open the same URL: the preference page.
+        """
+        token = sign(self.link_keys, Unsubscribe(row.shop_id, row.customer_id, channel))
+        return f"{self.settings.public_url}/u/{token}"
+
     def _resume(self, row: MessageRow, contact: Contact | None, now: datetime) -> Job | Outcome:
         """A sender died after recording this send: send again under the same message id
-        (the provider recognises the repeat), unless consent was withdrawn meanwhile."""
+        (the provider recognises the repeat), unless the address was suppressed or consent
+        withdrawn meanwhile."""
         assert row.channel is not None and row.address is not None
         if contact is None:
             return self._skip(row, Skip(SkipReason.NO_ADDRESS, row.channel, "contact removed"))
         state = contact.channel(row.channel)
+        if state.undeliverable is not None:  # a hard bounce or a refusal since the first try
+            detail = f"{state.undeliverable} after an interrupted send"
+            return self._skip(row, Skip(SkipReason.SUPPRESSED, row.channel, detail))
+        if not row.trigger.transactional and state.marketing_suppressed is not None:
+            detail = f"{state.marketing_suppressed} after an interrupted send"
+            return self._skip(row, Skip(SkipReason.SUPPRESSED, row.channel, detail))
         if not row.trigger.transactional and state.consent is not True:
-            detail = "consent withdrawn after an interrupted send"
-            return self._skip(row, Skip(SkipReason.NO_CONSENT, row.channel, detail))
+            reason, stated = consent_refusal(state)
+            detail = f"{stated} after an interrupted send"
+            return self._skip(row, Skip(reason, row.channel, detail))
         try:
             return self._render(row, contact, Send(row.channel, row.address))
         except RenderError as exc:
@@ -521,10 +541,10 @@ async def _mark_contact(conn: AsyncConnection, job: Job, reason: str, now: datet
     if OPTED_OUT in reason:
         statement = (
             f"UPDATE contacts SET {channel}_consent = false, {channel}_consent_at = :at, "
-            f"{channel}_consent_source = 'provider' "
+            f"{channel}_consent_source = :source "
             "WHERE shop_id = :shop AND customer_id = :customer"
         )
-        await conn.execute(text(statement), {**who, "at": now})
+        await conn.execute(text(statement), {**who, "at": now, "source": WITHDRAWN + "provider"})
     statement = (
         f"UPDATE contacts SET {channel}_undeliverable = :reason "
         "WHERE shop_id = :shop AND customer_id = :customer"

@@ -204,8 +204,8 @@ async def _count_waiting(stopping: asyncio.Event, engine: AsyncEngine) -> None:
 
 def run(settings: DispatchSettings | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = settings or DispatchSettings()
     try:
+        settings = settings or DispatchSettings()
         links = link_keys(settings)
     except ValueError as exc:  # before connecting to anything: the setting, not a traceback
         raise SystemExit(f"dispatch cannot start: {exc}") from None

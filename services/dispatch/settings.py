@@ -4,11 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Role = Literal["intake", "send"]
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+"""Where a plain-http unsubscribe URL is allowed: the hosts the email builder accepts it for
+(services/dispatch/providers/email.py), so that what starts also sends."""
+PUBLIC_URL_SETTING = "NUDGE_DISPATCH_PUBLIC_URL"
+
+
+def check_public_url(value: str) -> str:
+    """The feedback service's base URL without a trailing slash; a ValueError naming the
+    setting unless it is https://host[:port][/path], or http:// on a loopback host."""
+    url = value.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"{PUBLIC_URL_SETTING} is not a URL ({exc}): {value!r}") from None
+    if not host or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(
+            f"{PUBLIC_URL_SETTING} must be https://host[:port][/path] (no query, fragment "
+            f"or credentials): {value!r}"
+        )
+    if parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_HOSTS):
+        return url
+    raise ValueError(
+        f"{PUBLIC_URL_SETTING} must be an https:// URL (RFC 8058 one-click unsubscribe links; "
+        f"plain http only on localhost, 127.0.0.1 or ::1): {value!r}"
+    )
 
 
 class DispatchSettings(BaseSettings):
@@ -31,8 +59,9 @@ class DispatchSettings(BaseSettings):
     `https://{shop_id}.example`); without it such a shop's links cannot render, and its
     messages are skipped with the reason rather than sent with a broken link."""
     public_url: str = "http://127.0.0.1:8083"
-    """Where the feedback service answers one-click unsubscribes (`/u/<token>`)."""
-    unsubscribe_mailto_domain: str = "unsubscribe.nudge.local"
+    """Where the feedback service answers one-click unsubscribes (`/u/<token>`): https, as
+    RFC 8058 and the mailbox providers require; plain http only on loopback (the local
+    stack). Checked at start: a wrong one would fail every marketing email at send time."""
     claim_batch: int = Field(default=200, ge=1, le=5000)
     """Messages taken per round by one sender."""
     in_flight: int = Field(default=64, ge=1, le=1000)
@@ -67,6 +96,11 @@ class DispatchSettings(BaseSettings):
     start_from: Literal["earliest", "latest"] = "earliest"
     """Where a *new* group starts: `earliest` also builds the contact store from the retained
     shop events; `latest` (as of the first start) suits demos and tests."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _one_click_url(cls, value: str) -> str:
+        return check_public_url(value)
 
     @field_validator("roles", mode="before")
     @classmethod

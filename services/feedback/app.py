@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.feedback.openapi import build_openapi
 from services.feedback.parts import Parts
-from services.feedback.routes import health
+from services.feedback.routes import health, ses, sms, unsubscribe
 from shared.http import problems
 
 DESCRIPTION = """What customers and providers send back: one-click unsubscribes and preferences,
@@ -35,7 +35,7 @@ def create_app(
     app.state.parts = parts
     app.state.checks = checks
     problems.install(app)
-    for module in (health,):
+    for module in (health, unsubscribe, sms, ses):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

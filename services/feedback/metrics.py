@@ -27,3 +27,23 @@ POLLS_GIVEN_BACK = Counter(
     "nudge_feedback_index_polls_given_back_total",
     "Polls of the index read again because the database or the broker was unavailable",
 )
+SMS_INBOUND = Counter(
+    "nudge_feedback_sms_inbound_total",
+    "Inbound texts by what they were (stop, start, help, reply) and what became of them "
+    "(published; unknown_phone: no shop knows the number; unattributed: a reply no one shop "
+    "texted first)",
+    ["kind", "outcome"],
+)
+SMS_STATUS = Counter(
+    "nudge_feedback_sms_status_total",
+    "Twilio status callbacks by MessageStatus and outcome (published, ignored: not a final "
+    "status; unknown_message: not in the index in time, answered 503)",
+    ["status", "outcome"],
+)
+SNS_MESSAGES = Counter(
+    "nudge_feedback_sns_messages_total",
+    "SNS deliveries to /email/sns by type (SubscriptionConfirmation, UnsubscribeConfirmation, "
+    "or the SES kind: Bounce, Complaint, Delivery, other) and outcome (accepted, ignored, "
+    "confirmed, logged, noted, forbidden: not provably from an allowed topic)",
+    ["type", "outcome"],
+)

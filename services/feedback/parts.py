@@ -7,15 +7,18 @@ hand them to `create_app`; `serve()` only runs and stops what was built here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.feedback.bounces.parts import BounceParts
 from services.feedback.directory import Directory
 from services.feedback.directory.postgres import PostgresDirectory
 from services.feedback.settings import FeedbackSettings
+from services.feedback.sms.profiles import SmsProfiles
+from shared.clock import Clock, SystemClock, make_clock
 from shared.db.engine import make_engine
 from shared.events import EventEnvelope
 from shared.http.body import UnverifiedBodies
@@ -27,12 +30,15 @@ from shared.topics import FEEDBACK_EVENTS
 
 class Publisher(Protocol):
     """Publishes feedback events and returns once the broker has them (else raises
-    shared.publisher.BrokerUnavailable): a route answers 2xx only after that."""
+    shared.publisher.BrokerUnavailable): a route answers 2xx only after that. `topic`: another
+    topic than feedback.events.v1 (message status records go to messages.status.v1)."""
 
     @property
     def ready(self) -> bool: ...
 
-    async def publish(self, events: Sequence[EventEnvelope]) -> None: ...
+    async def publish(
+        self, events: Sequence[EventEnvelope], *, topic: str | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,12 @@ class Parts:
     publisher: Publisher
     link_keys: LinkKeys
     unverified: UnverifiedBodies
+    sms: SmsProfiles = field(default_factory=SmsProfiles)
+    """Each shop's SMS name, sender number and keyword answers (NUDGE_FEEDBACK_SHOPS_DIR)."""
+    clock: Clock = field(default_factory=SystemClock)
+    """The time events are stamped with (scaled in demos, as the other services' clocks)."""
+    bounces: BounceParts = field(default_factory=BounceParts.in_memory)
+    """SES bounces and complaints over SNS: signing certificates, suppressions (PostgreSQL)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,9 @@ def bootstrap(
         publisher=publisher,
         link_keys=link_keys or LinkKeySettings().keys(),
         unverified=UnverifiedBodies(settings.unverified_body_bytes, settings.retry_after_s),
+        sms=SmsProfiles.load(settings.shops_dir, settings.sms_brand, settings.sms_support),
+        clock=make_clock(settings.time_scale, settings.clock_origin),
+        bounces=BounceParts.from_settings(settings, engine),
     )
     return Built(parts, publisher, engine, kafka)
 

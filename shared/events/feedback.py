@@ -1,8 +1,9 @@
 """What customers send back, as records of `feedback.events.v1`.
 
 Written by the feedback service (inbound SMS, one-click unsubscribes, survey answers, provider
-callbacks); read by triggers (opt-outs stop journeys at once, answered reviews end the review
-request), the segmenter (NPS, CSAT, engagement) and analysts.
+callbacks, bounces and complaints, suppressions an operator clears); read by triggers (opt-outs
+stop journeys at once, answered reviews end the review request), dispatch (consent and
+suppressions, honoured at send time), the segmenter (NPS, CSAT, engagement) and analysts.
 """
 
 from __future__ import annotations
@@ -91,6 +92,45 @@ class ComplaintReceived(Model):
     message: MessageRef | None = None
 
 
+class SuppressionScope(StrEnum):
+    ALL = "all"
+    """No email of any kind (the mailbox does not take mail)."""
+    MARKETING = "marketing"
+    """No marketing email; transactional mail (orders, deliveries) still goes out."""
+
+
+class SuppressionReason(StrEnum):
+    HARD_BOUNCE = "hard_bounce"
+    COMPLAINT = "complaint"
+    SOFT_BOUNCES = "soft_bounces"
+    """Too many transient bounces within the configured window."""
+
+
+class AddressSuppressed(Model):
+    """An email address of this shop is suppressed until an operator clears it.
+
+    A hard bounce (`email.bounced`, kind hard) and a complaint (`complaint.received`) suppress
+    by themselves; this event says so for what has no event of its own, such as repeated
+    transient bounces.
+    """
+
+    email: EmailStr
+    scope: SuppressionScope
+    reason: SuppressionReason
+    detail: Annotated[str, Field(max_length=1000)] | None = None
+    message: MessageRef | None = None
+
+
+class AddressUnsuppressed(Model):
+    """An operator cleared every suppression of this address in this shop (audited)."""
+
+    email: EmailStr
+    actor: Annotated[str, Field(min_length=1, max_length=100)]
+    """Who cleared it (`nudge contacts unsuppress --by`, the operator's login by default)."""
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    """Why, as the operator gave it."""
+
+
 class SmsDeliveryFailed(Model):
     phone: PhoneE164
     error_code: Annotated[str, Field(max_length=64)] | None = None
@@ -141,6 +181,16 @@ class SmsDeliveryFailedEvent(EventEnvelope):
     data: SmsDeliveryFailed
 
 
+class AddressSuppressedEvent(EventEnvelope):
+    type: Literal["address.suppressed"] = "address.suppressed"
+    data: AddressSuppressed
+
+
+class AddressUnsuppressedEvent(EventEnvelope):
+    type: Literal["address.unsuppressed"] = "address.unsuppressed"
+    data: AddressUnsuppressed
+
+
 class MessageOpenedEvent(EventEnvelope):
     type: Literal["message.opened"] = "message.opened"
     data: Engagement
@@ -159,6 +209,8 @@ FeedbackEvent = Annotated[
     | EmailBouncedEvent
     | ComplaintReceivedEvent
     | SmsDeliveryFailedEvent
+    | AddressSuppressedEvent
+    | AddressUnsuppressedEvent
     | MessageOpenedEvent
     | MessageClickedEvent,
     Field(discriminator="type"),

@@ -1,7 +1,8 @@
 """Each message's status changes, as records of `messages.status.v1`.
 
-Written by dispatch (queued, deferred, skipped, sent, failed) — later also by feedback
-(delivered, bounced...). The feed analysts and the feedback service use: every record names the
+Written by dispatch (queued, deferred, skipped, sent, failed) and by feedback (delivered,
+undelivered: what the provider reported after it took the message, from Twilio's status
+callbacks). The feed analysts and the feedback service use: every record names the
 trigger, campaign, step, variant and channel, so conversions can be attributed to a message.
 The envelope id is derived from the message id and the status (and attempt), so re-publishing
 the same change after a restart carries the same id.
@@ -38,6 +39,10 @@ class MessageStatus(StrEnum):
 
 class SkipReason(StrEnum):
     NO_CONSENT = "no_consent"
+    """Marketing consent on the channel was never given (or the shop reports it denied)."""
+    OPTED_OUT = "opted_out"
+    """The customer withdrew marketing consent on the channel (an SMS STOP, a one-click
+    unsubscribe, a complaint, an opt-out the provider reported)."""
     SUPPRESSED = "suppressed"
     NO_ADDRESS = "no_address"
     FREQUENCY_CAP = "frequency_cap"
@@ -100,12 +105,61 @@ STATUS_EVENTS: Final[dict[MessageStatus, type[EventEnvelope]]] = {
     MessageStatus.FAILED: MessageFailedEvent,
 }
 
+
+class DeliveryStatus(StrEnum):
+    DELIVERED = "delivered"
+    """The provider reports the message delivered to the handset (or read)."""
+    UNDELIVERED = "undelivered"
+    """The provider took the message but could not deliver it (Twilio: undelivered, failed)."""
+
+
+class MessageDelivery(Model):
+    """What the provider reported about a message after it took it (SMS status callbacks).
+
+    Written by the feedback service, which knows the message from dispatch's `message.sent`
+    (by the provider's id); the step and variant are on that record, under the same
+    `message_id`.
+    """
+
+    message_id: Id
+    trigger_id: Id
+    campaign_id: Annotated[str, Field(max_length=64)]
+    channel: Channel
+    transactional: bool
+    status: DeliveryStatus
+    provider_id: Annotated[str, Field(min_length=1, max_length=255)]
+    provider_status: Annotated[str, Field(min_length=1, max_length=32)]
+    """The provider's own word (Twilio: delivered, read, undelivered, failed)."""
+    error_code: Annotated[str, Field(max_length=64)] | None = None
+    permanent: bool | None = None
+    """For undelivered messages: whether the error condemns the address (an invalid or
+    unreachable number) rather than this attempt; None when delivered."""
+
+
+class MessageDeliveredEvent(EventEnvelope):
+    type: Literal["message.delivered"] = "message.delivered"
+    data: MessageDelivery
+
+
+class MessageUndeliveredEvent(EventEnvelope):
+    type: Literal["message.undelivered"] = "message.undelivered"
+    data: MessageDelivery
+
+
+def delivery_event_id(message_id: str, status: DeliveryStatus) -> str:
+    """One id per message and outcome: a callback Twilio sends again, or `read` after
+    `delivered`, says the same fact again under the same id."""
+    return _MESSAGE_IDS(f"{message_id}\x1fprovider\x1f{status}")
+
+
 MessageEvent = Annotated[
     MessageQueuedEvent
     | MessageDeferredEvent
     | MessageSkippedEvent
     | MessageSentEvent
-    | MessageFailedEvent,
+    | MessageFailedEvent
+    | MessageDeliveredEvent
+    | MessageUndeliveredEvent,
     Field(discriminator="type"),
 ]
 

@@ -79,7 +79,8 @@ class DirectoryContract(ABC):
         await directory.record([stale_sync], [])  # an older shop sync cannot undo a STOP
         contact = await directory.contact(ref)
         assert contact is not None and contact.sms_consent is False
-        assert contact.email_consent is None
+        assert contact.sms_consent_at == T0 + timedelta(hours=1)  # the statement held, kept
+        assert contact.email_consent is None and contact.email_consent_at is None
         later = ContactFacts(ref, sms_consent=ConsentFact(True, T0 + timedelta(hours=2)))
         await directory.record([later], [])
         contact = await directory.contact(ref)

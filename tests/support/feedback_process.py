@@ -19,14 +19,22 @@ from tests.support.dispatch_process import TEST_LINK_KEYS
 from tests.support.ingest_process import ingest_process
 
 FEEDBACK_ARGV = ("-m", "services.feedback")
+SERVED_AT_OWN_URL = (
+    "-c",
+    "import os, runpy; os.environ['NUDGE_FEEDBACK_PUBLIC_URL'] = 'http://127.0.0.1:{port}'; "
+    "runpy.run_module('services.feedback', run_name='__main__', alter_sys=True)",
+)
+"""The same, its public URL being the address it listens on (no load balancer in front): what
+a provider that calls it back signs (the SMS sink's status callbacks)."""
 MASTER_KEY_SETTINGS = ("NUDGE_SECRET_KEY", "NUDGE_SECRET_KEY_FILE", "NUDGE_SECRET_KEYS_FILE")
 
 
 @contextmanager
 def running_feedback(
-    kafka: str, database_url: str, log_path: Path, **settings: str
+    kafka: str, database_url: str, log_path: Path, *, own_url: bool = False, **settings: str
 ) -> Iterator[str]:
-    """Start the service, wait until /readyz answers 200, yield its base URL."""
+    """Start the service, wait until /readyz answers 200, yield its base URL (`own_url`: which
+    is also its public URL, the port being free only once it is chosen)."""
     env = {k: v for k, v in os.environ.items() if k not in MASTER_KEY_SETTINGS}
     env.update(
         KAFKA_BOOTSTRAP_SERVERS=kafka,
@@ -36,7 +44,7 @@ def running_feedback(
         NUDGE_FEEDBACK_GROUP_ID=f"test-feedback-{os.getpid()}-{id(log_path)}",
         **{f"NUDGE_FEEDBACK_{k.upper()}": v for k, v in settings.items()},
     )
-    argv = (*FEEDBACK_ARGV,)
+    argv = SERVED_AT_OWN_URL if own_url else (*FEEDBACK_ARGV,)
     with ingest_process(env, log_path, argv, port_setting="NUDGE_FEEDBACK_PORT") as (base, _):
         yield base
 
@@ -46,14 +54,21 @@ class RecordingPublisher:
 
     def __init__(self) -> None:
         self.published: list[EventEnvelope] = []
+        self.topics: list[str | None] = []
+        """The topic each published event went to, in step (None: feedback.events.v1)."""
         self.ready = True
         self.failure: Exception | None = None
 
-    async def publish(self, events: Sequence[EventEnvelope]) -> None:
+    async def publish(self, events: Sequence[EventEnvelope], *, topic: str | None = None) -> None:
         await asyncio.sleep(0)
         if self.failure is not None:
             raise self.failure
         self.published.extend(events)
+        self.topics.extend([topic] * len(events))
+
+    def on(self, topic: str | None) -> list[EventEnvelope]:
+        """What went to `topic` (None: feedback.events.v1)."""
+        return [e for e, t in zip(self.published, self.topics, strict=True) if t == topic]
 
 
 def fake_parts(**settings: object) -> Parts:

@@ -445,7 +445,7 @@ async def test_the_sms_sink_routes_unknown_paths_and_methods_to_json_errors() ->
         "more_info": "https://www.twilio.com/docs/errors/20004",
         "status": 405,
     }
-    assert listed.json() == {"count": 0, "duplicates": 0, "messages": []}
+    assert listed.json() == {"count": 0, "duplicates": 0, "messages": [], "callbacks": []}
     assert health.status_code == 200 and health.content == b""
 
 

@@ -11,6 +11,13 @@ account (NUDGE_TWILIO_ACCOUNT_SID / NUDGE_TWILIO_AUTH_TOKEN, defaults below).
   401/20003 bad credentials, 400/21604 no To, 400/21211 To not E.164, 400/21602 no Body,
   400/21603 neither From nor MessagingServiceSid, 400/21617 Body over 1,600 characters,
   400/21610 To in the opted-out list (see /control).
+- Status callbacks, as Twilio sends them: for a message created with a StatusCallback URL,
+  a form POST of `sent`, then `delivered` (or `undelivered` / `failed` with its ErrorCode for
+  numbers told so on /control), each signed with `X-Twilio-Signature` (the auth token, over
+  the URL and the sorted parameters: shared/twilio_signature.py) and carrying MessageSid,
+  SmsSid, MessageStatus, SmsStatus, AccountSid, From, To, ApiVersion, MessagingServiceSid
+  when used, ErrorCode when failed. Like Twilio by default, a callback whose connection
+  fails is tried once more, and an HTTP error answer is not retried.
 - `GET /2010-04-01/Accounts/{AccountSid}/Messages.json?To=&From=&PageSize=`: Twilio's
   Messages list (newest first, one page), which dispatch reads to find an earlier attempt.
 - Deduplicates on the `Idempotency-Key` header (which real Twilio does not have): a repeat
@@ -21,10 +28,14 @@ account (NUDGE_TWILIO_ACCOUNT_SID / NUDGE_TWILIO_AUTH_TOKEN, defaults below).
   otherwise), "retry_after_s": seconds sent as Retry-After with failures (default 1 for 429,
   none otherwise), "delay_ms": answer this much later (the message is recorded first, as a
   provider that accepted it but answered slowly), "opted_out": ["+1555...", ...],
-  "idempotency": true | false}`.
+  "idempotency": true | false, "callbacks": true | false (send status callbacks; default
+  true), "callback_delay_ms": before each callback (default 50), "delivery_failures":
+  {"+1555...": "30005", ...} (those numbers' messages end `undelivered` with that ErrorCode,
+  or `failed` for a 21xxx code)}`.
   Answers the resulting state.
-- `GET /messages`: `{"count", "duplicates", "messages": [...]}`; `DELETE /messages` forgets
-  everything (the log file is kept); `GET /healthz`.
+- `GET /messages`: `{"count", "duplicates", "messages": [...], "callbacks": [...]}` (each
+  callback sent: sid, status, url, the answer's status or the connection error);
+  `DELETE /messages` forgets everything (the log file is kept); `GET /healthz`.
 - Any other path: 404/20404; another method on a known path: 405/20004 with `Allow`, both in
   Twilio's error shape. HEAD works wherever GET does.
 
@@ -40,6 +51,7 @@ import argparse
 import asyncio
 import base64
 import binascii
+import logging
 import math
 import os
 import re
@@ -48,11 +60,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urldefrag
 
+import httpx
 import orjson
 
 from deploy.local.sinks.common import JsonLinesLog
 from deploy.local.sinks.http_server import Answer, Request, Response, run
+from shared import twilio_signature
 from shared.clock import date_header_now
 
 DEFAULT_ACCOUNT_SID = "AC" + "0" * 32
@@ -63,6 +78,9 @@ MAX_BODY_CHARS = 1600
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/([^{}/]+)/Messages\.json$")
 """aiohttp's `{sid}` route pattern: any segment without braces."""
 _IDEMPOTENCY_KEY = IDEMPOTENCY_HEADER.lower()  # as `Request.headers` names it
+CALLBACK_TIMEOUT_S = 15.0
+"""Twilio's default read timeout for a webhook."""
+log = logging.getLogger(__name__)
 
 
 def json_answer(data: Any, status: int = 200) -> Response:
@@ -90,6 +108,7 @@ class SmsSink:
 
     def __init__(self, account_sid: str, auth_token: str, log: JsonLinesLog) -> None:
         self.account_sid = account_sid
+        self._auth_token = auth_token
         self._credentials = f"{account_sid}:{auth_token}".encode()
         self.log = log
         self.messages: list[dict[str, Any]] = []
@@ -102,6 +121,12 @@ class SmsSink:
         self.opted_out: set[str] = set()
         self.honour_idempotency = True
         self.echo = False
+        self.send_callbacks = True
+        self.callback_delay_ms = 50
+        self.delivery_failures: dict[str, str] = {}
+        self.callbacks: list[dict[str, Any]] = []
+        self._reporting: set[asyncio.Task[None]] = set()
+        self._client: httpx.AsyncClient | None = None
         self._routes: dict[str, dict[str, Route]] = {
             "/control": {"POST": self.control},
             "/messages": {"GET": self.list_messages, "DELETE": self.reset},
@@ -204,6 +229,10 @@ class SmsSink:
         if key is not None:
             self.responses_by_key[key] = message["response"]
         self.log.write(message)
+        if message["status_callback"] and self.send_callbacks:
+            task = asyncio.get_running_loop().create_task(self._report(message))
+            self._reporting.add(task)
+            task.add_done_callback(self._reporting.discard)
         if self.echo:
             print(f"SMS {message['to']}: {message['body']}", flush=True)
         return json_answer(message["response"], status=201)
@@ -289,6 +318,51 @@ class SmsSink:
             "response": response,
         }
 
+    async def _report(self, message: dict[str, Any]) -> None:
+        """The message's status callbacks, in order: `sent`, then how it ended."""
+        code = self.delivery_failures.get(message["to"])
+        final = (
+            "delivered" if code is None else ("failed" if code.startswith("21") else "undelivered")
+        )
+        for status in ("sent", final):
+            await asyncio.sleep(self.callback_delay_ms / 1000)
+            await self._callback(message, status, code if status == final else None)
+
+    async def _callback(self, message: dict[str, Any], status: str, code: str | None) -> None:
+        url, _ = urldefrag(message["status_callback"])  # a fragment is never sent
+        params = [
+            ("AccountSid", self.account_sid),
+            ("ApiVersion", "2010-04-01"),
+            ("MessageSid", message["sid"]),
+            ("MessageStatus", status),
+            ("SmsSid", message["sid"]),
+            ("SmsStatus", status),
+            ("To", message["to"]),
+        ]
+        if message["from"]:
+            params.append(("From", message["from"]))
+        if message["messaging_service_sid"]:
+            params.append(("MessagingServiceSid", message["messaging_service_sid"]))
+        if code is not None:
+            params.append(("ErrorCode", code))
+        signature = twilio_signature.compute_signature(self._auth_token, url, params)
+        headers = {twilio_signature.HEADER: signature}
+        record: dict[str, Any] = {"sid": message["sid"], "status": status, "url": url}
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT_S)
+        for attempt in (1, 2):  # Twilio's default: one retry, on connection failures only
+            try:
+                answer = await self._client.post(url, data=dict(params), headers=headers)
+            except httpx.TransportError as exc:
+                record["error"] = f"{type(exc).__name__}: {exc}"
+                if attempt == 2:
+                    log.warning("status callback to %s failed: %r", url, exc)
+                continue
+            record.pop("error", None)
+            record["answer"] = answer.status_code
+            break
+        self.callbacks.append(record)
+
     def control(self, request: Request, sid: str) -> Response:
         try:
             body = request.json()
@@ -310,6 +384,15 @@ class SmsSink:
             self.opted_out = {str(number) for number in body["opted_out"] or []}
         if "idempotency" in body:
             self.honour_idempotency = bool(body["idempotency"])
+        if "callbacks" in body:
+            self.send_callbacks = bool(body["callbacks"])
+        if "callback_delay_ms" in body:
+            self.callback_delay_ms = max(0, int(body["callback_delay_ms"] or 0))
+        if "delivery_failures" in body:
+            failures = body["delivery_failures"] or {}
+            if not isinstance(failures, dict):
+                return json_answer({"error": "delivery_failures: an object"}, status=400)
+            self.delivery_failures = {str(k): str(v) for k, v in failures.items()}
         return json_answer(self._state())
 
     def _state(self) -> dict[str, Any]:
@@ -320,16 +403,25 @@ class SmsSink:
             "delay_ms": self.delay_ms,
             "opted_out": sorted(self.opted_out),
             "idempotency": self.honour_idempotency,
+            "callbacks": self.send_callbacks,
+            "callback_delay_ms": self.callback_delay_ms,
+            "delivery_failures": self.delivery_failures,
         }
 
     def list_messages(self, request: Request, sid: str) -> Response:
         return json_answer(
-            {"count": len(self.messages), "duplicates": self.duplicates, "messages": self.messages}
+            {
+                "count": len(self.messages),
+                "duplicates": self.duplicates,
+                "messages": self.messages,
+                "callbacks": self.callbacks,
+            }
         )
 
     def reset(self, request: Request, sid: str) -> Response:
         self.messages.clear()
         self.responses_by_key.clear()
+        self.callbacks.clear()
         self.duplicates = 0
         return json_answer({"count": 0})
 

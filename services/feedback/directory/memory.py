@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from services.feedback.directory.model import (
     ConsentFact,
@@ -38,6 +39,8 @@ class MemoryDirectory:
             phone=facts.phone or held.phone,
             email_consent=held.email_consent if email_consent is None else email_consent,
             sms_consent=held.sms_consent if sms_consent is None else sms_consent,
+            email_consent_at=_at(self._consent_at.get((facts.ref, Channel.EMAIL))),
+            sms_consent_at=_at(self._consent_at.get((facts.ref, Channel.SMS))),
         )
 
     def _consent(self, ref: ContactRef, channel: Channel, fact: ConsentFact | None) -> bool | None:
@@ -76,6 +79,10 @@ class MemoryDirectory:
         wanted = set(refs)
         found = [m for m in self._messages.values() if m.ref in wanted and m.channel is channel]
         return max(found, key=lambda m: (m.sent_at, m.message_id), default=None)
+
+
+def _at(fact: ConsentFact | None) -> datetime | None:
+    return None if fact is None else fact.at
 
 
 def _by_ref(contact: Contact) -> tuple[str, str]:

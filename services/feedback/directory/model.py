@@ -47,6 +47,10 @@ class Contact:
     email_consent: bool | None
     """Marketing consent by email as last stated (None: never stated)."""
     sms_consent: bool | None
+    email_consent_at: datetime | None = None
+    """When the consent held was stated: what a new statement must not be older than, and
+    the version a consent change acts on (its event id derives from it)."""
+    sms_consent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,10 @@ VALUES (:message_id, :shop_id, :customer_id, :channel, :trigger_id,
 ON CONFLICT (message_id) DO NOTHING
 """
 )
-_CONTACT_COLUMNS = "shop_id, customer_id, email, phone, email_consent, sms_consent"
+_CONTACT_COLUMNS = (
+    "shop_id, customer_id, email, phone, email_consent, sms_consent, email_consent_at, "
+    "sms_consent_at"
+)
 _MESSAGE_COLUMNS = (
     "message_id, shop_id, customer_id, channel, trigger_id, campaign_id, transactional, "
     "provider_id, sent_at"
@@ -172,6 +175,8 @@ def _contact(row: RowMapping) -> Contact:
         phone=row["phone"],
         email_consent=row["email_consent"],
         sms_consent=row["sms_consent"],
+        email_consent_at=row["email_consent_at"],
+        sms_consent_at=row["sms_consent_at"],
     )
 
 

@@ -161,3 +161,21 @@ def test_an_expired_trigger_is_skipped() -> None:
     fired = trigger(expires_at=NOON - timedelta(minutes=1))
     result = plan(fired)
     assert isinstance(result, Skip) and result.reason is SkipReason.EXPIRED
+
+
+def test_consent_the_customer_withdrew_is_opted_out_not_no_consent() -> None:
+    withdrawn = Contact(sms=ChannelState("+31612345678", consent=False, withdrawn=True))
+    skipped = plan(trigger(channels=["sms"]), withdrawn)
+    assert isinstance(skipped, Skip) and skipped.reason is SkipReason.OPTED_OUT
+    assert skipped.channel is Channel.SMS  # the first channel's reason, every channel's detail
+    assert skipped.detail == "sms: marketing consent withdrawn; email: no address"
+    denied = Contact(sms=ChannelState("+31612345678", consent=False))
+    refused = plan(trigger(channels=["sms"]), denied)
+    assert isinstance(refused, Skip) and refused.reason is SkipReason.NO_CONSENT
+    assert refused.detail == "sms: marketing consent denied; email: no address"
+
+
+def test_an_opt_out_does_not_stop_transactional_messages() -> None:
+    contact = Contact(sms=ChannelState("+31612345678", consent=False, withdrawn=True))
+    fired = trigger(channels=["sms"], transactional=True, campaign_id="shipping_update")
+    assert plan(fired, contact, templates=(Channel.SMS,)) == Send(Channel.SMS, "+31612345678")
