@@ -2,15 +2,23 @@
 
 A visitor browses anonymously, signs up (Shopify customers/create), is identified (Segment
 identify), browses and fills a cart (native events), starts a checkout, leaves, and a day later
-buys (orders/create, then orders/paid — the same order, so it collapses into one event), and
-the parcel ships and arrives. A second customer fills a cart and never buys. `make run` prints
-each event as it lands on shop.events.v1, and each trigger the triggers service fires or cancels.
+buys (orders/create, then orders/paid — the same order, so it collapses into one event); then
+she unsubscribes from marketing email in one click (the link in her welcome email, POSTed as a
+mailbox provider does), and the parcel ships and arrives: the shipping and delivery mail still
+come, the marketing mail does not. A second customer fills a cart and never buys; his last
+reminder, an SMS held back by his quiet hours, is not sent because he replies STOP before his
+morning (a signed Twilio webhook to the feedback service): it falls back to his email.
+`make run` prints each event as it lands on shop.events.v1, and each trigger the triggers
+service fires or cancels.
 
 The story plays in campaign time: the same scaled clock as the triggers worker
 (NUDGE_TRIGGERS_TIME_SCALE, NUDGE_TRIGGERS_CLOCK_ORIGIN), so three days pass in about a minute
 and the cart reminders come out at their real offsets (+30 min, +24 h, +72 h).
 
 Usage: python deploy/local/demo/storyline.py BASE_URL CREDENTIALS_JSON
+(the feedback service's address and Twilio token come from NUDGE_FEEDBACK_PUBLIC_URL and
+NUDGE_FEEDBACK_TWILIO_AUTH_TOKEN, as deploy/local/run.sh sets them; the emails from the SMTP
+sink's log beside the credentials)
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from shared.clock import make_clock
+from shared.twilio_signature import HEADER as TWILIO_SIGNATURE
+from shared.twilio_signature import compute_signature
 
 SHOP_DOMAIN = "demo-coffee.myshopify.com"
 RUN = uuid.uuid4().hex[:6]
@@ -273,7 +283,9 @@ def main() -> None:
         "tracking_url": "https://postnl.example/track/3SABCD1234567",
         "line_items": [line_item()],
     }
-    until(30, "the parcel ships")
+    until(28, "Ada has had enough marketing mail: she unsubscribes in one click")
+    unsubscribe_in_one_click("ada@example.com", credentials_path.parent / "smtp-sink.jsonl")
+    until(30, "the parcel ships (transactional mail still comes)")
     c.shopify("fulfillments/create", fulfillment, "the parcel ships (fulfillments/create)")
     until(50, "the parcel arrives: the moment to ask how it went")
     c.shopify(
@@ -290,7 +302,61 @@ def main() -> None:
         "the parcel arrives (fulfillment_events/create)",
     )
     until(73, "three days on: Ben never came back; his last reminder is an SMS, at night")
-    until(BEN_MORNING, "08:00 where Ben lives: the SMS held back by quiet hours goes out")
+    until(73.5, "Ben has seen enough of the shop: he texts STOP")
+    reply_by_sms("+14155550123", "STOP")
+    until(
+        BEN_MORNING,
+        "08:00 where Ben lives: the SMS held back by quiet hours is not sent (he opted out);"
+        " the reminder falls back to email, which he still agreed to",
+    )
+
+
+def unsubscribe_in_one_click(address: str, sink_log: Path) -> None:
+    """POST the List-Unsubscribe link of the latest marketing email to `address` as Gmail and
+    Yahoo do (RFC 8058): a form body, no cookie, no redirect followed."""
+    link = None
+    for line in sink_log.read_text().splitlines():
+        mail = json.loads(line)
+        headers = dict(mail.get("headers", []))
+        if address in headers.get("To", "") and "List-Unsubscribe" in headers:
+            link = headers["List-Unsubscribe"].split(",")[0].strip().strip("<>")
+    if link is None:
+        print(f"  -> no marketing email to {address} has arrived yet; nothing to unsubscribe from")
+        return
+    response = httpx.post(
+        link,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    print(f"  -> {'one-click POST to ' + link[:46] + '...':58} HTTP {response.status_code}")
+
+
+def reply_by_sms(sender: str, body: str) -> None:
+    """What Twilio POSTs to the feedback service when `sender` texts the shop's number."""
+    base = os.environ.get("NUDGE_FEEDBACK_PUBLIC_URL", "http://127.0.0.1:8083")
+    token = os.environ.get("NUDGE_FEEDBACK_TWILIO_AUTH_TOKEN", "sms-sink-token").split(",")[0]
+    sid = "SM" + uuid.uuid4().hex
+    params = [
+        ("MessageSid", sid),
+        ("SmsSid", sid),
+        ("AccountSid", os.environ.get("NUDGE_TWILIO_ACCOUNT_SID", "AC" + "0" * 32)),
+        ("From", sender),
+        ("To", os.environ.get("NUDGE_TWILIO_FROM_NUMBER", "+15005550006")),
+        ("Body", body),
+        ("NumMedia", "0"),
+        ("NumSegments", "1"),
+    ]
+    url = f"{base}/sms/inbound"
+    response = httpx.post(
+        url,
+        data=dict(params),
+        headers={TWILIO_SIGNATURE: compute_signature(token, url, params)},
+        timeout=10,
+    )
+    answer = response.text.replace("\n", " ")
+    print(f"  -> {f'{sender} texts {body!r} (Twilio webhook)':58} HTTP {response.status_code}")
+    print(f"     TwiML answer: {answer}")
 
 
 NIGHT_ZONES = (
