@@ -31,7 +31,12 @@ from services.feedback import metrics
 from services.feedback.directory import SentMessage
 from services.feedback.parts import Parts, parts
 from services.feedback.sms import delivery_codes, records
-from services.feedback.sms.audience import answering_shop, audience, reply_recipient
+from services.feedback.sms.audience import (
+    answering_shop,
+    audience,
+    reply_recipient,
+    start_refs,
+)
 from services.feedback.sms.keywords import Keyword, keyword
 from services.feedback.sms.openapi import INBOUND_REQUEST, STATUS_REQUEST
 from services.feedback.sms.twiml import MEDIA_TYPE, twiml
@@ -143,9 +148,10 @@ async def post_inbound(request: Request) -> Response:
     if phone is not None and kind in (Keyword.STOP, Keyword.START):
         assert kind is not None
         covered = scope.covers(last)
-        events = records.consent_changes(
-            kind, scope.refs, sid=sid, phone=phone, last=covered, now=now
-        )
+        refs = scope.refs
+        if kind is Keyword.START:
+            refs = start_refs(scope, answering_shop(scope, last))
+        events = records.consent_changes(kind, refs, sid=sid, phone=phone, last=covered, now=now)
     elif kind is None:
         recipient = reply_recipient(scope, last)
         if recipient is not None:

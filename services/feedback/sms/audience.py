@@ -5,8 +5,10 @@ several shops. The number the customer texted (`To`) decides the scope: a shop's
 number (its profile's `sms.sender`) covers that shop alone; any other number (the shared
 sender) covers the shops without a number of their own. Within the scope:
 
-- STOP and START act on every contact with that phone (carriers treat the number as opted
-  out or in), each keyed to that shop's own customer;
+- STOP acts on every contact with that phone (carriers treat the number as opted out), each
+  keyed to that shop's own customer; START gives back what a STOP took: it grants SMS consent
+  where it stands withdrawn, and to the shop the customer is answering (the one texted, or
+  that texted last), never to another brand sharing the number that was never agreed to;
 - a reply belongs to the contact the last text to that phone went to, or, when nobody texted
   it yet, to its only contact; with several and no text, to no one (counted, not published);
 - answers (confirmations, help) speak as the shop whose number was texted, else the shop that
@@ -49,6 +51,16 @@ def audience(contacts: Sequence[Contact], to_number: str | None, profiles: SmsPr
         return Audience(tuple(c for c in contacts if c.ref.shop_id == owner), owner)
     shared = tuple(c for c in contacts if not profiles.has_own_number(c.ref.shop_id))
     return Audience(shared)
+
+
+def start_refs(scope: Audience, answering: str | None) -> list[ContactRef]:
+    """Whom a START opts back in: the contacts whose SMS consent stands withdrawn (a STOP took
+    it, on every shop in scope), and the answering shop's contact, whatever it held."""
+    return [
+        contact.ref
+        for contact in scope.contacts
+        if contact.sms_consent is False or contact.ref.shop_id == answering
+    ]
 
 
 def answering_shop(scope: Audience, last: SentMessage | None) -> str | None:

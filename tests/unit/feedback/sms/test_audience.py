@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.feedback.directory import Contact, ContactRef, SentMessage
-from services.feedback.sms.audience import answering_shop, audience, reply_recipient
+from services.feedback.sms.audience import answering_shop, audience, reply_recipient, start_refs
 from services.feedback.sms.profiles import SmsProfile, SmsProfiles
 from shared.events.shop import Channel
 
@@ -65,3 +65,11 @@ def test_a_phone_only_one_shop_knows_is_that_shops() -> None:
     assert answering_shop(scope, None) == "shop-a"
     nobody = audience([], SHARED, PROFILES)
     assert reply_recipient(nobody, None) is None and answering_shop(nobody, None) is None
+
+
+def test_start_gives_back_what_stop_took_and_no_brand_more() -> None:
+    stopped = Contact(A, None, PHONE, None, False)  # a STOP withdrew shop A's consent
+    never = Contact(B, None, PHONE, None, None)  # shop B never had it
+    scope = audience([stopped, never], SHARED, PROFILES)
+    assert start_refs(scope, answering=None) == [A]
+    assert start_refs(scope, answering="shop-b") == [A, B]  # B's is the brand texted back
