@@ -11,7 +11,7 @@ from typing import Any
 from shared.topics import SHOP_EVENTS
 from tests.bench.broker import end_offsets_total
 from tests.bench.service import Ingest, cpu_seconds, wait_until_idle
-from tests.bench.vegeta import Attack, Report, attack
+from tests.bench.vegeta import Attack, CountAnswer, Report, attack
 
 WriteTargets = Callable[[Path, int], int]
 """Writes n requests' targets into a file; returns how many it wrote."""
@@ -77,24 +77,33 @@ def run_scenario(
     name: str,
     kafka: str,
     broker: int | None,
+    topic: str = SHOP_EVENTS.name,
+    role: str = "ingest",
+    count_answer: CountAnswer | None = None,
 ) -> Outcome:
-    """Warm up, then measure; targets are written while ingest is idle, never during a run."""
+    """Warm up, then measure; targets are written while ingest is idle, never during a run.
+
+    For another service than ingest: `topic` is where its records go, `role` its name among
+    the CPU shares, `count_answer` the records one of its answers stands for (default: the
+    events an ingest answer reports accepted).
+    """
+    count = count_answer or accepted_events
     settle_disk()
     wait_until_idle(ingest.pid)
-    before = end_offsets_total(kafka, SHOP_EVENTS.name)
+    before = end_offsets_total(kafka, topic)
     warm_targets = workdir / f"{name}-warmup.targets"
     write_targets(warm_targets, load.warmup_requests)
-    warm = _attack(warm_targets, load, load.warmup_requests)
+    warm = _attack(warm_targets, load, load.warmup_requests, count)
     measure_targets = workdir / f"{name}.targets"
-    count = write_targets(measure_targets, load.measured_requests(warm.report))
-    pids = {"ingest": ingest.pid} | ({"broker": broker} if broker else {})
-    cpu_before = {role: cpu_seconds(pid) for role, pid in pids.items()}
-    measured = _attack(measure_targets, load, count)
+    requests = write_targets(measure_targets, load.measured_requests(warm.report))
+    pids = {role: ingest.pid} | ({"broker": broker} if broker else {})
+    cpu_before = {who: cpu_seconds(pid) for who, pid in pids.items()}
+    measured = _attack(measure_targets, load, requests, count)
     elapsed = measured.report.duration_s
-    cpu = {role: (cpu_seconds(pid) - cpu_before[role]) / elapsed for role, pid in pids.items()}
+    cpu = {who: (cpu_seconds(pid) - cpu_before[who]) / elapsed for who, pid in pids.items()}
     cpu["vegeta"] = measured.cpu_s / elapsed
     wait_until_idle(ingest.pid, limit_s=20)  # what was in flight is published (or not) by now
-    growth = end_offsets_total(kafka, SHOP_EVENTS.name) - before
+    growth = end_offsets_total(kafka, topic) - before
     for path in (warm_targets, measure_targets):
         path.unlink()
     return Outcome(
@@ -115,7 +124,7 @@ def settle_disk() -> None:
     os.sync()
 
 
-def _attack(targets: Path, load: Load, requests: int) -> Attack:
+def _attack(targets: Path, load: Load, requests: int, count_answer: CountAnswer) -> Attack:
     """Send every target once; the time cap only guards against a stalled service."""
     expected_s = requests / load.rate if load.rate else load.measure_s
     return attack(
@@ -124,7 +133,7 @@ def _attack(targets: Path, load: Load, requests: int) -> Attack:
         max_workers=load.workers,
         max_duration_s=max(30.0, 4 * expected_s),
         request_timeout_s=load.request_timeout_s,
-        count_answer=accepted_events,
+        count_answer=count_answer,
     )
 
 

@@ -1,4 +1,5 @@
-"""The service under test: a bench shop, and `python -m services.ingest` as its own process.
+"""The services under test: a bench shop, `python -m services.ingest` and
+`python -m services.feedback` as their own processes, and the floor apps beside them.
 
 The bench uses the local stack's main database (the one `deploy/local/run.sh infra`
 migrates) with its secret key, not `nudge_test`: the test suite rebuilds that schema at the
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,9 +22,10 @@ from pydantic import SecretStr
 
 from shared.credentials import SecretBox
 from shared.db.engine import make_engine
-from shared.keyring import MasterKeyRing
+from shared.keyring import LinkKeys, MasterKeyRing
 from shared.settings import DatabaseSettings, SecretKeySettings
 from shared.tenancy import ShopCredentials, ShopRegistry
+from tests.support.feedback_process import MASTER_KEY_SETTINGS
 from tests.support.ingest_process import ingest_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +65,8 @@ def bench_shop(database_url: str) -> ShopCredentials:
 
 @dataclass(frozen=True)
 class Ingest:
+    """A service under test (ingest, feedback, or a floor app): its base URL and process."""
+
     url: str
     pid: int
 
@@ -89,6 +94,64 @@ def running_floor(kafka: str, log_path: Path, workers: int) -> Iterator[Ingest]:
     ]
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka}
     with ingest_process(env, log_path, argv) as (url, pid):
+        yield Ingest(url, pid)
+
+
+FEEDBACK_TWILIO_TOKEN = "bench-twilio-auth-token"
+"""The Twilio auth token the bench signs inbound texts with and feedback checks them with."""
+
+
+def at_own_url(module: str) -> tuple[str, str]:
+    """`python -c` arguments that run `module` with NUDGE_FEEDBACK_PUBLIC_URL set to the address
+    it listens on ("{port}" is filled in by ingest_process): what the bench signs with."""
+    return (
+        "-c",
+        "import os, runpy; os.environ['NUDGE_FEEDBACK_PUBLIC_URL'] = 'http://127.0.0.1:{port}'; "
+        f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)",
+    )
+
+
+def feedback_env(kafka: str, link_keys: LinkKeys, **settings: str) -> dict[str, str]:
+    """This environment without master keys or feedback settings of its own, plus the link keys,
+    the bench's Twilio token and `settings` (NUDGE_FEEDBACK_<NAME>)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in MASTER_KEY_SETTINGS and not k.startswith(("NUDGE_FEEDBACK_", "NUDGE_LINK_"))
+    }
+    feedback = {"twilio_auth_token": FEEDBACK_TWILIO_TOKEN, **settings}
+    return {
+        **env,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "NUDGE_LINK_KEYS": link_keys.to_text(),
+        **{f"NUDGE_FEEDBACK_{k.upper()}": v for k, v in feedback.items()},
+    }
+
+
+@contextmanager
+def running_feedback(
+    kafka: str, database_url: str, log_path: Path, link_keys: LinkKeys
+) -> Iterator[Ingest]:
+    """Start feedback as `nudge feedback` runs in the local stack (link keys only, a new index
+    group starting from the topics' end), its public URL its own address; stop it after."""
+    env = feedback_env(
+        kafka,
+        link_keys,
+        start_from="latest",
+        group_id=f"bench-feedback-{uuid.uuid4().hex[:12]}",
+    )
+    env["DATABASE_URL"] = database_url
+    argv = at_own_url("services.feedback")
+    with ingest_process(env, log_path, argv, port_setting="NUDGE_FEEDBACK_PORT") as (url, pid):
+        yield Ingest(url, pid)
+
+
+@contextmanager
+def running_feedback_floor(kafka: str, log_path: Path, link_keys: LinkKeys) -> Iterator[Ingest]:
+    """The floor app (tests/bench/feedback_floor.py), configured as the service is."""
+    env = feedback_env(kafka, link_keys)
+    argv = at_own_url("tests.bench.feedback_floor")
+    with ingest_process(env, log_path, argv, port_setting="NUDGE_FEEDBACK_PORT") as (url, pid):
         yield Ingest(url, pid)
 
 

@@ -18,6 +18,10 @@ from typing import Any
 import orjson
 
 from services.ingest.access import sign_shopify
+from shared import unsubscribe
+from shared.keyring import LinkKeys
+from shared.unsubscribe import Unsubscribe
+from tests.support import twilio
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOPIFY_ORDER_FIXTURE = ROOT / "tests" / "fixtures" / "shopify" / "orders_create.json"
@@ -169,3 +173,66 @@ def shopify_webhooks(
             "X-Shopify-API-Version": "2025-10",
         }
         yield target_line(url, headers, body)
+
+
+# --- feedback: Twilio's inbound SMS and RFC 8058's one-click --------------------------------
+
+FEEDBACK_SHOP = "bench-feedback"
+ONE_CLICK_BODY = b"List-Unsubscribe=One-Click"
+REPLY_TEXT = "Is the Ethiopia roast back in stock? I'd take two bags"
+SMS_MIX = (
+    "STOP",
+    REPLY_TEXT,
+    "STOP",
+    "START",
+    "STOP",
+    REPLY_TEXT,
+    "STOP",
+    "STOP",
+    REPLY_TEXT,
+    "STOP",
+)
+"""What the replies to a marketing text look like, ten at a time: mostly opt-outs, a few
+answers, fewer coming back. Every one acts on its contact: one record, one TwiML answer."""
+
+
+def feedback_customer(contact: int) -> str:
+    return f"c{contact:07d}"
+
+
+def feedback_phone(contact: int) -> str:
+    """A valid, dialable US number per contact (the directory keeps only such numbers)."""
+    return f"+1628{2_000_000 + contact}"
+
+
+def message_sid(run_id: str, n: int) -> str:
+    """A Twilio message sid (`SM` and 32 hex digits), unique per run and request."""
+    return f"SM{run_id[:8]}{n:024x}"
+
+
+def inbound_sms(
+    url: str, auth_token: str, counter: Counter, count: int, contacts: int
+) -> Iterator[bytes]:
+    """`count` inbound texts to `url`, as Twilio posts them (every parameter it sends, signed
+    over `url` with `auth_token`), each from the next contact's phone with a sid of its own
+    (a retried sid would be the same event), texts in the order of SMS_MIX."""
+    for _ in range(count):
+        n = counter.next()
+        sender = feedback_phone(n % contacts)
+        params = twilio.inbound(
+            sender, SMS_MIX[n % len(SMS_MIX)], message_sid=message_sid(counter.run_id, n)
+        )
+        body, headers = twilio.signed(url, params, auth_token)
+        yield target_line(url, headers, body.encode())
+
+
+def one_clicks(
+    base_url: str, keys: LinkKeys, counter: Counter, count: int, contacts: int
+) -> Iterator[bytes]:
+    """`count` one-click POSTs (RFC 8058, URL-encoded as Gmail and Yahoo send them), each to
+    the email unsubscribe link of the next contact (a repeat would change nothing)."""
+    headers = {"Content-Type": twilio.FORM}
+    for _ in range(count):
+        customer = feedback_customer(counter.next() % contacts)
+        token = unsubscribe.sign(keys, Unsubscribe(FEEDBACK_SHOP, customer, "email"))
+        yield target_line(f"{base_url}/u/{token}", headers, ONE_CLICK_BODY)
