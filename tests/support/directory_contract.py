@@ -130,3 +130,17 @@ class DirectoryContract(ABC):
         assert await directory.last_message([a, b], Channel.SMS) == new_sms
         assert await directory.last_message([a], Channel.SMS) == old_sms
         assert await directory.last_message([a, b], Channel.EMAIL) == newest_email
+
+    async def test_texted_gives_each_contact_of_a_phone_its_last_sms(self) -> None:
+        directory = self.directory()
+        phone = f"+3161{uuid.uuid4().int % 10**7:07d}"
+        a, b = ContactRef(unique("shop-a"), "c1"), ContactRef(unique("shop-b"), "c2")
+        await directory.record([ContactFacts(a, phone=phone), ContactFacts(b, phone=phone)], [])
+        older, newer = sent(a, at=T0), sent(a, at=T0 + timedelta(minutes=3))
+        email = sent(a, Channel.EMAIL, at=T0 + timedelta(minutes=9))
+        await directory.record([], [older, newer, email])
+        texted = await directory.texted(phone)
+        assert [(contact.ref, last) for contact, last in texted] == sorted(
+            [(a, newer), (b, None)], key=lambda pair: pair[0].shop_id
+        )
+        assert await directory.texted(f"+3161{uuid.uuid4().int % 10**7:07d}") == []

@@ -59,6 +59,12 @@ class MemoryDirectory:
     async def contacts_by_phone(self, phone: str) -> list[Contact]:
         return sorted((c for c in self._contacts.values() if c.phone == phone), key=_by_ref)
 
+    async def texted(self, phone: str) -> list[tuple[Contact, SentMessage | None]]:
+        return [
+            (contact, await self.last_message([contact.ref], Channel.SMS))
+            for contact in await self.contacts_by_phone(phone)
+        ]
+
     async def contacts_by_email(self, email: str) -> list[Contact]:
         wanted = email.lower()
         return sorted(

@@ -82,6 +82,11 @@ class Directory(Protocol):
         """Every contact, of any shop, with this E.164 number (callers keep shops apart)."""
         ...
 
+    async def texted(self, phone: str) -> list[tuple[Contact, SentMessage | None]]:
+        """Every contact with this E.164 number, each with the last SMS sent to it (None when
+        none was): what an inbound text needs, in one lookup."""
+        ...
+
     async def contacts_by_email(self, email: str) -> list[Contact]:
         """Every contact, of any shop, with this address (compared case-insensitively)."""
         ...

@@ -60,9 +60,23 @@ _MESSAGE_COLUMNS = (
 )
 
 
+_TEXTED = (
+    "SELECT c.shop_id, c.customer_id, c.email, c.phone, c.email_consent, c.sms_consent,"
+    " c.email_consent_at, c.sms_consent_at, m.message_id, m.channel, m.trigger_id,"
+    " m.campaign_id, m.transactional, m.provider_id, m.sent_at"
+    " FROM feedback_contacts c LEFT JOIN LATERAL ("
+    "  SELECT message_id, channel, trigger_id, campaign_id, transactional, provider_id, sent_at"
+    "  FROM feedback_messages WHERE shop_id = c.shop_id AND customer_id = c.customer_id"
+    "  AND channel = 'sms' ORDER BY sent_at DESC, message_id DESC LIMIT 1) m ON true"
+    " WHERE c.phone = :phone ORDER BY c.shop_id, c.customer_id"
+)
+
+
 class PostgresDirectory:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # Lookups are single statements: no transaction to begin and roll back around them.
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def record(
         self, contacts: Sequence[ContactFacts], messages: Sequence[SentMessage]
@@ -89,6 +103,10 @@ class PostgresDirectory:
             phone=phone,
         )
         return [_contact(row) for row in rows]
+
+    async def texted(self, phone: str) -> list[tuple[Contact, SentMessage | None]]:
+        rows = await self._rows(_TEXTED, phone=phone)
+        return [(_contact(row), _message(row) if row["message_id"] else None) for row in rows]
 
     async def contacts_by_email(self, email: str) -> list[Contact]:
         rows = await self._rows(
@@ -131,7 +149,7 @@ class PostgresDirectory:
         return _message(rows[0]) if rows else None
 
     async def _rows(self, statement: str, **params: Any) -> list[RowMapping]:
-        async with self._engine.connect() as conn:
+        async with self._reads.connect() as conn:
             result = await conn.execute(text(statement), params)
             return list(result.mappings())
 

@@ -44,7 +44,6 @@ from services.feedback.sms.webhook import Form, parse_form, require_form, signed
 from shared import twilio_signature
 from shared.events import EventEnvelope
 from shared.events.messages import DeliveryStatus
-from shared.events.shop import Channel
 from shared.events.types import PhoneE164
 from shared.http import problems
 from shared.http.body import read_capped
@@ -137,11 +136,10 @@ async def post_inbound(request: Request) -> Response:
     body = form.optional("Body", max_chars=5000) or ""  # a reply's text holds 5,000
     kind = keyword(body)
     phone = _phone(sender)
-    contacts = await _ask(p, lambda: p.directory.contacts_by_phone(phone)) if phone else []
-    scope = audience(contacts, _phone(to_number), p.sms)
-    last: SentMessage | None = None
-    if scope.contacts:
-        last = await _ask(p, lambda: p.directory.last_message(scope.refs, Channel.SMS))
+    texted = await _ask(p, lambda: p.directory.texted(phone)) if phone else []
+    scope = audience([contact for contact, _ in texted], _phone(to_number), p.sms)
+    in_scope = [sms for contact, sms in texted if sms is not None and contact in scope.contacts]
+    last = max(in_scope, key=lambda sms: (sms.sent_at, sms.message_id), default=None)
     label = kind.value if kind is not None else "reply"
     events: list[EventEnvelope] = []
     now = p.clock.now()
