@@ -95,8 +95,8 @@ def facts_from(event: ShopEvent | FeedbackEvent | MessageEvent) -> Facts:
     if isinstance(event, fb.ConsentWithdrawnEvent | fb.ConsentGrantedEvent):
         granted = isinstance(event, fb.ConsentGrantedEvent)
         return _consent(ref, event.data.channel, ConsentFact(granted, event.time), data)
-    if isinstance(event, fb.ComplaintReceivedEvent):
-        return _contact(ref, None, None, ConsentFact(False, event.time), None)
+    # A complaint is a suppression (services/feedback/bounces/), not a consent statement: the
+    # preference page must not tell a customer who never unsubscribed that they did.
     if isinstance(event, MessageSentEvent) and (channel := event.data.channel) is not None:
         update = event.data
         sent = SentMessage(

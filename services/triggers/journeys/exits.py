@@ -12,14 +12,30 @@ from collections.abc import Callable
 from services.triggers.campaigns.model import Campaign, ExitRule
 from services.triggers.journeys.state import CustomerState, Journey
 
+_OPTED_OUT = ExitRule.OPTED_OUT.value
+SUPPRESSED = "suppressed"
+"""Exit reason of a marketing journey whose every consented channel has its address
+suppressed (a complaint, a hard bounce, repeated soft bounces) until an operator clears it."""
 
-def has_marketing_consent(state: CustomerState, campaign: Campaign) -> bool:
-    consent = state.contact.consent
+
+def marketing_block(state: CustomerState, campaign: Campaign) -> str | None:
+    """Why a marketing campaign can reach the customer on none of its channels, or None.
+
+    A channel is usable when the customer consents to it (what they stated) and its address
+    is not suppressed: `opted_out` when no channel the campaign uses has consent, else
+    `suppressed`.
+    """
+    contact = state.contact
+    consented = False
     for channel in campaign.usable_channels:
-        known = consent.get(channel)
-        if known is not None and known.granted:
-            return True
-    return False
+        known = contact.consent.get(channel)
+        if known is None or not known.granted:
+            continue
+        suppression = contact.suppressions.get(channel)
+        if suppression is None or not suppression.blocks_marketing():
+            return None
+        consented = True
+    return SUPPRESSED if consented else _OPTED_OUT
 
 
 def _order_placed(journey: Journey, state: CustomerState) -> bool:
@@ -65,23 +81,22 @@ _TESTS: dict[ExitRule, Callable[[Journey, CustomerState], bool]] = {
     ExitRule.SEGMENT_EXITED: _segment_exited,
     ExitRule.REPURCHASED: _repurchased,
 }
-_OPTED_OUT = ExitRule.OPTED_OUT.value
 
 
 def exit_reason(journey: Journey, campaign: Campaign, state: CustomerState) -> str | None:
     """The rule that ends this journey now, if any.
 
-    Consent is tested for every marketing campaign whether or not `opted_out` is listed, and
-    never for transactional ones; a visitor's consent is unknown until identified, so parked
-    journeys wait for it. When several rules hold, the first in ExitRule's order is reported
-    (an order that also empties the cart is `order_placed`).
+    Consent and suppressions are tested for every marketing campaign whether or not
+    `opted_out` is listed (`opted_out` or `suppressed`, see `marketing_block`), and never for
+    transactional ones (dispatch decides those, and may fall back to another channel); a
+    visitor's consent is unknown until identified, so parked journeys wait for it. When several
+    rules hold, the first in ExitRule's order is reported (an order that also empties the cart
+    is `order_placed`).
     """
-    if (
-        not campaign.transactional
-        and state.customer_id is not None
-        and not has_marketing_consent(state, campaign)
-    ):
-        return _OPTED_OUT
+    if not campaign.transactional and state.customer_id is not None:
+        blocked = marketing_block(state, campaign)
+        if blocked is not None:
+            return blocked
     for rule in campaign.exit_tests:
         if _TESTS[rule](journey, state):
             return rule.value

@@ -1,5 +1,9 @@
 """Fold one event into the customer's facts (carts, views, orders, consent, segments...).
 
+Consent is only what the customer stated (the shop's profile, a subscription change, an
+opt-out or opt-in through feedback). What feedback reports about an address (a complaint, a
+hard bounce, repeated soft bounces) is a suppression, apart, until an operator clears it.
+
 Only facts here: journeys are entered, moved and closed in `decide.py`, from these facts, so
 that the same tests (exit rules) can run when the event arrives and again when a step fires.
 """
@@ -27,6 +31,8 @@ from services.triggers.journeys.state import (
     Json,
     OrderSummary,
     ProductPurchases,
+    Suppressed,
+    Suppression,
     View,
     epoch,
     keep_last,
@@ -60,6 +66,24 @@ def set_consent(state: CustomerState, channel: str, granted: bool, at: int) -> N
     known = state.contact.consent.get(channel)
     if known is None or at >= known.at:
         state.contact.consent[channel] = ChannelConsent(granted=granted, at=at)
+
+
+def suppress(state: CustomerState, channel: str, scope: str, reason: str, at: int) -> None:
+    """Record that feedback reported the channel's address unusable for `scope` (`all` or
+    `marketing`) at `at`; the newest report of a scope wins. It counts only while newer than
+    the last clearing (`Suppression.counts`): a report delivered again stays cleared."""
+    suppression = state.contact.suppressions.setdefault(channel, Suppression())
+    known = suppression.scopes.get(scope)
+    if known is None or at >= known.at:
+        suppression.scopes[scope] = Suppressed(at=at, reason=reason)
+
+
+def clear_suppressions(state: CustomerState, channel: str, at: int) -> None:
+    """An operator cleared the channel's address at `at`: every report up to then stops
+    counting, one after it still counts (a clearing that arrives late clears no newer one)."""
+    suppression = state.contact.suppressions.setdefault(channel, Suppression())
+    if suppression.cleared_at is None or at > suppression.cleared_at:
+        suppression.cleared_at = at
 
 
 def _customer(state: CustomerState, data: CustomerData) -> None:
@@ -255,13 +279,29 @@ def _granted(state: CustomerState, event: feedback.ConsentGrantedEvent) -> None:
     set_consent(state, event.data.channel.value, True, epoch(event.time))
 
 
+_EMAIL = "email"
+_ALL = feedback.SuppressionScope.ALL.value
+_MARKETING = feedback.SuppressionScope.MARKETING.value
+
+
 def _complaint(state: CustomerState, event: feedback.ComplaintReceivedEvent) -> None:
-    set_consent(state, "email", False, epoch(event.time))
+    reason = feedback.SuppressionReason.COMPLAINT.value
+    suppress(state, _EMAIL, _MARKETING, reason, epoch(event.time))
 
 
 def _bounced(state: CustomerState, event: feedback.EmailBouncedEvent) -> None:
     if event.data.kind is feedback.BounceKind.HARD:
-        set_consent(state, "email", False, epoch(event.time))
+        reason = feedback.SuppressionReason.HARD_BOUNCE.value
+        suppress(state, _EMAIL, _ALL, reason, epoch(event.time))
+
+
+def _address_suppressed(state: CustomerState, event: feedback.AddressSuppressedEvent) -> None:
+    data = event.data
+    suppress(state, _EMAIL, data.scope.value, data.reason.value, epoch(event.time))
+
+
+def _address_unsuppressed(state: CustomerState, event: feedback.AddressUnsuppressedEvent) -> None:
+    clear_suppressions(state, _EMAIL, epoch(event.time))
 
 
 def _sms_failed(state: CustomerState, event: feedback.SmsDeliveryFailedEvent) -> None:
@@ -306,6 +346,8 @@ HANDLERS: dict[str, Handler] = {
     "consent.granted": _granted,
     "complaint.received": _complaint,
     "email.bounced": _bounced,
+    "address.suppressed": _address_suppressed,
+    "address.unsuppressed": _address_unsuppressed,
     "sms.delivery_failed": _sms_failed,
     "survey.answered": _survey,
     "segment.entered": _segment_entered,

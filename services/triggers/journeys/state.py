@@ -4,14 +4,16 @@ It is the value of a changelogged table keyed `shop_id:customer_id`, read and wr
 event, so it is kept small and cheap to (de)serialise: plain dataclasses, times as UTC epoch
 seconds, shop data (cart lines, products) as the JSON the events carried, every list capped.
 
-The bytes (format 2) are a JSON array whose first element is the format version, then each
+The bytes (format 3) are a JSON array whose first element is the format version, then each
 field by position: every dataclass is a nested array in its field order (see `_dump_*` and
 `_load_*`, which must follow the dataclasses field for field; a test checks they do). Without
 the keys the JSON is smaller, and building the objects from rows is about twice as fast as
-from keyword dicts. Format 1 (a JSON object with the field names, `"v": 1`) is still read;
-anything else is refused with `UnsupportedStateVersion`. A change of the layout is a new
-version number, with a reader for the previous one kept here until every changelog is
-rewritten.
+from keyword dicts. Format 2 (the same without the contact's suppressions) and format 1 (a
+JSON object with the field names, `"v": 1`) are still read, and written back as 3; anything
+else is refused with `UnsupportedStateVersion`. A change of the layout is a new version
+number, with a reader for the previous one kept here until every changelog is rewritten.
+Formats 1 and 2 recorded a complaint or a hard bounce as email consent withdrawn; such a
+statement cannot be told from one the customer made, so it is read as it stands.
 Order of events is tracked by `seq` (one per applied event) rather than by timestamps, so
 "an order after the journey started" does not depend on the shops' clocks.
 """
@@ -19,14 +21,15 @@ Order of events is tracked by `seq` (one per applied event) rather than by times
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-STATE_VERSION = 2
-"""The format `to_bytes` writes; `from_bytes` reads this one and 1."""
+STATE_VERSION = 3
+"""The format `to_bytes` writes; `from_bytes` reads this one, 2 and 1."""
 MAX_SEEN_EVENTS = 64
 MAX_VIEWS = 10
 MAX_CARTS = 3
@@ -51,11 +54,50 @@ class ChannelConsent:
 
 
 @dataclass(slots=True, kw_only=True)
+class Suppressed:
+    """One scope of a channel's suppression: since when (the newest report of it) and why."""
+
+    at: int
+    reason: str
+    """`complaint`, `hard_bounce`, `soft_bounces`, ... (feedback's SuppressionReason)."""
+
+
+@dataclass(slots=True, kw_only=True)
+class Suppression:
+    """A channel's address that feedback reported unusable, until an operator clears it.
+
+    Not consent: the customer stated nothing. Ordered by event time as dispatch orders them
+    (`dispatch_suppressions`): a scope counts while it is newer than the last clearing, so a
+    report delivered again after a clearing changes nothing, and a clearing older than the
+    report clears nothing.
+    """
+
+    scopes: dict[str, Suppressed] = field(default_factory=dict)
+    """`all` (no message of any kind: a hard bounce, repeated soft bounces) and `marketing` (a
+    complaint) -> the newest report of it, cleared or not."""
+    cleared_at: int | None = None
+    """The newest clearing (`address.unsuppressed`), kept so that older reports stay cleared."""
+
+    def counts(self, scope: str) -> bool:
+        """As dispatch reads `dispatch_suppressions`: reported after the last clearing."""
+        found = self.scopes.get(scope)
+        return found is not None and (self.cleared_at is None or found.at > self.cleared_at)
+
+    def blocks_marketing(self) -> bool:
+        """Any scope counting keeps marketing off the channel (transactional mail is
+        dispatch's call: it skips an address suppressed for all mail, or falls back)."""
+        return any(self.counts(scope) for scope in self.scopes)
+
+
+@dataclass(slots=True, kw_only=True)
 class Contact:
     time_zone: str | None = None
     birthday: str | None = None
     """ISO date, as the shop sent it (validated by the event model)."""
     consent: dict[str, ChannelConsent] = field(default_factory=dict)
+    """What the customer stated, per channel; nothing else changes it."""
+    suppressions: dict[str, Suppression] = field(default_factory=dict)
+    """Per channel (`email` so far): what feedback reported about the address."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -190,10 +232,12 @@ class CustomerState:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CustomerState:
-        """Read format 2 or 1; raise UnsupportedStateVersion on any other."""
+        """Read format 3, 2 or 1; raise UnsupportedStateVersion on any other."""
         decoded = orjson.loads(raw)
         if isinstance(decoded, list) and decoded and decoded[0] == STATE_VERSION:
             return _load_state(decoded)
+        if isinstance(decoded, list) and decoded and decoded[0] == 2:
+            return _load_state(decoded, _load_contact_v2)
         if isinstance(decoded, dict) and decoded.get("v") == 1:
             return _state_v1(decoded)
         version = decoded[0] if isinstance(decoded, list) and decoded else None
@@ -213,12 +257,12 @@ class UnsupportedStateVersion(ValueError):
     def __init__(self, version: object) -> None:
         super().__init__(
             f"customer state in format {version!r}; this version reads formats "
-            f"{STATE_VERSION} and 1 only"
+            f"{STATE_VERSION}, 2 and 1 only"
         )
         self.version = version
 
 
-# Format 2: one JSON array per dataclass, fields in declaration order. The rows are built and
+# Format 3: one JSON array per dataclass, fields in declaration order. The rows are built and
 # unpacked by hand (no reflection, no keyword dicts): this is the hottest code of the worker.
 # Objects are made with __new__ and filled by tuple assignment, which also checks each row's
 # length (a row of the wrong size raises ValueError instead of shifting fields).
@@ -238,6 +282,10 @@ def _dump_state(s: CustomerState) -> list[Any]:
             contact.time_zone,
             contact.birthday,
             {k: [c.granted, c.at] for k, c in contact.consent.items()},
+            {
+                k: [{scope: [m.at, m.reason] for scope, m in c.scopes.items()}, c.cleared_at]
+                for k, c in contact.suppressions.items()
+            },
         ],
         [[c.cart_id, c.items, c.value, c.recovery_url, c.at] for c in s.carts],
         s.last_cart_add_seq,
@@ -282,7 +330,10 @@ def _dump_state(s: CustomerState) -> list[Any]:
     ]
 
 
-def _load_state(row: list[Any]) -> CustomerState:
+def _load_state(
+    row: list[Any], load_contact: Callable[[list[Any]], Contact] | None = None
+) -> CustomerState:
+    """`load_contact`: the contact's reader for an older format (the rest did not change)."""
     s: CustomerState = _new(CustomerState)
     s.v = STATE_VERSION
     (
@@ -304,7 +355,7 @@ def _load_state(row: list[Any]) -> CustomerState:
         campaigns,
         s.seen,
     ) = row
-    s.contact = _load_contact(contact)
+    s.contact = (load_contact or _load_contact)(contact)
     s.carts = [_load_cart(c) for c in carts]
     s.views = [_load_view(v) for v in views]
     s.orders = _load_orders(orders)
@@ -316,9 +367,33 @@ def _load_state(row: list[Any]) -> CustomerState:
 
 def _load_contact(row: list[Any]) -> Contact:
     c: Contact = _new(Contact)
+    c.time_zone, c.birthday, consent, suppressions = row
+    c.consent = {k: _load_consent(v) for k, v in consent.items()}
+    c.suppressions = {k: _load_suppression(v) for k, v in suppressions.items()}
+    return c
+
+
+def _load_contact_v2(row: list[Any]) -> Contact:
+    """Format 2's contact: no suppressions (it kept a complaint or a hard bounce as consent
+    withdrawn, which stays as it was: nothing in the state tells it from the customer's own)."""
+    c: Contact = _new(Contact)
     c.time_zone, c.birthday, consent = row
     c.consent = {k: _load_consent(v) for k, v in consent.items()}
+    c.suppressions = {}
     return c
+
+
+def _load_suppression(row: list[Any]) -> Suppression:
+    s: Suppression = _new(Suppression)
+    scopes, s.cleared_at = row
+    s.scopes = {k: _load_suppressed(v) for k, v in scopes.items()}
+    return s
+
+
+def _load_suppressed(row: list[Any]) -> Suppressed:
+    m: Suppressed = _new(Suppressed)
+    m.at, m.reason = row
+    return m
 
 
 def _load_consent(row: list[Any]) -> ChannelConsent:

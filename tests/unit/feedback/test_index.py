@@ -131,3 +131,11 @@ async def test_a_poll_is_stored_and_its_bad_records_parked_on_their_own_topics()
         "feedback.events.dlq.v1",
         "shop.events.dlq.v1",
     ]
+
+
+def test_a_complaint_is_not_a_consent_statement() -> None:
+    raw = {
+        **shop_event("complaint.received", {"email": "ada@example.com"}),
+        "source": "/services/feedback",
+    }
+    assert not facts_from(parse_feedback_event(orjson.dumps(raw)))

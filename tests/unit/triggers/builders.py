@@ -87,13 +87,25 @@ def consent_withdrawn(when: datetime, channel: str) -> Any:
     return _envelope(feedback.ConsentWithdrawnEvent, data, when)
 
 
-def complaint(when: datetime) -> Any:
-    return _envelope(feedback.ComplaintReceivedEvent, {"email": "a@example.com"}, when)
+def complaint(when: datetime, **who: Any) -> Any:
+    return _envelope(feedback.ComplaintReceivedEvent, {"email": "a@example.com"}, when, **who)
 
 
-def hard_bounce(when: datetime) -> Any:
+def hard_bounce(when: datetime, **who: Any) -> Any:
     data = {"email": "a@example.com", "kind": "hard"}
-    return _envelope(feedback.EmailBouncedEvent, data, when)
+    return _envelope(feedback.EmailBouncedEvent, data, when, **who)
+
+
+def address_suppressed(
+    when: datetime, scope: str = "all", reason: str = "soft_bounces", **who: Any
+) -> Any:
+    data = {"email": "a@example.com", "scope": scope, "reason": reason, "detail": "3 in 7d"}
+    return _envelope(feedback.AddressSuppressedEvent, data, when, **who)
+
+
+def address_unsuppressed(when: datetime, **who: Any) -> Any:
+    data = {"email": "a@example.com", "actor": "ops", "reason": "mailbox fixed"}
+    return _envelope(feedback.AddressUnsuppressedEvent, data, when, **who)
 
 
 def item(

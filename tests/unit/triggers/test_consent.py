@@ -1,4 +1,6 @@
-"""Consent snapshot: every source of opt-in and opt-out, and stale statements ignored."""
+"""Consent snapshot: every source of opt-in and opt-out, and stale statements ignored.
+
+Complaints and bounces are not consent: test_suppressions.py."""
 
 from __future__ import annotations
 
@@ -10,12 +12,10 @@ from tests.unit.triggers.builders import (
     T0,
     at,
     cart_updated,
-    complaint,
     consent_withdrawn,
     consenting_customer,
     customer_updated,
     exits,
-    hard_bounce,
     open_journeys,
 )
 
@@ -26,13 +26,6 @@ EMAIL_ONLY = parse_campaigns(
     "acme.yaml",
     base=_default_source(),
 )
-
-
-def test_a_complaint_or_a_hard_bounce_withdraws_email() -> None:
-    for event in (complaint(at(minutes=1)), hard_bounce(at(minutes=1))):
-        customer = consenting_customer(EMAIL_ONLY)
-        customer.send(cart_updated(T0))
-        assert exits(customer.send(event), CART) == ["opted_out"]
 
 
 def test_an_sms_stop_only_ends_journeys_that_cannot_use_email() -> None:

@@ -1,4 +1,5 @@
-"""The state's bytes: format 2 (positional, versioned), format 1 still read, others refused."""
+"""The state's bytes: format 3 (positional, versioned), formats 2 and 1 still read and written
+back as 3, others refused."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from services.triggers.journeys.state import (
     Orders,
     OrderSummary,
     ProductPurchases,
+    Suppressed,
+    Suppression,
     UnsupportedStateVersion,
     View,
 )
@@ -40,6 +43,15 @@ def full_state() -> CustomerState:
             consent={
                 "email": ChannelConsent(granted=True, at=101),
                 "sms": ChannelConsent(granted=False, at=102),
+            },
+            suppressions={
+                "email": Suppression(
+                    scopes={
+                        "all": Suppressed(at=117, reason="hard_bounce"),
+                        "marketing": Suppressed(at=118, reason="complaint"),
+                    },
+                    cleared_at=116,
+                )
             },
         ),
         carts=[
@@ -113,6 +125,8 @@ def test_each_row_has_one_element_per_field() -> None:
     journeys, campaigns = row[14], row[15]
     assert len(contact) == len(fields(Contact))
     assert len(contact[2]["email"]) == len(fields(ChannelConsent))
+    assert len(contact[3]["email"]) == len(fields(Suppression))
+    assert len(contact[3]["email"][0]["all"]) == len(fields(Suppressed))
     assert len(carts[0]) == len(fields(Cart))
     assert len(views[0]) == len(fields(View))
     assert len(orders) == len(fields(Orders))
@@ -122,21 +136,71 @@ def test_each_row_has_one_element_per_field() -> None:
     assert len(campaigns["abandoned_cart"]) == len(fields(CampaignMark))
 
 
+def without_suppressions() -> CustomerState:
+    """`full_state` as formats 1 and 2 could hold it (they knew no suppressions)."""
+    state = full_state()
+    state.contact.suppressions = {}
+    return state
+
+
 def format_1(state: CustomerState) -> bytes:
-    """What the previous version wrote: the dataclasses as JSON objects, `"v": 1`."""
+    """What version 1 wrote: the dataclasses as JSON objects, `"v": 1`."""
     as_object = orjson.loads(orjson.dumps(state))
     as_object["v"] = 1
+    del as_object["contact"]["suppressions"]
     return orjson.dumps(as_object)
 
 
-@pytest.mark.parametrize("make", [full_state, busy_customer])
+def format_2(state: CustomerState) -> bytes:
+    """What version 2 wrote: format 3 without the contact's suppressions."""
+    assert not state.contact.suppressions
+    row: list[Any] = orjson.loads(state.to_bytes())
+    row[0] = 2
+    row[5] = row[5][:3]
+    return orjson.dumps(row)
+
+
+FORMAT_2_WRITTEN = (
+    b'[2,"acme","c1",null,3,[null,null,{"email":[false,1803902460],"sms":[true,1801310400]}],'
+    b'[["cart-1",[{"product_id":"p1","title":"Product p1","category":"coffee","price":'
+    b'{"amount":"10.00","currency":"EUR"},"image_url":"https://shop.example/p1.jpg",'
+    b'"quantity":1}],{"amount":"10.00","currency":"EUR"},"https://shop.example/cart/cart-1",'
+    b"1803902400]],2,[],[0,null,null,0,{},[],[],[]],[],[],0,[],"
+    b'[["abandoned_cart","golden-cart",2,1803902400,1803902400,0,1803904200,"cart-1",null,null,'
+    b'null,null,null]],{"welcome":[1801310400,["golden-created"]],"abandoned_cart":'
+    b'[1803902400,["golden-cart"]]},[226177520429303,182304347430247,142205840261868]]'
+)
+"""Bytes the format-2 writer produced (before this version): a customer with an open cart
+journey, whose complaint that version recorded as email consent withdrawn."""
+
+
+@pytest.mark.parametrize("make", [without_suppressions, busy_customer])
 def test_format_1_is_still_read(make: Any) -> None:
     state = make()
     assert CustomerState.from_bytes(format_1(state)) == state
     assert CustomerState.from_bytes(format_1(state)).to_bytes() == state.to_bytes()
 
 
-def test_format_2_is_smaller_than_format_1() -> None:
+@pytest.mark.parametrize("make", [without_suppressions, busy_customer])
+def test_format_2_is_still_read(make: Any) -> None:
+    state = make()
+    assert CustomerState.from_bytes(format_2(state)) == state
+
+
+def test_a_format_2_state_is_read_as_it_was_and_rewritten_as_3() -> None:
+    old: list[Any] = orjson.loads(FORMAT_2_WRITTEN)
+    state = CustomerState.from_bytes(FORMAT_2_WRITTEN)
+    assert state.contact.consent["email"] == ChannelConsent(granted=False, at=1803902460)
+    assert state.contact.suppressions == {}  # the complaint stays a withdrawal: see state.py
+    assert [j.journey_id for j in state.journeys] == ["golden-cart"]
+    new: list[Any] = orjson.loads(state.to_bytes())
+    assert new[0] == STATE_VERSION == 3
+    assert new[5] == [*old[5], {}]
+    assert new[1:5] == old[1:5] and new[6:] == old[6:]
+    assert CustomerState.from_bytes(state.to_bytes()) == state
+
+
+def test_the_positional_format_is_smaller_than_format_1() -> None:
     state = busy_customer()
     assert len(state.to_bytes()) < 0.85 * len(format_1(state))
 
@@ -144,14 +208,14 @@ def test_format_2_is_smaller_than_format_1() -> None:
 @pytest.mark.parametrize(
     ("raw", "version"),
     [
-        (b'[3,"acme"]', 3),
+        (b'[4,"acme"]', 4),
         (b'{"v":7,"shop_id":"acme"}', 7),
         (b"[]", None),
         (b'"a string"', None),
     ],
 )
 def test_other_formats_are_refused_by_name(raw: bytes, version: object) -> None:
-    with pytest.raises(UnsupportedStateVersion, match="reads formats 2 and 1") as refused:
+    with pytest.raises(UnsupportedStateVersion, match="reads formats 3, 2 and 1") as refused:
         CustomerState.from_bytes(raw)
     assert refused.value.version == version
 

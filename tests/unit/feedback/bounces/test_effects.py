@@ -57,7 +57,7 @@ async def test_a_hard_bounce_or_a_complaint_ends_email_only_marketing_journeys()
         (event,) = await _published(ses)
         customer = consenting_customer(EMAIL_ONLY)
         customer.send(cart_updated(T0))
-        assert exits(customer.send(event), CART) == ["opted_out"]
+        assert exits(customer.send(event), CART) == ["suppressed"]
         facts = facts_from(event)
         assert facts is not None
         assert [(a.address, a.scope) for a in facts.addresses] == [("a@example.com", scope)]
