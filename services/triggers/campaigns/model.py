@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from services.triggers.campaigns.durations import Duration, parse_duration
+from shared.events.feedback import SurveyKind
 from shared.events.segments import SegmentId
 from shared.events.shop import Channel, ShipmentStatus
 from shared.events.triggers import CampaignId, FallbackRule, StepId, TemplateId
@@ -92,6 +93,8 @@ class Step(ConfigModel):
     variants: Annotated[list[Variant], Field(max_length=10)] = Field(default_factory=list)
     condition: Condition | None = None
     recommendations: Strategy | None = None
+    survey: SurveyKind | None = None
+    """Ask for a CSAT (1-5) or NPS (0-10) answer: the message carries a signed survey link."""
 
 
 def _reentry(value: object) -> object:

@@ -38,6 +38,15 @@ def test_the_request_goes_out_when_the_parcel_arrives_not_before() -> None:
     assert fire.data.due_at == at(days=2)
     assert fire.data.journey_id == "order:o-1"
     assert fire.data.context.order is not None and fire.data.context.order.order_id == "o-1"
+    assert fire.data.survey == "csat"  # the default request asks for a CSAT answer
+
+
+def test_a_step_without_a_survey_asks_for_none() -> None:
+    customer = consenting_customer(LATER)
+    customer.send(order_placed(T0))
+    customer.send(delivered(at(days=2)))
+    (fire,) = fires(customer.send(delivered(at(days=2, hours=2), shipment_id="s-9")), REVIEW)
+    assert fire.data.survey is None
 
 
 def test_one_request_per_order_even_with_several_parcels() -> None:
