@@ -21,7 +21,9 @@ from shared.events import (
     TRIGGER_EVENT,
     DeadLetter,
 )
+from shared.events.conversions import CONVERSION_EVENT
 from shared.topics import (
+    CONVERSIONS,
     DEAD_LETTER_TOPIC_NAMES,
     FEEDBACK_EVENTS,
     MESSAGES_STATUS,
@@ -63,6 +65,7 @@ def published_documents() -> dict[Path, str]:
         (SEGMENTS_CHANGES, SEGMENT_EVENT.json_schema()),
         (FEEDBACK_EVENTS, FEEDBACK_EVENT.json_schema()),
         (MESSAGES_STATUS, MESSAGE_EVENT.json_schema()),
+        (CONVERSIONS, CONVERSION_EVENT.json_schema()),
         # Every dead-letter topic holds the same record: one file each, named after the topic.
         *(
             (topic_by_name(name), DeadLetter.model_json_schema())

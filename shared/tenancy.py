@@ -77,6 +77,31 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class ApiKeySnapshot:
+    """What checking API keys needs, and nothing sealed: read without the master keys, by
+    services that must never hold them (the feedback service's reports)."""
+
+    key_hashes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """key id -> (shop id, SHA-256 of the key), only keys that have not expired."""
+    shop_names: dict[str, str] = field(default_factory=dict)
+    """shop id -> its display name."""
+
+
+async def load_api_keys(engine: AsyncEngine) -> ApiKeySnapshot:
+    """Every live API key's hash and shop, and the shops' names (no secret is read)."""
+    now = _now()
+    live = ApiKeyRow.expires_at.is_(None) | (ApiKeyRow.expires_at > now)
+    async with engine.connect() as conn:
+        keys = await conn.execute(
+            select(ApiKeyRow.key_id, ApiKeyRow.shop_id, ApiKeyRow.key_hash).where(live)
+        )
+        hashes = {key_id: (shop_id, key_hash) for key_id, shop_id, key_hash in keys}
+        shops = await conn.execute(select(ShopRow.shop_id, ShopRow.name))
+        names = {shop_id: name for shop_id, name in shops}
+    return ApiKeySnapshot(key_hashes=hashes, shop_names=names)
+
+
 SEALED_COLUMNS = (
     "webhook_secret_sealed",
     "previous_webhook_secret_sealed",

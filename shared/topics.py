@@ -113,6 +113,17 @@ FEEDBACK_EVENTS = TopicSpec(
     key=CUSTOMER_KEY,
     description="Replies, opt-outs, survey answers, bounces and complaints.",
 )
+CONVERSIONS = TopicSpec(
+    name="conversions.v1",
+    partitions=12,
+    cleanup_policy="delete",
+    retention_ms=30 * DAY_MS,
+    key=CUSTOMER_KEY,
+    description=(
+        "Orders credited to the message that led to them (last touch: a click, open or "
+        "delivery within the shop's window), with the revenue; at most one per order."
+    ),
+)
 
 
 def _dead_letters_of(source: TopicSpec) -> TopicSpec:
@@ -139,6 +150,7 @@ CONSUMED_TOPICS: Final = (
     TRIGGERS_COMMANDS,
     TRIGGERS_FIRED,
     MESSAGES_STATUS,
+    CONVERSIONS,
 )
 """Every topic a Nudge service consumes: each has a dead-letter topic of its own."""
 DEAD_LETTER_TOPICS: Final = {source.name: _dead_letters_of(source) for source in CONSUMED_TOPICS}
@@ -159,6 +171,7 @@ ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     MESSAGES_STATUS,
     MESSAGES_DLQ,
     FEEDBACK_EVENTS,
+    CONVERSIONS,
     *DEAD_LETTER_TOPICS.values(),
 )
 

@@ -41,6 +41,25 @@ class ConsentChange(Model):
     message: MessageRef | None = None
 
 
+CategoryId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+"""A shop's campaign category (`category:` in a campaign file, labelled in the shop's feedback
+file): what a customer may keep or drop on the preference page."""
+
+
+class CategoryPreference(Model):
+    """The customer chose whether to hear about one of the shop's campaign categories.
+
+    On every channel: it narrows marketing consent, never widens it (a category kept on a
+    channel without marketing consent sends nothing there). A category never stated is kept.
+    """
+
+    category: CategoryId
+    subscribed: bool
+    source: Annotated[str, Field(min_length=1, max_length=100)]
+    """How: `preference_center` so far."""
+    message: MessageRef | None = None
+
+
 class ReplyReceived(Model):
     """A free-text answer to a message (an SMS reply or an email reply)."""
 
@@ -56,7 +75,19 @@ class SurveyKind(StrEnum):
 
 
 class SurveyAnswered(Model):
-    """A CSAT (1-5) or NPS (0-10) answer, with optional free text and its tags."""
+    """A CSAT (1-5) or NPS (0-10) answer, with optional free text and its tags.
+
+    One answer counts per invitation: the message that asked (`message.message_id`, the
+    message whose survey link was followed or whose SMS was answered with a bare number). A
+    customer may answer again; the later answer replaces the earlier one. The rule every
+    consumer applies (the segmenter, reports: services/feedback/surveys/scores.py):
+    - a record whose envelope `id` was seen is a repeat of it (a double submit, a retried
+      webhook): ignored;
+    - among the records of one invitation, the one with the latest envelope `time` is the
+      answer (equal times: the greater `id`); the others are superseded, never added up;
+    - triggers need no such rule: any answer about the journey's order (`order_id`) ends its
+      review request.
+    """
 
     survey: SurveyKind
     score: Annotated[int, Field(ge=0, le=10)]
@@ -138,12 +169,48 @@ class SmsDeliveryFailed(Model):
     message: MessageRef | None = None
 
 
+class MachineReason(StrEnum):
+    """Why an open or a click is taken for a machine's (services/feedback/tracking/machines.py)."""
+
+    APPLE_PRIVACY_PROXY = "apple_privacy_proxy"
+    """An open fetched by Apple Mail Privacy Protection's proxy (a user agent of exactly
+    `Mozilla/5.0`): Apple fetches every pixel of every message, read or not."""
+    LISTED_NETWORK = "listed_network"
+    """From an address in `NUDGE_FEEDBACK_MACHINE_NETWORKS` (Apple's egress ranges, a
+    scanner's)."""
+    SCANNER = "scanner"
+    """A user agent of a link scanner (Safe Links, Proofpoint, Mimecast, Barracuda...), a
+    link preview (iMessage, Slack, WhatsApp...), a crawler or an HTTP library, or none."""
+    HEAD_REQUEST = "head_request"
+    """A HEAD request: a browser following a link sends GET."""
+    TOO_SOON = "too_soon"
+    """Within seconds of the email being sent: mail gateways scan on delivery, people are not
+    that fast."""
+    BURST = "burst"
+    """Another link of the same message was clicked less than a second before: scanners
+    follow every link at once, a person follows one."""
+
+
 class Engagement(Model):
     """An open or click that the provider or the tracking link reported."""
 
-    channel: Channel
+    channel: Channel | None = None
+    """The message's channel (opens: email); None for a click on a message the feedback
+    service's index does not know (yet), which the token alone cannot tell."""
     message: MessageRef
     url: Annotated[str, Field(max_length=2048)] | None = None
+    machine: bool = False
+    """Made by a machine, not a person (Apple Mail Privacy Protection fetching every pixel, a
+    link scanner following every link): recorded, but never engagement nor an attribution
+    touch."""
+    reason: MachineReason | None = None
+    """Why it is taken for a machine's (the tracking links always say); only with `machine`."""
+
+    @model_validator(mode="after")
+    def _reason_only_for_machines(self) -> Engagement:
+        if self.reason is not None and not self.machine:
+            raise ValueError("a machine reason is given only when machine is true")
+        return self
 
 
 class ConsentWithdrawnEvent(EventEnvelope):
@@ -154,6 +221,11 @@ class ConsentWithdrawnEvent(EventEnvelope):
 class ConsentGrantedEvent(EventEnvelope):
     type: Literal["consent.granted"] = "consent.granted"
     data: ConsentChange
+
+
+class CategoryPreferenceEvent(EventEnvelope):
+    type: Literal["category.preference_changed"] = "category.preference_changed"
+    data: CategoryPreference
 
 
 class ReplyReceivedEvent(EventEnvelope):
@@ -204,6 +276,7 @@ class MessageClickedEvent(EventEnvelope):
 FeedbackEvent = Annotated[
     ConsentWithdrawnEvent
     | ConsentGrantedEvent
+    | CategoryPreferenceEvent
     | ReplyReceivedEvent
     | SurveyAnsweredEvent
     | EmailBouncedEvent

@@ -16,7 +16,7 @@ from typing import Annotated, Final, Literal
 from pydantic import Field, TypeAdapter
 
 from shared.events.envelope import EventEnvelope
-from shared.events.feedback import SurveyKind
+from shared.events.feedback import CategoryId, SurveyKind
 from shared.events.name_ids import NameIds
 from shared.events.shop import Channel, Items, ProductRef, ShipmentStatus
 from shared.events.types import HttpUrl, Id, Model, Money, Timestamp
@@ -120,6 +120,8 @@ class TriggerFired(Model):
     due_at: Timestamp
     expires_at: Timestamp | None = None
     """After this moment the message is no longer worth sending (a cart reminder days late)."""
+    category: CategoryId | None = None
+    """The campaign's category: a customer who dropped it on the preference page gets none."""
     survey: SurveyKind | None = None
     """The step asks for an answer: dispatch signs a survey invitation (`links.survey`)."""
     context: TriggerContext = TriggerContext()
