@@ -1,15 +1,14 @@
 """Who is calling: API keys, Shopify HMACs and signed native requests, all constant-time.
 
 Credentials come from an in-memory snapshot of the shop registry, refreshed in the background,
-so the request path never waits on PostgreSQL.
+so the request path never waits on PostgreSQL (the API-key check and the snapshot's refresh are
+shared/http/api_keys.py's, which the feedback service's reports use too).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -17,20 +16,17 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-from shared.credentials import api_key_id, api_key_matches
 from shared.http import problems
+from shared.http.api_keys import INVALID_KEY, CredentialCache
 from shared.tenancy import AccessSnapshot, ShopAccess
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "Nudge-Signature"
-MISS_REFRESH_INTERVAL_S = 1.0
-MISS_REFRESH_TIMEOUT_S = 2.0
-FIRST_LOAD_WAIT_S = 5.0
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class Access:
+class Access(CredentialCache[AccessSnapshot]):
     def __init__(
         self,
         load: Callable[[], Awaitable[AccessSnapshot]],
@@ -39,87 +35,16 @@ class Access:
         signature_tolerance_s: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._load = load
-        self._refresh_s = refresh_s
+        super().__init__(load, refresh_s=refresh_s)
         self._tolerance_s = signature_tolerance_s
         self._clock = clock
-        self._snapshot: AccessSnapshot | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._loaded_at = 0.0
-        self._lock = asyncio.Lock()
-        self._miss_lock = asyncio.Lock()
-        self._loaded = asyncio.Event()
-
-    @property
-    def ready(self) -> bool:
-        return self._snapshot is not None
-
-    async def refresh(self) -> None:
-        async with self._lock:
-            self._snapshot = await self._load()
-            self._loaded_at = time.monotonic()
-            self._loaded.set()
-
-    async def refresh_on_miss(self) -> None:
-        """Reload when a credential is unknown: a shop added a moment ago works at once.
-
-        Concurrent misses share one reload, and reloads happen at most once a second, so a
-        flood of bad keys cannot become a flood of database queries (it only slows itself).
-        """
-        asked_at = time.monotonic()
-        async with self._miss_lock:
-            if self._loaded_at > asked_at:
-                return
-            wait = self._loaded_at + MISS_REFRESH_INTERVAL_S - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            try:
-                async with asyncio.timeout(MISS_REFRESH_TIMEOUT_S):
-                    await self.refresh()
-            except Exception:
-                log.exception("cannot refresh shop credentials")
-
-    async def start(self) -> None:
-        """Load the credentials before serving when the database answers soon enough (so a
-        freshly started worker does not refuse its first requests), else go on without."""
-        self._task = asyncio.create_task(self._refresh_forever())
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(FIRST_LOAD_WAIT_S):
-                await self._loaded.wait()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _refresh_forever(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception:  # keep serving with the last good snapshot
-                log.exception("cannot refresh shop credentials; keeping the previous ones")
-            await asyncio.sleep(self._refresh_s)
-
-    def _current(self) -> AccessSnapshot:
-        if self._snapshot is None:
-            raise problems.unavailable("shop credentials are not loaded yet", 2)
-        return self._snapshot
 
     async def shop_for_key(self, presented: str) -> ShopAccess:
         """The shop an API key belongs to, or a 401 that does not say which part was wrong."""
-        key_id = api_key_id(presented)
-        if key_id is None:
-            raise problems.unauthorized("invalid API key")
-        if key_id not in self._current().key_hashes:
-            await self.refresh_on_miss()
-        snapshot = self._current()
-        entry = snapshot.key_hashes.get(key_id)
-        if entry is None or not api_key_matches(presented, entry[1]):
-            raise problems.unauthorized("invalid API key")
-        shop = snapshot.shops.get(entry[0])
+        snapshot, shop_id = await self.owner_of(presented)
+        shop = snapshot.shops.get(shop_id)
         if shop is None:  # the key's shop is not in this snapshot yet
-            raise problems.unauthorized("invalid API key")
+            raise problems.unauthorized(INVALID_KEY)
         return shop
 
     async def shop_for_shopify(
@@ -139,9 +64,9 @@ class Access:
         if not shop_domain:
             raise problems.unauthorized("missing X-Shopify-Shop-Domain header")
         domain = shop_domain.strip().lower()
-        if domain not in self._current().shopify_domains:
+        if domain not in self.current().shopify_domains:
             await self.refresh_on_miss()
-        snapshot = self._current()
+        snapshot = self.current()
         shop_id = snapshot.shopify_domains.get(domain)
         shop = snapshot.shops.get(shop_id) if shop_id is not None else None
         if shop is None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ from services.ingest.access import SIGNATURE_HEADER, Access
 from services.ingest.intake import Intake, ItemResult
 from services.ingest.order_owners import OrderOwners
 from services.ingest.settings import IngestSettings
-from shared.http import problems
+from shared.http.api_keys import presented_key
 from shared.http.body import UnverifiedBodies
 from shared.http.routes import Handler, observing
 from shared.publisher import EventPublisher
@@ -50,24 +48,6 @@ observed: Callable[[str], Callable[[Handler], Handler]] = observing(
     metrics.REQUESTS, metrics.REQUEST_SECONDS
 )
 """Count and time the request, and render a raised Problem as its error answer."""
-
-
-def presented_key(request: Request) -> str:
-    """The API key: `Authorization: Bearer <key>`, or HTTP Basic with the key as user name
-    (how Segment's libraries send their write key)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    value = value.strip()
-    if scheme.lower() == "bearer" and value:
-        return value
-    if scheme.lower() == "basic" and value:
-        try:
-            user = base64.b64decode(value, validate=True).decode().partition(":")[0]
-        except (binascii.Error, ValueError):  # ValueError: non-ASCII in the header
-            raise problems.unauthorized("malformed Basic authorization") from None
-        if user:
-            return user
-    raise problems.unauthorized("missing API key: send 'Authorization: Bearer <key>'")
 
 
 async def authenticate(request: Request) -> ShopAccess:
