@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from services.triggers.campaigns.durations import Duration, parse_duration
-from shared.events.feedback import SurveyKind
+from shared.events.feedback import CategoryId, SurveyKind
 from shared.events.segments import SegmentId
 from shared.events.shop import Channel, ShipmentStatus
 from shared.events.triggers import CampaignId, FallbackRule, StepId, TemplateId
@@ -147,6 +147,9 @@ class Campaign(ConfigModel):
     enabled: bool = True
     transactional: bool = False
     """Order and delivery news: sent regardless of marketing consent, quiet hours and caps."""
+    category: CategoryId | None = None
+    """Marketing only: the shop's category (`tips`, `offers`...) that customers may drop on
+    the preference page; its label lives in the shop's feedback file."""
     entry: Entry
     steps: Annotated[list[Step], Field(min_length=1, max_length=10)]
     exit: list[ExitRule] = Field(default_factory=list)

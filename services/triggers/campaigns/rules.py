@@ -125,6 +125,8 @@ def _check_steps(campaign: Campaign) -> Iterator[Finding]:
 
 
 def _check_exits(campaign: Campaign) -> Iterator[Finding]:
+    if campaign.transactional and campaign.category is not None:
+        yield ("category",), "transactional messages have no category: customers cannot drop them"
     for index, rule in enumerate(campaign.exit):
         if rule is ExitRule.OPTED_OUT and campaign.transactional:
             yield ("exit", index), "transactional campaigns never exit for consent"

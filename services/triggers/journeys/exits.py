@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from services.triggers.campaigns.model import Campaign, ExitRule
-from services.triggers.journeys.state import CustomerState, Journey
+from services.triggers.journeys.state import CustomerState, Journey, category_key
 
 _OPTED_OUT = ExitRule.OPTED_OUT.value
 SUPPRESSED = "suppressed"
@@ -23,9 +23,14 @@ def marketing_block(state: CustomerState, campaign: Campaign) -> str | None:
 
     A channel is usable when the customer consents to it (what they stated) and its address
     is not suppressed: `opted_out` when no channel the campaign uses has consent, else
-    `suppressed`.
+    `suppressed`. A campaign whose category the customer dropped is `opted_out` whatever the
+    channels.
     """
     contact = state.contact
+    if campaign.category is not None:
+        kept = contact.consent.get(category_key(campaign.category))
+        if kept is not None and not kept.granted:
+            return _OPTED_OUT
     consented = False
     for channel in campaign.usable_channels:
         known = contact.consent.get(channel)

@@ -34,6 +34,7 @@ from services.triggers.journeys.state import (
     Suppressed,
     Suppression,
     View,
+    category_key,
     epoch,
     keep_last,
 )
@@ -279,6 +280,11 @@ def _granted(state: CustomerState, event: feedback.ConsentGrantedEvent) -> None:
     set_consent(state, event.data.channel.value, True, epoch(event.time))
 
 
+def _category(state: CustomerState, event: feedback.CategoryPreferenceEvent) -> None:
+    data = event.data
+    set_consent(state, category_key(data.category), data.subscribed, epoch(event.time))
+
+
 _EMAIL = "email"
 _ALL = feedback.SuppressionScope.ALL.value
 _MARKETING = feedback.SuppressionScope.MARKETING.value
@@ -344,6 +350,7 @@ HANDLERS: dict[str, Handler] = {
     "subscription.changed": _subscription,
     "consent.withdrawn": _withdrawn,
     "consent.granted": _granted,
+    "category.preference_changed": _category,
     "complaint.received": _complaint,
     "email.bounced": _bounced,
     "address.suppressed": _address_suppressed,

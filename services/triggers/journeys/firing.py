@@ -100,6 +100,7 @@ def _fire(
         variant=variant.id if variant else None,
         due_at=utc(journey.due_at),
         expires_at=utc(journey.due_at + lateness),
+        category=campaign.category,
         survey=step.survey,
         context=build_context(state, journey, campaign, step, variant),
     )

@@ -25,6 +25,7 @@ INPUTS = frozenset(
         "order.placed",
         "subscription.changed",
         "consent.granted",
+        "category.preference_changed",
     }
 )
 """Events after which an occasion's date, time or eligibility may differ."""

@@ -53,6 +53,12 @@ class ChannelConsent:
     """When it was recorded: an older statement never overrides a newer one."""
 
 
+def category_key(category: str) -> str:
+    """A category's entry in `Contact.consent`: beside the channels, so that no new state
+    format is needed and an older statement never overrides a newer one there either."""
+    return f"category:{category}"
+
+
 @dataclass(slots=True, kw_only=True)
 class Suppressed:
     """One scope of a channel's suppression: since when (the newest report of it) and why."""
@@ -95,7 +101,9 @@ class Contact:
     birthday: str | None = None
     """ISO date, as the shop sent it (validated by the event model)."""
     consent: dict[str, ChannelConsent] = field(default_factory=dict)
-    """What the customer stated, per channel; nothing else changes it."""
+    """What the customer stated, per channel (`email`, `sms`) and per campaign category they
+    kept or dropped on the preference page (`category:<id>`, see `category_key`); nothing else
+    changes it."""
     suppressions: dict[str, Suppression] = field(default_factory=dict)
     """Per channel (`email` so far): what feedback reported about the address."""
 

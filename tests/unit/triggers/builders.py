@@ -87,6 +87,11 @@ def consent_withdrawn(when: datetime, channel: str) -> Any:
     return _envelope(feedback.ConsentWithdrawnEvent, data, when)
 
 
+def category_preference(when: datetime, category: str, subscribed: bool) -> Any:
+    data = {"category": category, "subscribed": subscribed, "source": "preference_center"}
+    return _envelope(feedback.CategoryPreferenceEvent, data, when)
+
+
 def complaint(when: datetime, **who: Any) -> Any:
     return _envelope(feedback.ComplaintReceivedEvent, {"email": "a@example.com"}, when, **who)
 
