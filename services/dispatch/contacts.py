@@ -12,11 +12,15 @@ it (`address.unsuppressed`, which also lifts the sender's own marks on that addr
 suppression counts while it is newer than the last clearing, so a bounce delivered again after
 a clearing changes nothing. `load` reads them with the contact: the sender honours them at
 send time, whatever was queued before.
+
+Campaign categories a customer dropped on the preference page (`category.preference_changed`)
+are kept per customer and category (`dispatch_category_preferences`), the newest choice
+winning; a marketing message of a dropped category is skipped as `opted_out`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -86,6 +90,8 @@ class ContactFacts:
     consent: dict[str, ConsentFact]
     undeliverable: dict[str, str]
     addresses: tuple[AddressFact, ...] = ()
+    categories: dict[str, ConsentFact] = field(default_factory=dict)
+    """Campaign categories the customer kept (granted) or dropped on the preference page."""
 
 
 def facts_from(event: ShopEvent | FeedbackEvent) -> ContactFacts | None:
@@ -96,6 +102,7 @@ def facts_from(event: ShopEvent | FeedbackEvent) -> ContactFacts | None:
     consent: dict[str, ConsentFact] = {}
     undeliverable: dict[str, str] = {}
     addresses: tuple[AddressFact, ...] = ()
+    categories: dict[str, ConsentFact] = {}
     data: Any = event.data
     if isinstance(event, shop_events.CustomerCreatedEvent | shop_events.CustomerUpdatedEvent):
         customer: CustomerData = data
@@ -114,6 +121,8 @@ def facts_from(event: ShopEvent | FeedbackEvent) -> ContactFacts | None:
         granted = isinstance(event, fb.ConsentGrantedEvent)
         fact = ConsentFact(granted, event.time, data.source, withdrawn=not granted)
         consent[data.channel.value] = fact
+    elif isinstance(event, fb.CategoryPreferenceEvent):
+        categories[data.category] = ConsentFact(data.subscribed, event.time, data.source)
     elif isinstance(event, fb.ComplaintReceivedEvent):
         addresses = (_suppressed(data.email, event.time, MARKETING, "complaint: marked as spam"),)
     elif isinstance(event, fb.EmailBouncedEvent):
@@ -136,7 +145,9 @@ def facts_from(event: ShopEvent | FeedbackEvent) -> ContactFacts | None:
             undeliverable[Channel.SMS.value] = f"permanent failure {data.error_code or ''}".strip()
     else:
         return None
-    return ContactFacts(event.shopid, event.customerid, fields, consent, undeliverable, addresses)
+    return ContactFacts(
+        event.shopid, event.customerid, fields, consent, undeliverable, addresses, categories
+    )
 
 
 ALL = "all"
@@ -259,14 +270,39 @@ async def record(conn: AsyncConnection, facts: list[ContactFacts]) -> None:
             else:
                 await conn.execute(_CLEAR, {**keys, "scopes": [ALL, MARKETING]})
                 await conn.execute(_CLEAR_MARKS, keys)
+        for category, stated in item.categories.items():
+            await conn.execute(
+                _CATEGORY,
+                {
+                    "shop_id": item.shop_id,
+                    "customer_id": item.customer_id,
+                    "category": category,
+                    "subscribed": stated.granted,
+                    "at": stated.at,
+                },
+            )
 
+
+_CATEGORY = text(
+    """
+INSERT INTO dispatch_category_preferences (shop_id, customer_id, category, subscribed, stated_at)
+VALUES (:shop_id, :customer_id, :category, :subscribed, :at)
+ON CONFLICT (shop_id, customer_id, category) DO UPDATE SET
+    subscribed = CASE WHEN EXCLUDED.stated_at >= dispatch_category_preferences.stated_at
+        THEN EXCLUDED.subscribed ELSE dispatch_category_preferences.subscribed END,
+    stated_at = GREATEST(EXCLUDED.stated_at, dispatch_category_preferences.stated_at)
+"""
+)
 
 _LOAD = text(
     """
 SELECT c.shop_id, c.customer_id, c.email, c.phone, c.first_name, c.last_name, c.locale,
        c.time_zone, c.preferred_channel, c.email_consent, c.email_undeliverable, c.sms_consent,
        c.sms_undeliverable, s.suppressed_all, s.suppressed_marketing, c.email_consent_source,
-       c.sms_consent_source
+       c.sms_consent_source,
+       ARRAY(SELECT p.category FROM dispatch_category_preferences p
+             WHERE p.shop_id = c.shop_id AND p.customer_id = c.customer_id
+               AND NOT p.subscribed) AS dropped_categories
 FROM contacts c
 LEFT JOIN LATERAL (
     SELECT max(d.reason) FILTER (WHERE d.scope = 'all') AS suppressed_all,
@@ -309,6 +345,7 @@ async def load(conn: AsyncConnection, keys: set[tuple[str, str]]) -> dict[tuple[
             locale=row["locale"],
             first_name=row["first_name"],
             last_name=row["last_name"],
+            dropped_categories=frozenset(row["dropped_categories"]),
         )
     return found
 

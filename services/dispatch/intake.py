@@ -192,7 +192,8 @@ def _effects(record: Record) -> Effects | None:
     engagement = None
     how = _ENGAGEMENT.get(type(event))
     ref = getattr(event.data, "message", None) if how is not None else None
-    if how is not None and ref is not None and ref.message_id is not None:
+    machine = getattr(event.data, "machine", False)  # Apple's proxy, a link scanner: no one
+    if how is not None and ref is not None and ref.message_id is not None and not machine:
         engagement = (how, ref.message_id, event.time)
     facts = contacts.facts_from(event)
     if facts is None and engagement is None:

@@ -45,3 +45,8 @@ OUTBOX = Counter(
     "records relayed from it later",
     ["event"],
 )
+SMS_UNTRACKED = Counter(
+    "nudge_dispatch_sms_untracked_total",
+    "SMS sent with their links untracked: tracked links (about 170 characters each) would "
+    "have made them longer than their template's max_segments",
+)

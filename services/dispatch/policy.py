@@ -57,6 +57,8 @@ class Contact:
     locale: str | None = None
     first_name: str | None = None
     last_name: str | None = None
+    dropped_categories: frozenset[str] = frozenset()
+    """Campaign categories the customer dropped on the preference page."""
 
     def channel(self, channel: Channel) -> ChannelState:
         return self.email if channel is Channel.EMAIL else self.sms
@@ -130,6 +132,9 @@ def plan_message(
 ) -> Plan:
     if trigger.expires_at is not None and now > trigger.expires_at:
         return Skip(SkipReason.EXPIRED, detail=f"expired at {trigger.expires_at.isoformat()}")
+    dropped = category_refusal(trigger, contact)
+    if dropped is not None:
+        return dropped
     order = [c for c in channel_order(trigger, contact, history, now) if has_template(c)]
     if not order:
         return Skip(SkipReason.NO_CHANNEL, detail="no template for any allowed channel")
@@ -189,6 +194,13 @@ def _unavailable(state: ChannelState, transactional: bool) -> tuple[SkipReason, 
     if not transactional and state.consent is not True:
         return consent_refusal(state)
     return None
+
+
+def category_refusal(trigger: TriggerFired, contact: Contact) -> Skip | None:
+    """A marketing message of a category the customer dropped: skipped on every channel."""
+    if trigger.transactional or trigger.category not in contact.dropped_categories:
+        return None
+    return Skip(SkipReason.OPTED_OUT, detail=f"category '{trigger.category}' dropped")
 
 
 def consent_refusal(state: ChannelState) -> tuple[SkipReason, str]:

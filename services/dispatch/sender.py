@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -28,11 +29,20 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.dispatch import contacts, message_log, metrics, outbox
+from services.dispatch import contacts, message_log, metrics, outbox, tracked_text
 from services.dispatch.contacts import OPTED_OUT, WITHDRAWN
+from services.dispatch.links import LinkSigner, finish_email
 from services.dispatch.message_log import CustomerHistory, MessageRow
 from services.dispatch.outbox import Outbound
-from services.dispatch.policy import Contact, Defer, Send, Skip, consent_refusal, plan_message
+from services.dispatch.policy import (
+    Contact,
+    Defer,
+    Send,
+    Skip,
+    category_refusal,
+    consent_refusal,
+    plan_message,
+)
 from services.dispatch.providers.base import SendError, SendResult, TransientSendError
 from services.dispatch.settings import DispatchSettings
 from services.dispatch.shop_profiles import ShopProfiles
@@ -43,6 +53,7 @@ from shared.clock import Clock
 from shared.events.messages import MessageStatus, MessageUpdate, SkipReason, message_id
 from shared.events.shop import Channel
 from shared.keyring import LinkKeys
+from shared.tracking_links import Tracked
 from shared.unsubscribe import Unsubscribe, sign
 
 log = logging.getLogger(__name__)
@@ -143,13 +154,15 @@ class Sender:
     statuses: Outlet
     settings: DispatchSettings
     link_keys: LinkKeys
-    """Sign the unsubscribe links (derived link keys only: never a master key)."""
+    """Sign the unsubscribe, survey and tracking links (derived link keys only: never a
+    master key)."""
     clock: Clock
     throttles: dict[Channel, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     circuits: dict[Channel, Circuit] = field(init=False)
     _calls: asyncio.Semaphore = field(init=False)
     _rounds: asyncio.Semaphore = field(init=False)
     _sending: set[asyncio.Task[None]] = field(init=False, default_factory=set)
+    _links: LinkSigner = field(init=False)
 
     def __post_init__(self) -> None:
         self.circuits = {
@@ -158,6 +171,11 @@ class Sender:
         }
         self._calls = asyncio.Semaphore(self.settings.in_flight)
         self._rounds = asyncio.Semaphore(self.settings.rounds_in_flight)
+        self._links = LinkSigner(
+            self.link_keys,
+            self.settings.public_url,
+            timedelta(days=self.settings.survey_ttl_days),
+        )
 
     async def run_round(self) -> int:
         """Process one batch; return how many messages were claimed (0: nothing was due).
@@ -272,20 +290,24 @@ class Sender:
         if isinstance(plan, Defer):
             return self._wait(row, plan.until, plan.reason, channel=plan.channel)
         try:
-            job = self._render(row, contact, plan)
+            job = self._render(row, contact, plan, now)
         except RenderError as exc:
             return self._skip(row, Skip(SkipReason.RENDER_ERROR, plan.channel, exc.reason))
         history.sent(row.journey_id, plan.channel, now, not fired.transactional)
         return job
 
-    def _render(self, row: MessageRow, contact: Contact, plan: Send) -> Job:
+    def _render(self, row: MessageRow, contact: Contact, plan: Send, now: datetime) -> Job:
         fired = row.trigger
         profile = self.shops.for_shop(row.shop_id)
+        the_id = message_id(row.trigger_id, plan.channel)
+        tracked = Tracked(row.shop_id, row.customer_id, the_id)
         unsubscribe = None
-        links = MessageLinks()
         if not fired.transactional:
             unsubscribe = self._unsubscribe_url(row, plan.channel)
-            links = MessageLinks(unsubscribe_url=unsubscribe)
+        links = MessageLinks(
+            unsubscribe_url=unsubscribe, survey_url=self._links.survey_url(fired, tracked, now)
+        )
+        track = self._links.tracker(tracked) if profile.tracking.clicks else None
         recipient = RecipientView(
             first_name=contact.first_name,
             last_name=contact.last_name,
@@ -294,26 +316,64 @@ class Sender:
             locale=contact.locale,
             time_zone=contact.time_zone,
         )
-        variables = render_variables(fired, recipient, profile.brand, links)
+        tracked_links = dataclasses.replace(links, track=track)
+        variables = render_variables(fired, recipient, profile.brand, tracked_links)
         rendered: RenderedEmail | RenderedSms
         if plan.channel is Channel.EMAIL:
             rendered = self.templates.render_email(
                 row.shop_id, fired.template_id, contact.locale, variables
             )
-        else:
+            pixel = self._links.pixel_url(tracked) if profile.tracking.opens else None
+            rendered = finish_email(rendered, track, pixel)
+        elif track is None:
             rendered = self.templates.render_sms(
                 row.shop_id, fired.template_id, contact.locale, variables
             )
+        else:
+            rendered = self._tracked_sms(row, contact, recipient, links, track)
         return Job(
             row=row,
             channel=plan.channel,
             address=plan.address,
-            message_id=message_id(row.trigger_id, plan.channel),
+            message_id=the_id,
             rendered=rendered,
             unsubscribe=unsubscribe,
             template_id=fired.template_id,
             locale=rendered.locale_used,
         )
+
+    def _tracked_sms(
+        self,
+        row: MessageRow,
+        contact: Contact,
+        recipient: RecipientView,
+        links: MessageLinks,
+        track: Callable[[str], str],
+    ) -> RenderedSms:
+        """The SMS with its links tracked, or untracked when tracked links (about 170
+        characters each: the signed token carries the target) would take it past its
+        template's `max_segments`: a click is worth less than an SMS part, and much less than
+        a message not sent. Counted (nudge_dispatch_sms_untracked_total)."""
+        fired = row.trigger
+        brand = self.shops.for_shop(row.shop_id).brand
+        tracked_links = dataclasses.replace(links, track=track)
+        try:
+            return self.templates.render_sms(
+                row.shop_id,
+                fired.template_id,
+                contact.locale,
+                render_variables(fired, recipient, brand, tracked_links),
+                finish=lambda body: tracked_text.rewrite(body, track),
+            )
+        except RenderError:
+            untracked = self.templates.render_sms(
+                row.shop_id,
+                fired.template_id,
+                contact.locale,
+                render_variables(fired, recipient, brand, links),
+            )
+            metrics.SMS_UNTRACKED.inc()
+            return untracked
 
     def _unsubscribe_url(self, row: MessageRow, channel: Channel) -> str:
         """The one-click link (RFC 8058) the feedback service answers at `/u/<token>`.
@@ -336,6 +396,9 @@ class Sender:
         assert row.channel is not None and row.address is not None
         if contact is None:
             return self._skip(row, Skip(SkipReason.NO_ADDRESS, row.channel, "contact removed"))
+        dropped = category_refusal(row.trigger, contact)
+        if dropped is not None:
+            return self._skip(row, Skip(dropped.reason, row.channel, dropped.detail))
         state = contact.channel(row.channel)
         if state.undeliverable is not None:  # a hard bounce or a refusal since the first try
             detail = f"{state.undeliverable} after an interrupted send"
@@ -348,7 +411,7 @@ class Sender:
             detail = f"{stated} after an interrupted send"
             return self._skip(row, Skip(reason, row.channel, detail))
         try:
-            return self._render(row, contact, Send(row.channel, row.address))
+            return self._render(row, contact, Send(row.channel, row.address), now)
         except RenderError as exc:
             return self._skip(row, Skip(SkipReason.RENDER_ERROR, row.channel, exc.reason))
 

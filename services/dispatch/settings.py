@@ -62,6 +62,9 @@ class DispatchSettings(BaseSettings):
     """Where the feedback service answers one-click unsubscribes (`/u/<token>`): https, as
     RFC 8058 and the mailbox providers require; plain http only on loopback (the local
     stack). Checked at start: a wrong one would fail every marketing email at send time."""
+    survey_ttl_days: int = Field(default=30, ge=1, le=366)
+    """How long a survey link (`/s/<token>`, signed into steps that ask for an answer) takes
+    answers: an answer months later says little, and a leaked link stops working."""
     claim_batch: int = Field(default=200, ge=1, le=5000)
     """Messages taken per round by one sender."""
     in_flight: int = Field(default=64, ge=1, le=1000)

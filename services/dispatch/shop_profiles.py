@@ -7,6 +7,7 @@ One YAML file per shop, `<shop_id>.yaml` in NUDGE_DISPATCH_SHOPS_DIR, validated 
     quiet_hours: {start: "21:00", end: "08:00"}     # marketing SMS, customer's time zone
     default_time_zone: Europe/Amsterdam              # for customers whose zone is unknown
     frequency_cap: {count: 1, hours: 16}             # marketing messages per channel
+    tracking: {clicks: true, opens: true}            # click tracking, the open pixel
 
 A shop without a file gets the defaults shown (brand named after the shop id).
 """
@@ -21,6 +22,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
+from services.dispatch.links import Tracking
 from services.dispatch.policy import ShopPolicy
 from services.dispatch.templates.variables import ShopBrand
 from shared.events.types import TimeZoneName
@@ -52,17 +54,29 @@ class FrequencyCap(_Strict):
     hours: Annotated[float, Field(gt=0, le=24 * 30)] = 16
 
 
+class TrackingFile(_Strict):
+    """Some markets require consent before tracking (an open pixel is a tracker under the
+    ePrivacy rules): such a shop turns either off."""
+
+    clicks: bool = True
+    """Links go through `/c/<token>` (the click is recorded, then the customer redirected)."""
+    opens: bool = True
+    """Emails carry the 1x1 pixel `/o/<token>.gif`."""
+
+
 class ShopFile(_Strict):
     brand: BrandFile = BrandFile()
     quiet_hours: QuietHours = QuietHours()
     default_time_zone: TimeZoneName = "UTC"
     frequency_cap: FrequencyCap = FrequencyCap()
+    tracking: TrackingFile = TrackingFile()
 
 
 @dataclass(frozen=True)
 class ShopProfile:
     brand: ShopBrand
     policy: ShopPolicy
+    tracking: Tracking = field(default_factory=Tracking)
 
 
 def _clock(text: str) -> time:
@@ -82,7 +96,8 @@ def _profile(shop_id: str, parsed: ShopFile, default_url: str | None = None) -> 
         cap_count=parsed.frequency_cap.count,
         cap_window=timedelta(hours=parsed.frequency_cap.hours),
     )
-    return ShopProfile(brand, policy)
+    tracking = Tracking(clicks=parsed.tracking.clicks, opens=parsed.tracking.opens)
+    return ShopProfile(brand, policy, tracking)
 
 
 @dataclass

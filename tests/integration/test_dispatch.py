@@ -122,6 +122,7 @@ class Shop:
         journey: str | None = None,
         variant: str | None = None,
         fired_at: datetime | None = None,
+        category: str | None = None,
     ) -> str:
         journey = journey or f"j-{uuid.uuid4().hex[:8]}"
         the_id = trigger_id(self.id, customer, campaign, journey, step)
@@ -149,6 +150,8 @@ class Shop:
         }
         if variant:
             data["variant"] = variant
+        if category:
+            data["category"] = category
         self._send(TRIGGERS_FIRED.name, customer, "trigger.fired", data, event_id=the_id, at=due)
         return the_id
 
@@ -277,6 +280,24 @@ def test_an_opt_out_recorded_before_the_send_wins_over_an_earlier_trigger(
     status = final_status(statuses, shop, fired)
     assert status.value["type"] == "message.skipped"
     assert emails_to(sinks, "c3@example.com") == []
+
+
+def test_a_category_dropped_on_the_preference_page_skips_its_messages_only(
+    dispatch: DispatchProcess, sinks: Sinks, shop: Shop, statuses: TopicWindow
+) -> None:
+    shop.customer("c-topics")
+    fired_at = datetime.now(UTC)
+    time.sleep(0.2)
+    dropped = {"category": "offers", "subscribed": False, "source": "preference_center"}
+    shop.feedback("c-topics", "category.preference_changed", dropped)
+    offer = shop.trigger("c-topics", category="offers", fired_at=fired_at)
+    skipped = final_status(statuses, shop, offer)
+    assert skipped.value["type"] == "message.skipped", skipped.value
+    assert skipped.value["data"]["reason"] == "opted_out: category 'offers' dropped"
+    tip = shop.trigger("c-topics", category="tips")
+    sent = final_status(statuses, shop, tip)
+    assert sent.value["type"] == "message.sent", sent.value
+    assert len(emails_to(sinks, "c-topics@example.com")) == 1
 
 
 def test_the_frequency_cap_skips_a_second_marketing_message(

@@ -9,7 +9,7 @@ is the message's (`locale_used`): dates, money and partials follow it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -124,10 +124,20 @@ class TemplateStore:
         )
 
     def render_sms(
-        self, shop_id: str, template_id: str, locale: str | None, variables: Mapping[str, Any]
+        self,
+        shop_id: str,
+        template_id: str,
+        locale: str | None,
+        variables: Mapping[str, Any],
+        *,
+        finish: Callable[[str], str] | None = None,
     ) -> RenderedSms:
+        """`finish` changes the body before it is measured (click tracking of the links the
+        template typed: services/dispatch/links.py), so the parts limit holds for what is sent."""
         chain_shop, key, entry = self._require(shop_id, template_id, "sms", locale)
         body = _tidy(self._render(chain_shop, key, entry, "sms", variables))
+        if finish is not None:
+            body = finish(body)
         size = measure(body)
         where = key.display(entry.parts["sms"])
         if not body:

@@ -65,6 +65,8 @@ class MessageLinks:
     survey_url: str | None = None
     """The short CSAT/NPS survey for review requests (signed per message by dispatch)."""
     track: Callable[[str], str] | None = None
+    """Click tracking (services/dispatch/links.py), applied to every link built here but the
+    unsubscribe and preferences links; None: the shop does not track clicks."""
 
 
 def render_variables(

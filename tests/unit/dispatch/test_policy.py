@@ -179,3 +179,19 @@ def test_an_opt_out_does_not_stop_transactional_messages() -> None:
     contact = Contact(sms=ChannelState("+31612345678", consent=False, withdrawn=True))
     fired = trigger(channels=["sms"], transactional=True, campaign_id="shipping_update")
     assert plan(fired, contact, templates=(Channel.SMS,)) == Send(Channel.SMS, "+31612345678")
+
+
+def test_a_dropped_category_is_opted_out_on_every_channel_but_not_transactional() -> None:
+    dropped = Contact(
+        email=BOTH.email,
+        sms=BOTH.sms,
+        time_zone=BOTH.time_zone,
+        dropped_categories=frozenset({"offers"}),
+    )
+    skip = plan(trigger(category="offers", channels=["email", "sms"]), dropped)
+    assert isinstance(skip, Skip) and skip.reason is SkipReason.OPTED_OUT
+    assert skip.detail == "category 'offers' dropped"
+    assert plan(trigger(category="tips"), dropped) == Send(Channel.EMAIL, "ada@example.com")
+    assert plan(trigger(), dropped) == Send(Channel.EMAIL, "ada@example.com")
+    receipt = trigger(category="offers", transactional=True)
+    assert plan(receipt, dropped) == Send(Channel.EMAIL, "ada@example.com")
