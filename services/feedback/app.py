@@ -10,12 +10,21 @@ from fastapi import FastAPI
 
 from services.feedback.openapi import build_openapi
 from services.feedback.parts import Parts
-from services.feedback.routes import health, ses, sms, unsubscribe
+from services.feedback.routes import (
+    health,
+    reports,
+    ses,
+    sms,
+    surveys,
+    tracking,
+    unsubscribe,
+)
 from shared.http import problems
 
 DESCRIPTION = """What customers and providers send back: one-click unsubscribes and preferences,
-SMS replies and delivery callbacks, email bounces and complaints. Each fact becomes a record on
-`feedback.events.v1`; a 2xx answer means the broker has it."""
+SMS replies and delivery callbacks, email bounces and complaints, survey answers. Each fact
+becomes a record on `feedback.events.v1`; a 2xx answer (a survey answer's 303) means the broker
+has it."""
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -35,7 +44,7 @@ def create_app(
     app.state.parts = parts
     app.state.checks = checks
     problems.install(app)
-    for module in (health, unsubscribe, sms, ses):
+    for module in (health, unsubscribe, sms, ses, surveys, tracking, reports):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

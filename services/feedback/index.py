@@ -1,4 +1,5 @@
-"""The directory's feed: contacts from shop events and feedback, sent messages from statuses.
+"""The directory's feed: contacts from shop events and feedback, sent messages from statuses,
+and the campaign steps that asked for a survey from the triggers' records.
 
 `facts_from` is the pure part (a parsed record in, what it says about contacts and messages
 out); `Indexer` reads a poll, writes its facts in one go (record by record when PostgreSQL
@@ -23,6 +24,7 @@ from services.feedback.directory import (
     ContactRef,
     Directory,
     SentMessage,
+    SurveyAsk,
 )
 from shared.db import errors as db_errors
 from shared.dead_letters import Parked, park
@@ -30,43 +32,60 @@ from shared.events import (
     FeedbackEvent,
     MessageEvent,
     ShopEvent,
+    TriggerEvent,
     parse_feedback_event,
     parse_message_event,
     parse_shop_event,
+    parse_trigger_event,
 )
 from shared.events import catalog as shop_events
 from shared.events import feedback as fb
 from shared.events.messages import MessageSentEvent
 from shared.events.shop import Channel, ConsentStatus, CustomerData, SubscriptionStatus
+from shared.events.triggers import TriggerFired, TriggerFiredEvent
 from shared.loop_producer import LoopProducer
 from shared.polls import Record, consume_once
-from shared.topics import FEEDBACK_EVENTS, MESSAGES_STATUS, SHOP_EVENTS
+from shared.topics import FEEDBACK_EVENTS, MESSAGES_STATUS, SHOP_EVENTS, TRIGGERS_FIRED
 
 log = logging.getLogger(__name__)
-TOPICS = (SHOP_EVENTS.name, MESSAGES_STATUS.name, FEEDBACK_EVENTS.name)
+TOPICS = (SHOP_EVENTS.name, MESSAGES_STATUS.name, FEEDBACK_EVENTS.name, TRIGGERS_FIRED.name)
 _PARSERS = {
     SHOP_EVENTS.name: parse_shop_event,
     MESSAGES_STATUS.name: parse_message_event,
     FEEDBACK_EVENTS.name: parse_feedback_event,
+    TRIGGERS_FIRED.name: parse_trigger_event,
 }
 
 
 @dataclass
 class Facts:
-    """What some records say: contact facts in order, and sent messages."""
+    """What some records say: contact facts in order, sent messages, survey asks."""
 
     contacts: list[ContactFacts] = field(default_factory=list)
     messages: list[SentMessage] = field(default_factory=list)
+    asks: list[SurveyAsk] = field(default_factory=list)
 
     def add(self, other: Facts) -> None:
         self.contacts += other.contacts
         self.messages += other.messages
+        self.asks += other.asks
 
     def __bool__(self) -> bool:
-        return bool(self.contacts or self.messages)
+        return bool(self.contacts or self.messages or self.asks)
 
 
-def facts_from(event: ShopEvent | FeedbackEvent | MessageEvent) -> Facts:
+def survey_order(fired: TriggerFired) -> str | None:
+    """The order a step's survey is about: the trigger's order, else its shipment's (a review
+    request is per delivered order; triggers end it when an answer names that order)."""
+    context = fired.context
+    if context.order is not None:
+        return context.order.order_id
+    if context.shipment is not None:
+        return context.shipment.order_id
+    return None
+
+
+def facts_from(event: ShopEvent | FeedbackEvent | MessageEvent | TriggerEvent) -> Facts:
     """What one event tells the directory (nothing for most events, or without a customer)."""
     if event.customerid is None:
         return Facts()
@@ -88,6 +107,7 @@ def facts_from(event: ShopEvent | FeedbackEvent | MessageEvent) -> Facts:
             customer.phone,
             consent.get(Channel.EMAIL),
             consent.get(Channel.SMS),
+            customer.locale,
         )
     if isinstance(event, shop_events.SubscriptionChangedEvent):
         granted = event.data.status is SubscriptionStatus.SUBSCRIBED
@@ -95,6 +115,9 @@ def facts_from(event: ShopEvent | FeedbackEvent | MessageEvent) -> Facts:
     if isinstance(event, fb.ConsentWithdrawnEvent | fb.ConsentGrantedEvent):
         granted = isinstance(event, fb.ConsentGrantedEvent)
         return _consent(ref, event.data.channel, ConsentFact(granted, event.time), data)
+    if isinstance(event, fb.CategoryPreferenceEvent):
+        fact = ConsentFact(event.data.subscribed, event.time)
+        return Facts([ContactFacts(ref, categories=((event.data.category, fact),))])
     # A complaint is a suppression (services/feedback/bounces/), not a consent statement: the
     # preference page must not tell a customer who never unsubscribed that they did.
     if isinstance(event, MessageSentEvent) and (channel := event.data.channel) is not None:
@@ -110,6 +133,9 @@ def facts_from(event: ShopEvent | FeedbackEvent | MessageEvent) -> Facts:
             sent_at=event.time,
         )
         return Facts(messages=[sent])
+    if isinstance(event, TriggerFiredEvent) and (survey := event.data.survey) is not None:
+        ask = SurveyAsk(event.id, ref, survey, survey_order(event.data), event.time)
+        return Facts(asks=[ask])
     return Facts()
 
 
@@ -119,8 +145,10 @@ def _contact(
     phone: str | None,
     email_consent: ConsentFact | None,
     sms_consent: ConsentFact | None,
+    locale: str | None = None,
 ) -> Facts:
-    return Facts(contacts=[ContactFacts(ref, email, phone, email_consent, sms_consent)])
+    facts = ContactFacts(ref, email, phone, email_consent, sms_consent, locale=locale)
+    return Facts(contacts=[facts])
 
 
 def _consent(ref: ContactRef, channel: Channel, fact: ConsentFact, data: object) -> Facts:
@@ -173,7 +201,7 @@ class Indexer:
         for _, facts in work:
             everything.add(facts)
         try:
-            await self.directory.record(everything.contacts, everything.messages)
+            await self.directory.record(everything.contacts, everything.messages, everything.asks)
             for record, _ in work:
                 metrics.INDEXED.labels(record.topic, "stored").inc()
             return []
@@ -183,7 +211,7 @@ class Indexer:
         refused = []
         for record, facts in work:
             try:
-                await self.directory.record(facts.contacts, facts.messages)
+                await self.directory.record(facts.contacts, facts.messages, facts.asks)
                 metrics.INDEXED.labels(record.topic, "stored").inc()
             except Exception as exc:
                 if not db_errors.is_permanent(exc):

@@ -29,7 +29,8 @@ POLLS_GIVEN_BACK = Counter(
 )
 SMS_INBOUND = Counter(
     "nudge_feedback_sms_inbound_total",
-    "Inbound texts by what they were (stop, start, help, reply) and what became of them "
+    "Inbound texts by what they were (stop, start, help, survey: a bare score answering a "
+    "survey, reply) and what became of them "
     "(published; unknown_phone: no shop knows the number; unattributed: a reply no one shop "
     "texted first)",
     ["kind", "outcome"],
@@ -46,4 +47,23 @@ SNS_MESSAGES = Counter(
     "or the SES kind: Bounce, Complaint, Delivery, other) and outcome (accepted, ignored, "
     "confirmed, logged, noted, forbidden: not provably from an allowed topic)",
     ["type", "outcome"],
+)
+TRACKED = Counter(
+    "nudge_feedback_tracked_total",
+    "Opens and clicks recorded, by kind (open, click), who (human, machine) and the machine's "
+    "reason (apple_privacy_proxy, listed_network, scanner, head_request, too_soon, burst; "
+    "empty for people); repeats within the hour included (they publish the same event id)",
+    ["kind", "who", "reason"],
+)
+TRACKING_LOST = Counter(
+    "nudge_feedback_tracking_lost_total",
+    "Opens and clicks not recorded: the broker did not acknowledge in time (the customer got "
+    "the pixel or the redirect all the same)",
+    ["kind"],
+)
+TRACKING_REFUSED = Counter(
+    "nudge_feedback_tracking_refused_total",
+    "Tracking requests refused: a token no key of the ring signed (why: token), or a signed "
+    "click target that is not an absolute http(s) URL (why: target)",
+    ["kind", "why"],
 )

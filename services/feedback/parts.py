@@ -6,18 +6,24 @@ hand them to `create_app`; `serve()` only runs and stops what was built here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.feedback import tagging
+from services.feedback.attribution.parts import AttributionParts
 from services.feedback.bounces.parts import BounceParts
 from services.feedback.directory import Directory
 from services.feedback.directory.postgres import PostgresDirectory
+from services.feedback.reports.parts import ReportParts
 from services.feedback.settings import FeedbackSettings
 from services.feedback.sms.profiles import SmsProfiles
+from services.feedback.surveys.tagger import NoTags, Tagger
+from services.feedback.tracking.bursts import RecentClicks
+from services.feedback.unsubscribe.categories import Category, load_categories
 from shared.clock import Clock, SystemClock, make_clock
 from shared.db.engine import make_engine
 from shared.events import EventEnvelope
@@ -54,6 +60,17 @@ class Parts:
     """The time events are stamped with (scaled in demos, as the other services' clocks)."""
     bounces: BounceParts = field(default_factory=BounceParts.in_memory)
     """SES bounces and complaints over SNS: signing certificates, suppressions (PostgreSQL)."""
+    recent_clicks: RecentClicks = field(default_factory=RecentClicks)
+    """The links of each message clicked in the last second, to tell a scanner's burst."""
+    attribution: AttributionParts = field(default_factory=AttributionParts.in_memory)
+    """Each shop's attribution policy, touches and conversions (PostgreSQL)."""
+    tagger: Tagger = field(default_factory=NoTags)
+    """Tags free text (survey comments, SMS replies) from the shop's keyword dictionary per
+    language; `bootstrap` loads services/feedback/tagging's (tests: NoTags unless given)."""
+    categories: Mapping[str, tuple[Category, ...]] = field(default_factory=dict)
+    """Each shop's campaign categories offered on the preference page (its feedback file)."""
+    reports: ReportParts = field(default_factory=ReportParts.in_memory)
+    """Reports: their store (PostgreSQL) and the shops' API keys (hashes only)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,10 @@ def bootstrap(
         sms=SmsProfiles.load(settings.shops_dir, settings.sms_brand, settings.sms_support),
         clock=make_clock(settings.time_scale, settings.clock_origin),
         bounces=BounceParts.from_settings(settings, engine),
+        attribution=AttributionParts.from_settings(settings, engine),
+        tagger=tagging.Tagger.load(settings.shops_dir, settings.tags_file),
+        categories=load_categories(settings.shops_dir),
+        reports=ReportParts.from_settings(settings, engine),
     )
     return Built(parts, publisher, engine, kafka)
 

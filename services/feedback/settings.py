@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SNS_TOPIC_ARN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$"
@@ -44,7 +44,11 @@ class FeedbackSettings(BaseSettings):
     every SMS webhook is refused (403)."""
     shops_dir: Path | None = None
     """Per-shop feedback files (`<shop_id>.yaml`); their `sms:` section holds the shop's
-    name, support contact, own sender number and STOP / START / HELP answers."""
+    name, support contact, own sender number and STOP / START / HELP answers, their
+    `language` and `tags:` section how free text is tagged (services/feedback/tagging/)."""
+    tags_file: Path | None = None
+    """The deployment's default tag dictionary, in place of the one shipped
+    (services/feedback/tagging/default.yaml, whose format it has); shop files change it."""
     sms_brand: Annotated[str, Field(min_length=1, max_length=60)] = "Nudge"
     """The name SMS answers carry when they concern no single shop (the shared number)."""
     sms_support: Annotated[str, Field(min_length=1, max_length=100)] | None = None
@@ -55,6 +59,18 @@ class FeedbackSettings(BaseSettings):
     time_scale: float = Field(default=1.0, gt=0, le=1_000_000)
     """Event time faster than the wall clock, as the other services' (demos, tests only)."""
     clock_origin: float | None = None
+    tracking_wait_s: float = Field(default=1.0, gt=0, le=10)
+    """How long an open or a click waits for the index and then for the broker before the
+    customer gets the pixel or the redirect regardless (the open or click is then counted as
+    lost): a click is worth less than the customer reaching the shop."""
+    machine_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = ()
+    """Addresses whose opens and clicks are a machine's (comma-separated CIDR ranges: Apple's
+    published egress ranges for Mail Privacy Protection, a mail gateway's). The client's
+    address is the connection's, or the X-Forwarded-For uvicorn trusts from
+    FORWARDED_ALLOW_IPS (the load balancer's address)."""
+    machine_after_send_s: float = Field(default=10.0, ge=0, le=3600)
+    """An email opened or clicked within this many seconds (of wall time) of being sent is
+    taken for a gateway scanning it on delivery, not a person."""
     sns_topic_arns: TopicArns = frozenset()
     """The SNS topics whose notifications are taken (comma-separated ARNs; the SES
     configuration's bounce and complaint topics). None: every SNS message is refused."""
@@ -75,6 +91,19 @@ class FeedbackSettings(BaseSettings):
     soft_bounce_limit: int = Field(default=3, ge=1, le=1000)
     """Transient bounces of one address, for one shop, within the window that suppress it."""
     soft_bounce_window_h: float = Field(default=168.0, gt=0, le=24 * 366)
+    credentials_refresh_s: float = Field(default=5.0, gt=0, le=3600)
+    """How often the shops' API keys (their hashes only) are read again for reports."""
+    report_max_days: int = Field(default=366, ge=1, le=3660)
+    """The longest period one report covers."""
+    report_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    """How long a report waits for PostgreSQL before it is answered 503 (Retry-After)."""
+
+    @field_validator("machine_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("sns_topic_arns", mode="before")
     @classmethod

@@ -15,7 +15,9 @@ from services.feedback.directory import (
     ContactRef,
     Directory,
     SentMessage,
+    SurveyAsk,
 )
+from shared.events.feedback import SurveyKind
 from shared.events.shop import Channel
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -57,6 +59,23 @@ class DirectoryContract(ABC):
         assert await directory.message(unique("m")) is None
         assert await directory.message_by_provider_id(unique("SM")) is None
         assert await directory.last_message([], Channel.SMS) is None
+
+    async def test_the_newest_choice_of_each_category_is_held(self) -> None:
+        directory = self.directory()
+        ref = ContactRef(unique("shop"), "c1")
+        other = ContactRef(ref.shop_id, "c2")
+        t0 = datetime(2026, 12, 1, tzinfo=UTC)
+        assert await directory.dropped_categories(ref) == frozenset()
+        dropped, kept = ConsentFact(False, t0), ConsentFact(True, t0 - timedelta(hours=1))
+        await directory.record(
+            [ContactFacts(ref, categories=(("offers", dropped), ("tips", dropped)))], []
+        )
+        await directory.record([ContactFacts(ref, categories=(("offers", kept),))], [])  # older
+        assert await directory.dropped_categories(ref) == {"offers", "tips"}
+        later = ConsentFact(True, t0 + timedelta(minutes=1))
+        await directory.record([ContactFacts(ref, categories=(("tips", later),))], [])
+        assert await directory.dropped_categories(ref) == {"offers"}
+        assert await directory.dropped_categories(other) == frozenset()
 
     async def test_addresses_merge_and_a_missing_one_keeps_what_is_held(self) -> None:
         directory = self.directory()
@@ -144,3 +163,61 @@ class DirectoryContract(ABC):
             [(a, newer), (b, None)], key=lambda pair: pair[0].shop_id
         )
         assert await directory.texted(f"+3161{uuid.uuid4().int % 10**7:07d}") == []
+
+    async def test_the_locale_is_kept_until_the_shop_gives_another(self) -> None:
+        directory = self.directory()
+        ref = ContactRef(unique("shop"), "c1")
+        await directory.record([ContactFacts(ref, locale="nl-NL")], [])
+        await directory.record([ContactFacts(ref, email="ada@example.com")], [])
+        contact = await directory.contact(ref)
+        assert contact is not None and contact.locale == "nl-NL"
+        await directory.record([ContactFacts(ref, locale="en-GB")], [])
+        contact = await directory.contact(ref)
+        assert contact is not None and contact.locale == "en-GB"
+
+    async def test_a_message_knows_the_survey_its_trigger_asked_for_in_either_order(self) -> None:
+        directory = self.directory()
+        phone = f"+3161{uuid.uuid4().int % 10**7:07d}"
+        ref = ContactRef(unique("shop"), "c1")
+        await directory.record([ContactFacts(ref, phone=phone)], [])
+        first = sent(ref, provider_id=unique("SM"))
+        asked_later = sent(ref, at=T0 + timedelta(minutes=1), provider_id=unique("SM"))
+        ask = SurveyAsk(first.trigger_id, ref, SurveyKind.CSAT, "o-1", T0)
+        await directory.record([], [first], [ask])  # the ask and its message together
+        await directory.record([], [asked_later])  # the message first, its ask after
+        assert (await directory.message(asked_later.message_id)) == asked_later
+        later_ask = SurveyAsk(asked_later.trigger_id, ref, SurveyKind.NPS, None, T0)
+        await directory.record([], [], [later_ask])
+        with_csat = dataclasses.replace(first, survey=SurveyKind.CSAT, order_id="o-1")
+        with_nps = dataclasses.replace(asked_later, survey=SurveyKind.NPS)
+        assert await directory.message(first.message_id) == with_csat
+        assert await directory.message_by_provider_id(first.provider_id or "") == with_csat
+        assert await directory.last_message([ref], Channel.SMS) == with_nps
+        assert await directory.texted(phone) == [((await directory.contact(ref)), with_nps)]
+
+    async def test_a_survey_ask_recorded_again_changes_nothing(self) -> None:
+        directory = self.directory()
+        ref = ContactRef(unique("shop"), "c1")
+        message = sent(ref)
+        ask = SurveyAsk(message.trigger_id, ref, SurveyKind.CSAT, "o-1", T0)
+        await directory.record([], [message], [ask])
+        await directory.record([], [], [dataclasses.replace(ask, order_id="o-2")])
+        found = await directory.message(message.message_id)
+        assert found is not None and found.order_id == "o-1"
+
+    async def test_a_message_takes_no_ask_of_another_customer(self) -> None:
+        directory = self.directory()
+        ref, other = ContactRef(unique("shop"), "c1"), ContactRef(unique("shop"), "c2")
+        message = sent(ref)
+        foreign = SurveyAsk(message.trigger_id, other, SurveyKind.NPS, "o-9", T0)
+        await directory.record([], [message], [foreign])
+        found = await directory.message(message.message_id)
+        assert found is not None and (found.survey, found.order_id) == (None, None)
+
+    async def test_what_a_message_is_recorded_with_about_surveys_is_not_kept(self) -> None:
+        directory = self.directory()
+        ref = ContactRef(unique("shop"), "c1")
+        claimed = dataclasses.replace(sent(ref), survey=SurveyKind.NPS, order_id="o-3")
+        await directory.record([], [claimed])
+        found = await directory.message(claimed.message_id)
+        assert found is not None and (found.survey, found.order_id) == (None, None)

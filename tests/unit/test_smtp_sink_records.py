@@ -35,3 +35,17 @@ def test_the_cheap_read_agrees_with_the_parser_on_our_emails() -> None:
     assert record["subject"] == "Still thinking it over?"
     assert record["parts"] == ["text/plain", "text/html"]
     assert arrival.brief().keys() == {"received_at", "mail_from", "rcpt_tos", "message_id", "size"}
+
+
+def test_the_record_lists_the_text_parts_web_links_once_each() -> None:
+    email = build_email(
+        sender="Demo Coffee <hello@demo-coffee.example>",
+        to="anna@example.org",
+        subject="How did we do?",
+        text="Hi Anna,\n\n\n\n\n\nRate your order: https://fb.example/s/k0.a.b\n"
+        "Shop: https://shop.example/?a=1&b=2.\nAgain: https://fb.example/s/k0.a.b\n",
+        html="<p>Hi Anna</p>",
+        message_id="trg-43.email@demo-coffee.example",
+    )
+    record = Arrival(email.as_bytes(), "hello@demo-coffee.example", ["a@x.org"], "now").record()
+    assert record["links"] == ["https://fb.example/s/k0.a.b", "https://shop.example/?a=1&b=2"]

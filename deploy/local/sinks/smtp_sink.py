@@ -7,7 +7,8 @@
 Built on aiosmtpd's threaded `Controller` (DATA read in blocks: `smtp_server.py`). Every
 message is recorded in memory and appended to `--log` as one JSON line: envelope sender and
 recipients, Message-ID, Subject, every header (decoded, and raw as it came over the wire,
-unfolded), the first lines of the text part.
+unfolded), the first lines of the text part and every web link in it (what a test opens, as
+the reader would: a survey, an unsubscribe or a tracked link).
 
 Duplicates: a message whose Message-ID was seen before is acknowledged with 250 like any
 other, but counted as a duplicate (its JSON line says `"duplicate": true`), not as a new
@@ -37,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import email.policy
+import re
 import ssl
 import threading
 import time
@@ -50,11 +52,13 @@ from typing import Any
 
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from selectolax.lexbor import LexborHTMLParser
 
 from deploy.local.sinks.common import JsonLinesLog, until_signalled
 from deploy.local.sinks.smtp_server import BlockDataController
 
 TEXT_LINES = 5
+_WEB_LINK = re.compile(r"https?://[^\s<>\"]+")
 
 
 class SmtpSink:
@@ -300,9 +304,18 @@ def describe(raw: bytes) -> dict[str, Any]:
     parsed = BytesParser(policy=email.policy.default).parsebytes(raw)
     assert isinstance(parsed, EmailMessage)
     text_head: list[str] = []
+    links: list[str] = []
     body = parsed.get_body(preferencelist=("plain",))
     if isinstance(body, EmailMessage):
-        text_head = str(body.get_content()).splitlines()[:TEXT_LINES]
+        text = str(body.get_content())
+        text_head = text.splitlines()[:TEXT_LINES]
+        found = (link.rstrip(".,;:!?)") for link in _WEB_LINK.findall(text))
+        links = list(dict.fromkeys(found))  # a sentence's full stop is not the link's
+    images: list[str] = []  # what a mail client showing the HTML part fetches (the pixel)
+    html = parsed.get_body(preferencelist=("html",))
+    if isinstance(html, EmailMessage):
+        tree = LexborHTMLParser(str(html.get_content()))
+        images = [node.attrs.get("src") or "" for node in tree.css("img[src]")]
     parts = [part.get_content_type() for part in parsed.walk() if not part.is_multipart()]
     return {
         "subject": str(parsed.get("Subject", "")),
@@ -313,6 +326,8 @@ def describe(raw: bytes) -> dict[str, Any]:
             [name, "".join(str(value).splitlines())] for name, value in parsed.raw_items()
         ],
         "text_head": text_head,
+        "links": links,
+        "images": images,
         "size": len(raw),
     }
 

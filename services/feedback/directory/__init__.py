@@ -13,6 +13,7 @@ from services.feedback.directory.model import (
     ContactRef,
     Directory,
     SentMessage,
+    SurveyAsk,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "ContactRef",
     "Directory",
     "SentMessage",
+    "SurveyAsk",
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from shared.events.feedback import SurveyKind
 from shared.events.shop import Channel
 
 
@@ -37,6 +38,10 @@ class ContactFacts:
     phone: str | None = None
     email_consent: ConsentFact | None = None
     sms_consent: ConsentFact | None = None
+    locale: str | None = None
+    """The customer's language (`nl-NL`) as the shop last gave it; None: kept as held."""
+    categories: tuple[tuple[str, ConsentFact], ...] = ()
+    """Campaign categories kept (granted) or dropped, each merged by time like consent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,8 @@ class Contact:
     """When the consent held was stated: what a new statement must not be older than, and
     the version a consent change acts on (its event id derives from it)."""
     sms_consent_at: datetime | None = None
+    locale: str | None = None
+    """The customer's language as the shop last gave it (None: never given)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +73,43 @@ class SentMessage:
     provider_id: str | None
     """The SMS provider's message id (Twilio's MessageSid), or the SMTP server's answer."""
     sent_at: datetime
+    survey: SurveyKind | None = None
+    """The survey the message asked for (its trigger's `survey`), None when it asked none or
+    its trigger is not known here yet. Read from the survey asks (`SurveyAsk`): what a
+    message is recorded with here is not kept."""
+    order_id: str | None = None
+    """The order that survey is about (review requests are per delivered order)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyAsk:
+    """A campaign step that asked for a survey (`trigger.fired` with `survey`), by trigger id:
+    the messages sent for that trigger asked for it. Kept apart from the messages because the
+    two arrive on different topics, in either order."""
+
+    trigger_id: str
+    ref: ContactRef
+    survey: SurveyKind
+    order_id: str | None
+    asked_at: datetime
 
 
 class Directory(Protocol):
     async def record(
-        self, contacts: Sequence[ContactFacts], messages: Sequence[SentMessage]
+        self,
+        contacts: Sequence[ContactFacts],
+        messages: Sequence[SentMessage],
+        asks: Sequence[SurveyAsk] = (),
     ) -> None:
         """Merge the facts in order (a later fact about a contact wins where it should);
-        a message recorded again changes nothing."""
+        a message or a survey ask recorded again changes nothing."""
         ...
 
     async def contact(self, ref: ContactRef) -> Contact | None: ...
+
+    async def dropped_categories(self, ref: ContactRef) -> frozenset[str]:
+        """The campaign categories this customer dropped (their newest choice for each)."""
+        ...
 
     async def contacts_by_phone(self, phone: str) -> list[Contact]:
         """Every contact, of any shop, with this E.164 number (callers keep shops apart)."""

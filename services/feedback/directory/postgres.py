@@ -1,4 +1,5 @@
-"""The directory in PostgreSQL (tables `feedback_contacts` and `feedback_messages`)."""
+"""The directory in PostgreSQL (tables `feedback_contacts`, `feedback_messages` and
+`feedback_survey_asks`, the last joined to the messages by trigger id when they are read)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,22 @@ from services.feedback.directory.model import (
     ContactFacts,
     ContactRef,
     SentMessage,
+    SurveyAsk,
 )
+from shared.events.feedback import SurveyKind
 from shared.events.shop import Channel
 
 _MERGE_CONTACT = text(
     """
 INSERT INTO feedback_contacts (shop_id, customer_id, email, phone,
-                               email_consent, email_consent_at, sms_consent, sms_consent_at)
+                               email_consent, email_consent_at, sms_consent, sms_consent_at,
+                               locale)
 VALUES (:shop_id, :customer_id, :email, :phone,
-        :email_consent, :email_consent_at, :sms_consent, :sms_consent_at)
+        :email_consent, :email_consent_at, :sms_consent, :sms_consent_at, :locale)
 ON CONFLICT (shop_id, customer_id) DO UPDATE SET
     email = COALESCE(EXCLUDED.email, feedback_contacts.email),
     phone = COALESCE(EXCLUDED.phone, feedback_contacts.phone),
+    locale = COALESCE(EXCLUDED.locale, feedback_contacts.locale),
     email_consent = CASE WHEN EXCLUDED.email_consent_at IS NOT NULL
         AND (feedback_contacts.email_consent_at IS NULL
              OR EXCLUDED.email_consent_at >= feedback_contacts.email_consent_at)
@@ -41,6 +46,16 @@ ON CONFLICT (shop_id, customer_id) DO UPDATE SET
     updated_at = now()
 """
 )
+_MERGE_CATEGORY = text(
+    """
+INSERT INTO feedback_category_preferences (shop_id, customer_id, category, subscribed, stated_at)
+VALUES (:shop_id, :customer_id, :category, :subscribed, :at)
+ON CONFLICT (shop_id, customer_id, category) DO UPDATE SET
+    subscribed = CASE WHEN EXCLUDED.stated_at >= feedback_category_preferences.stated_at
+        THEN EXCLUDED.subscribed ELSE feedback_category_preferences.subscribed END,
+    stated_at = GREATEST(EXCLUDED.stated_at, feedback_category_preferences.stated_at)
+"""
+)
 _RECORD_MESSAGE = text(
     """
 INSERT INTO feedback_messages (message_id, shop_id, customer_id, channel, trigger_id,
@@ -50,24 +65,36 @@ VALUES (:message_id, :shop_id, :customer_id, :channel, :trigger_id,
 ON CONFLICT (message_id) DO NOTHING
 """
 )
+_RECORD_ASK = text(
+    """
+INSERT INTO feedback_survey_asks (trigger_id, shop_id, customer_id, survey, order_id, asked_at)
+VALUES (:trigger_id, :shop_id, :customer_id, :survey, :order_id, :asked_at)
+ON CONFLICT (trigger_id) DO NOTHING
+"""
+)
 _CONTACT_COLUMNS = (
     "shop_id, customer_id, email, phone, email_consent, sms_consent, email_consent_at, "
-    "sms_consent_at"
+    "sms_consent_at, locale"
 )
 _MESSAGE_COLUMNS = (
-    "message_id, shop_id, customer_id, channel, trigger_id, campaign_id, transactional, "
-    "provider_id, sent_at"
+    "m.message_id, m.shop_id, m.customer_id, m.channel, m.trigger_id, m.campaign_id,"
+    " m.transactional, m.provider_id, m.sent_at, a.survey, a.order_id"
 )
+_MESSAGES = (
+    "feedback_messages m LEFT JOIN feedback_survey_asks a ON a.trigger_id = m.trigger_id"
+    " AND a.shop_id = m.shop_id AND a.customer_id = m.customer_id"
+)
+"""Messages with the survey their trigger asked for (one ask per trigger at most)."""
 
 
 _TEXTED = (
     "SELECT c.shop_id, c.customer_id, c.email, c.phone, c.email_consent, c.sms_consent,"
-    " c.email_consent_at, c.sms_consent_at, m.message_id, m.channel, m.trigger_id,"
-    " m.campaign_id, m.transactional, m.provider_id, m.sent_at"
+    " c.email_consent_at, c.sms_consent_at, c.locale, m.message_id, m.channel, m.trigger_id,"
+    " m.campaign_id, m.transactional, m.provider_id, m.sent_at, m.survey, m.order_id"
     " FROM feedback_contacts c LEFT JOIN LATERAL ("
-    "  SELECT message_id, channel, trigger_id, campaign_id, transactional, provider_id, sent_at"
-    "  FROM feedback_messages WHERE shop_id = c.shop_id AND customer_id = c.customer_id"
-    "  AND channel = 'sms' ORDER BY sent_at DESC, message_id DESC LIMIT 1) m ON true"
+    f"  SELECT {_MESSAGE_COLUMNS} FROM {_MESSAGES}"
+    "  WHERE m.shop_id = c.shop_id AND m.customer_id = c.customer_id"
+    "  AND m.channel = 'sms' ORDER BY m.sent_at DESC, m.message_id DESC LIMIT 1) m ON true"
     " WHERE c.phone = :phone ORDER BY c.shop_id, c.customer_id"
 )
 
@@ -79,13 +106,29 @@ class PostgresDirectory:
         self._reads = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def record(
-        self, contacts: Sequence[ContactFacts], messages: Sequence[SentMessage]
+        self,
+        contacts: Sequence[ContactFacts],
+        messages: Sequence[SentMessage],
+        asks: Sequence[SurveyAsk] = (),
     ) -> None:
         async with self._engine.begin() as conn:
             for facts in contacts:  # in order: a later fact about a contact wins
                 await conn.execute(_MERGE_CONTACT, _contact_params(facts))
+                for category, fact in facts.categories:
+                    await conn.execute(
+                        _MERGE_CATEGORY,
+                        {
+                            "shop_id": facts.ref.shop_id,
+                            "customer_id": facts.ref.customer_id,
+                            "category": category,
+                            "subscribed": fact.granted,
+                            "at": fact.at,
+                        },
+                    )
             if messages:
                 await conn.execute(_RECORD_MESSAGE, [_message_params(m) for m in messages])
+            if asks:
+                await conn.execute(_RECORD_ASK, [_ask_params(a) for a in asks])
 
     async def contact(self, ref: ContactRef) -> Contact | None:
         rows = await self._rows(
@@ -95,6 +138,15 @@ class PostgresDirectory:
             customer_id=ref.customer_id,
         )
         return _contact(rows[0]) if rows else None
+
+    async def dropped_categories(self, ref: ContactRef) -> frozenset[str]:
+        rows = await self._rows(
+            "SELECT category FROM feedback_category_preferences WHERE shop_id = :shop_id"
+            " AND customer_id = :customer_id AND NOT subscribed",
+            shop_id=ref.shop_id,
+            customer_id=ref.customer_id,
+        )
+        return frozenset(row["category"] for row in rows)
 
     async def contacts_by_phone(self, phone: str) -> list[Contact]:
         rows = await self._rows(
@@ -119,15 +171,15 @@ class PostgresDirectory:
 
     async def message(self, message_id: str) -> SentMessage | None:
         rows = await self._rows(
-            f"SELECT {_MESSAGE_COLUMNS} FROM feedback_messages WHERE message_id = :message_id",
+            f"SELECT {_MESSAGE_COLUMNS} FROM {_MESSAGES} WHERE m.message_id = :message_id",
             message_id=message_id,
         )
         return _message(rows[0]) if rows else None
 
     async def message_by_provider_id(self, provider_id: str) -> SentMessage | None:
         rows = await self._rows(
-            f"SELECT {_MESSAGE_COLUMNS} FROM feedback_messages"
-            " WHERE provider_id = :provider_id ORDER BY sent_at DESC LIMIT 1",
+            f"SELECT {_MESSAGE_COLUMNS} FROM {_MESSAGES}"
+            " WHERE m.provider_id = :provider_id ORDER BY m.sent_at DESC LIMIT 1",
             provider_id=provider_id,
         )
         return _message(rows[0]) if rows else None
@@ -138,10 +190,10 @@ class PostgresDirectory:
         if not refs:
             return None
         rows = await self._rows(
-            f"SELECT {_MESSAGE_COLUMNS} FROM feedback_messages"
-            " WHERE (shop_id, customer_id) IN (SELECT * FROM unnest(CAST(:shops AS text[]),"
-            " CAST(:customers AS text[]))) AND channel = :channel"
-            " ORDER BY sent_at DESC, message_id DESC LIMIT 1",
+            f"SELECT {_MESSAGE_COLUMNS} FROM {_MESSAGES}"
+            " WHERE (m.shop_id, m.customer_id) IN (SELECT * FROM unnest(CAST(:shops AS text[]),"
+            " CAST(:customers AS text[]))) AND m.channel = :channel"
+            " ORDER BY m.sent_at DESC, m.message_id DESC LIMIT 1",
             shops=[r.shop_id for r in refs],
             customers=[r.customer_id for r in refs],
             channel=channel.value,
@@ -169,6 +221,7 @@ def _contact_params(facts: ContactFacts) -> dict[str, Any]:
         "phone": facts.phone,
         **_consent_params("email", facts.email_consent),
         **_consent_params("sms", facts.sms_consent),
+        "locale": facts.locale,
     }
 
 
@@ -186,6 +239,17 @@ def _message_params(message: SentMessage) -> dict[str, Any]:
     }
 
 
+def _ask_params(ask: SurveyAsk) -> dict[str, Any]:
+    return {
+        "trigger_id": ask.trigger_id,
+        "shop_id": ask.ref.shop_id,
+        "customer_id": ask.ref.customer_id,
+        "survey": ask.survey.value,
+        "order_id": ask.order_id,
+        "asked_at": ask.asked_at,
+    }
+
+
 def _contact(row: RowMapping) -> Contact:
     return Contact(
         ref=ContactRef(row["shop_id"], row["customer_id"]),
@@ -195,6 +259,7 @@ def _contact(row: RowMapping) -> Contact:
         sms_consent=row["sms_consent"],
         email_consent_at=row["email_consent_at"],
         sms_consent_at=row["sms_consent_at"],
+        locale=row["locale"],
     )
 
 
@@ -209,4 +274,6 @@ def _message(row: RowMapping) -> SentMessage:
         transactional=row["transactional"],
         provider_id=row["provider_id"],
         sent_at=sent_at,
+        survey=SurveyKind(row["survey"]) if row["survey"] else None,
+        order_id=row["order_id"],
     )

@@ -7,7 +7,9 @@ holds (403 otherwise).
 
 - Inbound: a keyword (services/feedback/sms/keywords.py) or a reply. STOP and START change SMS
   consent for every contact the text concerns (services/feedback/sms/audience.py), HELP gets
-  the shop's help text, anything else is a `reply.received` for the contact last texted.
+  the shop's help text, a bare score answering the survey the last SMS asked for is a
+  `survey.answered` (services/feedback/surveys/sms_answers.py has the strict rule), anything
+  else is a `reply.received` for the contact last texted.
   Answered with TwiML once the events are on the broker; a phone no shop knows still gets
   its STOP confirmation (carriers require one), with nothing published.
 - Status: a final status of a message dispatch sent becomes `message.delivered` or
@@ -28,7 +30,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from services.feedback import metrics
-from services.feedback.directory import SentMessage
+from services.feedback.directory import Contact, ContactRef, SentMessage
 from services.feedback.parts import Parts, parts
 from services.feedback.sms import delivery_codes, records
 from services.feedback.sms.audience import (
@@ -41,6 +43,8 @@ from services.feedback.sms.keywords import Keyword, keyword
 from services.feedback.sms.openapi import INBOUND_REQUEST, STATUS_REQUEST
 from services.feedback.sms.twiml import MEDIA_TYPE, twiml
 from services.feedback.sms.webhook import Form, parse_form, require_form, signed_url, verify
+from services.feedback.surveys import records as survey_records
+from services.feedback.surveys.sms_answers import answer_to
 from shared import twilio_signature
 from shared.events import EventEnvelope
 from shared.events.messages import DeliveryStatus
@@ -154,7 +158,15 @@ async def post_inbound(request: Request) -> Response:
         recipient = reply_recipient(scope, last)
         if recipient is not None:
             ref, answered = recipient
-            events = [records.reply(ref, sid=sid, text=body, answered=answered, now=now)]
+            score = answer_to(answered, body, now)
+            if answered is not None and score is not None:
+                label = "survey"
+                events = [survey_records.sms_answer(ref, answered, score, sid=sid, now=now)]
+            else:
+                tags = _reply_tags(p, ref, texted, body)
+                events = [
+                    records.reply(ref, sid=sid, text=body, answered=answered, now=now, tags=tags)
+                ]
     await _publish(p, events)
     metrics.SMS_INBOUND.labels(label, _inbound_outcome(kind, scope.contacts, events)).inc()
     answer = None
@@ -217,6 +229,19 @@ async def post_status(request: Request) -> Response:
     await asyncio.gather(_publish(p, [status], MESSAGES_STATUS.name), _publish(p, failures))
     metrics.SMS_STATUS.labels(provider_status, "published").inc()
     return Response(status_code=204)
+
+
+def _reply_tags(
+    p: Parts, ref: ContactRef, texted: Sequence[tuple[Contact, object]], text: str
+) -> list[str]:
+    """The reply's tags, read in the contact's language when the directory knows it (else the
+    tagger takes the shop's); a tagger's failure costs the tags, never the reply."""
+    locale = next((contact.locale for contact, _ in texted if contact.ref == ref), None)
+    try:
+        return p.tagger.tags(ref.shop_id, locale, text)
+    except Exception:
+        log.exception("tagging a reply for %s failed; recorded untagged", ref.shop_id)
+        return []
 
 
 def _inbound_outcome(

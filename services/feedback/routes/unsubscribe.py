@@ -28,6 +28,7 @@ from services.feedback.unsubscribe import openapi, pages
 from services.feedback.unsubscribe.consent_events import (
     ONE_CLICK,
     PREFERENCE_CENTER,
+    category_event,
     consent_event,
     form_origin,
     held,
@@ -37,6 +38,7 @@ from services.feedback.unsubscribe.form_body import parse_form, single
 from services.feedback.unsubscribe.link import InvalidLink, LinkTarget, resolve
 from services.feedback.unsubscribe.one_click import check_one_click
 from services.feedback.unsubscribe.preference_form import (
+    CATEGORY_FIELD,
     FORM_FIELD,
     FormRefused,
     Shown,
@@ -147,6 +149,29 @@ def _boxes(shown: Shown, contact: Contact | None) -> list[pages.Box]:
     ]
 
 
+def _topics(p: Parts, ref: ContactRef, shown: Shown) -> list[pages.Box]:
+    labels = {c.id: c.label for c in p.categories.get(ref.shop_id, ())}
+    return [
+        pages.Box(CATEGORY_FIELD + category, labels.get(category, category), None, kept)
+        for category, kept in shown.topics
+    ]
+
+
+async def _dropped(p: Parts, ref: ContactRef) -> frozenset[str]:
+    """The categories the customer dropped, for a shop that offers any (else no lookup)."""
+    if not p.categories.get(ref.shop_id):
+        return frozenset()
+    try:
+        async with asyncio.timeout(p.settings.publish_timeout_s):
+            return await p.directory.dropped_categories(ref)
+    except Exception as exc:
+        log.warning("the directory did not answer for %s: %r", ref, exc)
+        raise problems.unavailable(
+            "your preferences cannot be read right now; retry in a moment",
+            p.settings.retry_after_s,
+        ) from None
+
+
 def _address(contact: Contact | None, channel: Channel) -> str | None:
     if contact is None:
         return None
@@ -155,7 +180,7 @@ def _address(contact: Contact | None, channel: Channel) -> str | None:
     return pages.mask_phone(contact.phone)
 
 
-def _page(
+async def _page(
     p: Parts,
     token: str,
     target: LinkTarget,
@@ -164,7 +189,8 @@ def _page(
     status: int = 200,
     notice: str | None = None,
 ) -> Response:
-    shown = shown_for(target, contact)
+    categories = p.categories.get(target.ref.shop_id, ())
+    shown = shown_for(target, contact, categories, await _dropped(p, target.ref))
     return pages.render(
         "preferences.html.j2",
         status,
@@ -175,6 +201,7 @@ def _page(
         link_address=_address(contact, target.channel),
         link_subscribed=shown.ticked(target.channel),
         boxes=_boxes(shown, contact),
+        topics=_topics(p, target.ref, shown),
         nonce=issue(p.link_keys, token, shown, _wall_clock()),
         action=f"/u/{token}/preferences",
     )
@@ -192,7 +219,7 @@ async def preference_page(request: Request) -> Response:
     p = parts(request)
     token, target = _target(p, request)
     contact = await _contact(p, target.ref, required=True)
-    return _page(p, token, target, contact)
+    return await _page(p, token, target, contact)
 
 
 @router.post(
@@ -255,12 +282,13 @@ async def save_preferences(request: Request) -> Response:
     fields = await _form(p, request)
     nonce = single(fields, FORM_FIELD)
     try:
-        shown = accept(p.link_keys, token, nonce, _wall_clock())
+        categories = p.categories.get(target.ref.shop_id, ())
+        shown = accept(p.link_keys, token, nonce, _wall_clock(), categories)
     except FormRefused as exc:
         if not exc.expired:
             raise problems.from_status(403, exc.reason) from None
         contact = await _contact(p, target.ref, required=True)
-        return _page(p, token, target, contact, status=403, notice=f"{exc.reason}.")
+        return await _page(p, token, target, contact, status=403, notice=f"{exc.reason}.")
     assert nonce is not None  # accepted
     choice = choose(fields, shown, target.channel)
     contact = await _contact(p, target.ref, required=False)
@@ -277,12 +305,15 @@ async def save_preferences(request: Request) -> Response:
                 now=p.clock.now(),
             )
         )
+    for category, kept in choice.topic_changes:
+        now = p.clock.now()
+        events.append(category_event(target.ref, category, subscribed=kept, nonce=nonce, now=now))
     await _publish(p, events)
-    saved = Shown(tuple(choice.chosen.items()))
+    saved = Shown(tuple(choice.chosen.items()), tuple(choice.topics.items()))
     return pages.render(
         "saved.html.j2",
         title=TITLE,
-        changed=bool(choice.changes),
-        boxes=_boxes(saved, contact),
+        changed=bool(choice.changes or choice.topic_changes),
+        boxes=_boxes(saved, contact) + _topics(p, target.ref, saved),
         page=f"/u/{token}",
     )

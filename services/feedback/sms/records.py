@@ -73,9 +73,18 @@ def consent_changes(
 
 
 def reply(
-    ref: ContactRef, *, sid: str, text: str, answered: SentMessage | None, now: datetime
+    ref: ContactRef,
+    *,
+    sid: str,
+    text: str,
+    answered: SentMessage | None,
+    now: datetime,
+    tags: Sequence[str] = (),
 ) -> fb.ReplyReceivedEvent:
-    data = fb.ReplyReceived(channel=Channel.SMS, text=text, message=message_ref(answered))
+    """`reply.received` with the text's tags (services/feedback/tagging/)."""
+    data = fb.ReplyReceived(
+        channel=Channel.SMS, text=text, tags=list(tags), message=message_ref(answered)
+    )
     envelope = _envelope(ref, INBOUND, f"{sid}\x1f{ref.customer_id}", now)
     return fb.ReplyReceivedEvent(**envelope, data=data)
 

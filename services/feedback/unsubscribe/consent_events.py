@@ -25,7 +25,13 @@ from datetime import datetime
 
 from services.feedback.directory import Contact, ContactRef
 from shared.events import derived_event_id
-from shared.events.feedback import ConsentChange, ConsentGrantedEvent, ConsentWithdrawnEvent
+from shared.events.feedback import (
+    CategoryPreference,
+    CategoryPreferenceEvent,
+    ConsentChange,
+    ConsentGrantedEvent,
+    ConsentWithdrawnEvent,
+)
 from shared.events.shop import Channel
 
 ONE_CLICK = "one_click"
@@ -80,4 +86,21 @@ def consent_event(
         shopid=ref.shop_id,
         customerid=ref.customer_id,
         data=ConsentChange(channel=channel, source=source),
+    )
+
+
+def category_event(
+    ref: ContactRef, category: str, *, subscribed: bool, nonce: str, now: datetime
+) -> CategoryPreferenceEvent:
+    """The record for one category kept or dropped on one preference form (its id from the
+    form's nonce, as for channels: one form submitted twice is one fact)."""
+    choice = "kept" if subscribed else "dropped"
+    origin_id = "\x1f".join((nonce, f"category:{category}", choice))
+    return CategoryPreferenceEvent(
+        id=derived_event_id(ref.shop_id, PREFERENCE_CENTER, origin_id),
+        source=f"/shops/{ref.shop_id}/feedback",
+        time=now,
+        shopid=ref.shop_id,
+        customerid=ref.customer_id,
+        data=CategoryPreference(category=category, subscribed=subscribed, source=PREFERENCE_CENTER),
     )

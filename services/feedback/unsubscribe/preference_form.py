@@ -14,7 +14,8 @@ Why a cross-site request cannot change anyone's choices (CSRF):
   page showed. A POST without a nonce we issued for this very link, or one older than
   FORM_TTL, is refused: a change of choices follows a page that a person was shown. The
   nonce also makes the events idempotent: one form submitted twice is one fact
-  (consent_events.py).
+  (consent_events.py). It holds the shop's campaign categories as boxes too, with a digest
+  of their ids: a form shown before the shop changed its list is shown again, not guessed at.
 - Browsers say where a form came from: a POST whose `Sec-Fetch-Site` is not same-origin, or
   whose `Origin` is another site's, is refused (403) before its body is read. The page is
   sent with `frame-ancestors 'none'` (no clickjacking in a frame) and `Referrer-Policy:
@@ -26,11 +27,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 import struct
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from services.feedback.directory import Contact
+from services.feedback.unsubscribe.categories import Category
 from services.feedback.unsubscribe.consent_events import held
 from services.feedback.unsubscribe.form_body import Fields, single
 from services.feedback.unsubscribe.link import LinkTarget
@@ -52,6 +55,11 @@ CHANNELS = (Channel.EMAIL, Channel.SMS)
 _CHECKED = frozenset({"on", "1", "true", "yes"})
 _DIGEST_BYTES = 16
 _PAYLOAD = struct.Struct(f">{_DIGEST_BYTES}sQ8sB")
+"""Forms issued before campaign categories were offered: channels only."""
+_TOPICS = struct.Struct(">I4s")
+"""After `_PAYLOAD`: the categories' ticked bits, and a digest of the ids they stand for."""
+CATEGORY_FIELD = "category:"
+"""A category's box is the form field `category:<id>`."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,8 @@ class Shown:
     """What a page offered: each offered channel's box as it was ticked."""
 
     boxes: tuple[tuple[Channel, bool], ...]
+    topics: tuple[tuple[str, bool], ...] = ()
+    """The shop's campaign categories, in its order, each ticked when the customer keeps it."""
 
     def offered(self, channel: Channel) -> bool:
         return any(c is channel for c, _ in self.boxes)
@@ -77,11 +87,17 @@ class FormRefused(Exception):
         self.expired = expired
 
 
-def shown_for(target: LinkTarget, contact: Contact | None) -> Shown:
+def shown_for(
+    target: LinkTarget,
+    contact: Contact | None,
+    categories: Sequence[Category] = (),
+    dropped: frozenset[str] = frozenset(),
+) -> Shown:
     """The boxes a page offers: the link's channel always, the other when the customer has an
     address on it; ticked as the directory holds consent. The link's own channel counts as
     subscribed until the directory says otherwise: dispatch sent marketing on it, which it
-    does only with consent, and the directory may not have learnt the contact yet."""
+    does only with consent, and the directory may not have learnt the contact yet. Then the
+    shop's categories, each ticked unless the customer dropped it."""
     boxes = []
     for channel in CHANNELS:
         address = None
@@ -91,7 +107,7 @@ def shown_for(target: LinkTarget, contact: Contact | None) -> Shown:
             continue
         granted = held(contact, channel).granted
         boxes.append((channel, granted if granted is not None else channel is target.channel))
-    return Shown(tuple(boxes))
+    return Shown(tuple(boxes), tuple((c.id, c.id not in dropped) for c in categories))
 
 
 def _digest(token: str) -> bytes:
@@ -117,22 +133,35 @@ def _shown(flags: int) -> Shown:
     return Shown(tuple(boxes))
 
 
+def _topics_digest(ids: Sequence[str]) -> bytes:
+    return hashlib.sha256("\x1f".join(ids).encode()).digest()[:4]
+
+
 def issue(keys: LinkKeys, token: str, shown: Shown, now: datetime) -> str:
     """The nonce of one page: this link's digest, the time, randomness, what it showed."""
     issued_ms = int(now.timestamp() * 1000)
     payload = _PAYLOAD.pack(_digest(token), issued_ms, secrets.token_bytes(8), _flags(shown))
+    ticked = sum(1 << bit for bit, (_, on) in enumerate(shown.topics) if on)
+    payload += _TOPICS.pack(ticked, _topics_digest([c for c, _ in shown.topics]))
     return signed_links.sign(keys, FORM_KIND, payload)
 
 
-def accept(keys: LinkKeys, token: str, nonce: str | None, now: datetime) -> Shown:
+def accept(
+    keys: LinkKeys,
+    token: str,
+    nonce: str | None,
+    now: datetime,
+    categories: Sequence[Category] = (),
+) -> Shown:
     """What the page showed, when `nonce` is one we issued for `token` within FORM_TTL;
-    raises FormRefused otherwise."""
+    raises FormRefused otherwise. `categories`: the shop's, as the page would show them now
+    (a form that showed another list is out of date)."""
     if not nonce:
         raise FormRefused(f"the form field {FORM_FIELD!r} is missing: submit the page's form")
     payload = signed_links.verify(keys, FORM_KIND, nonce)
-    if payload is None or len(payload) != _PAYLOAD.size:
+    if payload is None or len(payload) not in (_PAYLOAD.size, _PAYLOAD.size + _TOPICS.size):
         raise FormRefused("the form was not issued by this service")
-    digest, issued_ms, _, flags = _PAYLOAD.unpack(payload)
+    digest, issued_ms, _, flags = _PAYLOAD.unpack_from(payload)
     if digest != _digest(token):
         raise FormRefused("the form was issued for another link")
     issued = datetime.fromtimestamp(issued_ms / 1000, UTC)
@@ -140,7 +169,14 @@ def accept(keys: LinkKeys, token: str, nonce: str | None, now: datetime) -> Show
         raise FormRefused("the form is dated in the future")
     if now - issued > FORM_TTL:
         raise FormRefused("the page was open too long; review your choices", expired=True)
-    return _shown(flags)
+    ids = [c.id for c in categories]
+    ticked, listed = 0, _topics_digest(())
+    if len(payload) > _PAYLOAD.size:
+        ticked, listed = _TOPICS.unpack_from(payload, _PAYLOAD.size)
+    if listed != _topics_digest(ids):
+        raise FormRefused("the shop changed the topics it offers; review them", expired=True)
+    topics = tuple((c, bool(ticked & (1 << bit))) for bit, c in enumerate(ids))
+    return Shown(_shown(flags).boxes, topics)
 
 
 def check_origin(
@@ -184,6 +220,9 @@ class Choice:
 
     chosen: dict[Channel, bool]
     changes: list[tuple[Channel, bool]]
+    topics: dict[str, bool] = field(default_factory=dict)
+    """Every offered category, kept (True) or dropped, after the form."""
+    topic_changes: list[tuple[str, bool]] = field(default_factory=list)
 
 
 def choose(fields: Fields, shown: Shown, link_channel: Channel) -> Choice:
@@ -198,20 +237,24 @@ def choose(fields: Fields, shown: Shown, link_channel: Channel) -> Choice:
     if action == UNSUBSCRIBE:
         chosen = dict(shown.boxes)
         chosen[link_channel] = False
-        return Choice(chosen, [(link_channel, False)])
+        return Choice(chosen, [(link_channel, False)], dict(shown.topics))
     if action != SAVE:
         raise problems.invalid(
             "unknown form action",
             [problems.FieldError(ACTION_FIELD, f"must be {UNSUBSCRIBE!r} or {SAVE!r}")],
         )
-    chosen = {}
-    for channel, _ in shown.boxes:
-        value = single(fields, channel.value)
-        if value is not None and value.lower() not in _CHECKED:
-            raise problems.invalid(
-                "a choice is neither ticked nor left out",
-                [problems.FieldError(channel.value, "a ticked box sends 'on'")],
-            )
-        chosen[channel] = value is not None
+    chosen = {channel: _ticked(fields, channel.value) for channel, _ in shown.boxes}
     changed = [(c, chosen[c]) for c, was in shown.boxes if chosen[c] != was]
-    return Choice(chosen, changed)
+    topics = {c: _ticked(fields, CATEGORY_FIELD + c) for c, _ in shown.topics}
+    topic_changes = [(c, topics[c]) for c, was in shown.topics if topics[c] != was]
+    return Choice(chosen, changed, topics, topic_changes)
+
+
+def _ticked(fields: Fields, name: str) -> bool:
+    value = single(fields, name)
+    if value is not None and value.lower() not in _CHECKED:
+        raise problems.invalid(
+            "a choice is neither ticked nor left out",
+            [problems.FieldError(name, "a ticked box sends 'on'")],
+        )
+    return value is not None

@@ -12,9 +12,14 @@ from aiokafka import ConsumerRecord
 from services.feedback.directory import ContactRef
 from services.feedback.directory.memory import MemoryDirectory
 from services.feedback.index import Indexer, facts_from
-from shared.events import parse_feedback_event, parse_message_event, parse_shop_event
+from shared.events import (
+    parse_feedback_event,
+    parse_message_event,
+    parse_shop_event,
+    parse_trigger_event,
+)
 from shared.events.shop import Channel
-from shared.topics import FEEDBACK_EVENTS, MESSAGES_STATUS, SHOP_EVENTS
+from shared.topics import FEEDBACK_EVENTS, MESSAGES_STATUS, SHOP_EVENTS, TRIGGERS_FIRED
 
 AT = "2026-11-23T10:00:00Z"
 REF = ContactRef("acme", "c1")
@@ -81,6 +86,20 @@ def test_consent_changes_from_the_shop_and_from_feedback() -> None:
     assert stop.sms_consent is not None and stop.sms_consent.granted is False
 
 
+def test_a_category_choice_is_a_contact_fact_of_its_own() -> None:
+    data = {"category": "offers", "subscribed": False, "source": "preference_center"}
+    raw = {**shop_event("category.preference_changed", data), "source": "/services/feedback"}
+    [contact] = facts_from(parse_feedback_event(orjson.dumps(raw))).contacts
+    assert contact.ref == REF
+    [(category, fact)] = contact.categories
+    assert (category, fact.granted, fact.at) == (
+        "offers",
+        False,
+        datetime(2026, 11, 23, 10, tzinfo=UTC),
+    )
+    assert contact.email_consent is None and contact.sms_consent is None
+
+
 def test_a_sent_message_is_indexed_and_other_statuses_are_not() -> None:
     [message] = facts_from(parse_message_event(orjson.dumps(sent_status()))).messages
     assert message.ref == REF and message.channel is Channel.SMS
@@ -139,3 +158,63 @@ def test_a_complaint_is_not_a_consent_statement() -> None:
         "source": "/services/feedback",
     }
     assert not facts_from(parse_feedback_event(orjson.dumps(raw)))
+
+
+def trigger_fired(survey: str | None, context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **shop_event("trigger.fired", {}),
+        "id": "t-9",
+        "source": "/services/triggers",
+        "data": {
+            "campaign_id": "review_request",
+            "journey_id": "order:o-1",
+            "step_id": "survey",
+            "step_index": 0,
+            "transactional": False,
+            "channels": ["sms"],
+            "template_id": "review/request",
+            "due_at": AT,
+            "survey": survey,
+            "context": context,
+        },
+    }
+
+
+ORDER = {"order_id": "o-1", "items": [], "total": {"amount": "9.00", "currency": "EUR"}}
+
+
+def test_a_step_that_asks_for_a_survey_is_a_survey_ask_about_its_order() -> None:
+    raw = trigger_fired(
+        "csat", {"order": ORDER, "shipment": {"order_id": "o-1", "shipment_id": "s"}}
+    )
+    [ask] = facts_from(parse_trigger_event(orjson.dumps(raw))).asks
+    assert (ask.trigger_id, ask.ref, ask.survey, ask.order_id) == ("t-9", REF, "csat", "o-1")
+    shipped_only = trigger_fired("nps", {"shipment": {"order_id": "o-7", "shipment_id": "s"}})
+    [ask] = facts_from(parse_trigger_event(orjson.dumps(shipped_only))).asks
+    assert ask.order_id == "o-7"  # no order in the context: the shipment's
+    assert not facts_from(parse_trigger_event(orjson.dumps(trigger_fired(None, {}))))
+
+
+def test_the_customers_locale_is_a_contact_fact() -> None:
+    raw = shop_event("customer.updated", {"locale": "nl-NL"})
+    [contact] = facts_from(parse_shop_event(orjson.dumps(raw))).contacts
+    assert contact.locale == "nl-NL"
+
+
+async def test_a_survey_ask_and_its_message_meet_in_either_order() -> None:
+    directory, parking = MemoryDirectory(), Parking()
+    indexer = Indexer(None, parking, directory)  # type: ignore[arg-type]
+    sent = {**sent_status(), "data": {**sent_status()["data"], "trigger_id": "t-9"}}
+    ask = trigger_fired("csat", {"order": ORDER})
+    await indexer.handle([record(MESSAGES_STATUS.name, orjson.dumps(sent), 0)])
+    message = await directory.message("m-1")
+    assert message is not None and message.survey is None  # not known to have asked yet
+    await indexer.handle(
+        [
+            record(TRIGGERS_FIRED.name, orjson.dumps(ask), 1),
+            record(TRIGGERS_FIRED.name, b"{not json", 2),
+        ]
+    )
+    message = await directory.message("m-1")
+    assert message is not None and (message.survey, message.order_id) == ("csat", "o-1")
+    assert [topic for topic, _ in parking.parked] == ["triggers.fired.dlq.v1"]
