@@ -9,6 +9,7 @@ nudge tail TOPIC             print records as they arrive
 nudge dlq list|show|replay   read dead letters; publish them to their source again after a fix
 nudge shops add|rotate|list  manage shops and their credentials
 nudge contacts unsuppress    lift an email address's suppressions (bounces, complaints), audited
+nudge reports url SHOP       a signed, expiring link to a shop's (or a campaign's) report page
 nudge keys rotate|reseal|retire|list|derive  master keys and the keys derived from them
 nudge db migrate             apply the schema migrations
 nudge schemas export         write the JSON Schemas and the OpenAPI documents
@@ -45,6 +46,7 @@ wait_app = typer.Typer(no_args_is_help=True, help="Wait for a dependency to answ
 worker_app = typer.Typer(no_args_is_help=True, help="Stream-processing workers")
 dlq_app = typer.Typer(no_args_is_help=True, help="Dead letters: read them, replay them")
 contacts_app = typer.Typer(no_args_is_help=True, help="Contacts: suppressed email addresses")
+reports_app = typer.Typer(no_args_is_help=True, help="Campaign reports (the feedback service)")
 app.add_typer(topics_app, name="topics")
 app.add_typer(shops_app, name="shops")
 app.add_typer(keys_app, name="keys")
@@ -54,6 +56,7 @@ app.add_typer(wait_app, name="wait")
 app.add_typer(worker_app, name="worker")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(contacts_app, name="contacts")
+app.add_typer(reports_app, name="reports")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -606,6 +609,55 @@ def contacts_unsuppress(
             f"{item.shop_id} {item.customer_id} {item.address}: cleared ({item.cleared}) "
             f"by {item.actor} at {item.at.isoformat()}"
         )
+
+
+@reports_app.command("url")
+def reports_url(
+    shop_id: str,
+    campaign: Annotated[
+        str | None, typer.Option(help="only this campaign's report (default: every campaign)")
+    ] = None,
+    days: Annotated[float, typer.Option(help="how long the link works, in days (at most 31)")] = 7,
+) -> None:
+    """Print a signed, expiring, read-only link to the shop's report page (for a browser: the
+    API key, which writes events, never goes in a URL). Signed with the link keys
+    (NUDGE_LINK_KEYS, else derived from the master keys); the address is
+    NUDGE_FEEDBACK_PUBLIC_URL's."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from services.feedback.reports import links
+    from services.feedback.reports.report import CAMPAIGN_ID, CAMPAIGN_RULE
+    from services.feedback.settings import FeedbackSettings
+    from shared.db.engine import make_engine
+    from shared.settings import DatabaseSettings, LinkKeySettings
+    from shared.tenancy import load_api_keys
+
+    if campaign is not None and not CAMPAIGN_ID.fullmatch(campaign):
+        raise _fail(f"--campaign {CAMPAIGN_RULE}")
+    try:
+        keys = LinkKeySettings().keys()
+    except ValueError:
+        keys = _master_keys()[1].link_keys()
+
+    async def known() -> bool:
+        engine = make_engine(DatabaseSettings())
+        try:
+            return shop_id in (await load_api_keys(engine)).shop_names
+        finally:
+            await engine.dispose()
+
+    try:
+        if not asyncio.run(known()):
+            raise _fail(f"unknown shop {shop_id!r} (`nudge shops list`)")
+    except (SQLAlchemyError, OSError) as exc:
+        raise _fail(f"the database did not answer: {exc}") from None
+    try:
+        token = links.mint(keys, shop_id, campaign, datetime.now(UTC), timedelta(days=days))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{FeedbackSettings().public_url}/reports/{token}")
 
 
 @db_app.command("migrate")

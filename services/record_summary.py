@@ -1,13 +1,18 @@
 """One line per record for `nudge tail`: what happened, to whom, in a form people can scan.
 
 Trigger records get their own wording (which campaign step fired, on which channels, or which
-journey was cancelled and why), because that is what the demo and operators look for.
+journey was cancelled and why), and so do what customers send back (opt-outs, survey answers,
+opens and clicks) and the conversions credited to messages, because that is what the demo and
+operators look for.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
+
+Summary = Callable[[dict[str, Any]], str]
 
 
 def describe(where: str, key: bytes | None, value: bytes | None) -> str:
@@ -36,6 +41,8 @@ def _summary(kind: str, data: dict[str, Any]) -> str:
         )
     if kind == "journey.exited":
         return f"CANCELLED {data.get('campaign_id')}: {data.get('reason')} (no further steps)"
+    if kind in _FEEDBACK:
+        return _FEEDBACK[kind](data)
     if kind.startswith("message."):
         what = f"{data.get('channel') or '-'} {data.get('campaign_id')}/{data.get('step_id')}"
         if kind == "message.deferred":
@@ -46,3 +53,56 @@ def _summary(kind: str, data: dict[str, Any]) -> str:
     if kind == "trigger.expired":
         return f"EXPIRED {data.get('campaign_id')}/{data.get('step_id')} (due {data.get('due_at')})"
     return json.dumps(data, separators=(",", ":"))[:160]
+
+
+def _engagement(verb: str) -> Summary:
+    def summary(data: dict[str, Any]) -> str:
+        message = data.get("message") or {}
+        who = f"machine: {data.get('reason') or 'yes'}" if data.get("machine") else "a person"
+        target = f" -> {data['url']}" if data.get("url") else ""
+        return f"{verb} {data.get('channel') or '-'} {message.get('campaign_id')}{target} ({who})"
+
+    return summary
+
+
+def _consent(verb: str) -> Summary:
+    def summary(data: dict[str, Any]) -> str:
+        return f"{verb} {data.get('channel')} marketing ({data.get('source')})"
+
+    return summary
+
+
+def _survey(data: dict[str, Any]) -> str:
+    tags = ",".join(data.get("tags") or []) or "none"
+    comment = f' "{data["comment"][:60]}"' if data.get("comment") else ""
+    return (
+        f"ANSWERED {data.get('survey')} {data.get('score')} about order {data.get('order_id')}"
+        f"{comment} (tags: {tags})"
+    )
+
+
+def _category(data: dict[str, Any]) -> str:
+    verb = "KEPT" if data.get("subscribed") else "DROPPED"
+    return f"{verb} category {data.get('category')} ({data.get('source')})"
+
+
+def _conversion(data: dict[str, Any]) -> str:
+    revenue = data.get("revenue") or {}
+    message = data.get("message") or {}
+    return (
+        f"CONVERTED order {data.get('order_number') or data.get('order_id')} "
+        f"{revenue.get('amount')} {revenue.get('currency')} credited to {message.get('channel')} "
+        f"{message.get('campaign_id')} ({data.get('touch')} at {data.get('touched_at')}, "
+        f"{data.get('model')})"
+    )
+
+
+_FEEDBACK: dict[str, Summary] = {
+    "message.opened": _engagement("OPENED"),
+    "message.clicked": _engagement("CLICKED"),
+    "consent.withdrawn": _consent("WITHDRAWN"),
+    "consent.granted": _consent("GRANTED"),
+    "survey.answered": _survey,
+    "category.preference_changed": _category,
+    "conversion.attributed": _conversion,
+}

@@ -43,6 +43,7 @@ export NUDGE_FEEDBACK_START_FROM=latest
 export NUDGE_DISPATCH_SMS_STATUS_CALLBACK_URL="$FEEDBACK_URL/sms/status"
 export NUDGE_FEEDBACK_TWILIO_AUTH_TOKEN="$NUDGE_TWILIO_AUTH_TOKEN"
 export NUDGE_FEEDBACK_SHOPS_DIR="$ROOT/deploy/local/demo/feedback-shops"
+export NUDGE_TRIGGERS_CAMPAIGNS_DIR="$ROOT/deploy/local/demo/campaigns"
 export NUDGE_SECRET_KEY_FILE="${NUDGE_SECRET_KEY_FILE:-$LOCAL/secret.key}"
 # Dispatch gets only the keys that sign links, derived from the master key(s), never these.
 LINK_KEYS_FILE="$LOCAL/link.keys"
@@ -193,8 +194,10 @@ down() {
 run() {
   up
   demo_shop
-  say "events on shop.events.v1, triggers fired or cancelled, messages at the sinks:"
-  "$BIN/nudge" tail shop.events.v1 triggers.fired.v1 messages.status.v1 &
+  say "events on shop.events.v1, triggers fired or cancelled, what customers send back"
+  say "(feedback.events.v1), conversions (conversions.v1), messages at the sinks:"
+  "$BIN/nudge" tail shop.events.v1 triggers.fired.v1 messages.status.v1 feedback.events.v1 \
+    conversions.v1 &
   local tail_pid=$!
   # The sinks print each message they receive (EMAIL to: subject | first line; SMS to: body).
   tail -n 0 -q -F "$LOGS/smtp-sink.log" "$LOGS/sms-sink.log" 2>/dev/null &
@@ -203,8 +206,11 @@ run() {
   sleep 3  # the tail and the triggers worker join their topics before the first event
   # shellcheck disable=SC1091
   (. "$LOCAL/demo-clock.env" &&
-    "$BIN/python" deploy/local/demo/storyline.py "$INGEST_URL" "$DEMO_CREDENTIALS")
+    NUDGE_LINK_KEYS_FILE="$LINK_KEYS_FILE" "$BIN/python" deploy/local/demo/storyline.py \
+      "$INGEST_URL" "$DEMO_CREDENTIALS")
   sleep 2
+  say "the demo shop's campaign report (a signed link for a browser, valid 7 days):"
+  NUDGE_LINK_KEYS_FILE="$LINK_KEYS_FILE" "$BIN/nudge" reports url demo-coffee
   say "the stack keeps running: send your own events to $INGEST_URL (credentials in"
   say ".local/demo-shop.json). Ctrl-C (or make stop) stops everything."
   wait "$tail_pid"

@@ -2,10 +2,14 @@
 
 A visitor browses anonymously, signs up (Shopify customers/create), is identified (Segment
 identify), browses and fills a cart (native events), starts a checkout, leaves, and a day later
-buys (orders/create, then orders/paid — the same order, so it collapses into one event); then
-she unsubscribes from marketing email in one click (the link in her welcome email, POSTed as a
-mailbox provider does), and the parcel ships and arrives: the shipping and delivery mail still
-come, the marketing mail does not. A second customer fills a cart and never buys; his last
+buys (orders/create, then orders/paid — the same order, so it collapses into one event). The
+parcel ships and arrives; the review request asks how likely she is to recommend the shop and
+she answers 10 on its survey page (a promoter). The cross-sell email a day and a half after
+her order brings her back: she clicks a product in it and orders again, and the feedback
+service credits that order to the email (a conversion on conversions.v1). Then she has had
+enough marketing mail: she unsubscribes in one click (the link in that email, POSTed as a
+mailbox provider does); the cross-sell planned for her second order is cancelled, while its
+shipping mail still comes. A second customer fills a cart and never buys; his last
 reminder, an SMS held back by his quiet hours, is not sent because he replies STOP before his
 morning (a signed Twilio webhook to the feedback service): it falls back to his email.
 `make run` prints each event as it lands on shop.events.v1, and each trigger the triggers
@@ -18,7 +22,8 @@ and the cart reminders come out at their real offsets (+30 min, +24 h, +72 h).
 Usage: python deploy/local/demo/storyline.py BASE_URL CREDENTIALS_JSON
 (the feedback service's address and Twilio token come from NUDGE_FEEDBACK_PUBLIC_URL and
 NUDGE_FEEDBACK_TWILIO_AUTH_TOKEN, as deploy/local/run.sh sets them; the emails from the SMTP
-sink's log beside the credentials)
+sink's log beside the credentials; NUDGE_LINK_KEYS_FILE tells where a tracked link leads, as
+hovering over it would)
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,10 +45,13 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from shared.clock import make_clock
+from shared.settings import LinkKeySettings
+from shared.tracking_links import verify_click
 from shared.twilio_signature import HEADER as TWILIO_SIGNATURE
 from shared.twilio_signature import compute_signature
 
 SHOP_DOMAIN = "demo-coffee.myshopify.com"
+SHOP_URL = "https://demo-coffee.example"
 RUN = uuid.uuid4().hex[:6]
 """Fresh ids per run (webhooks, customers, orders): trigger ids are derived from them, and
 dispatch sends once per trigger id *for good*, so a second `make run` against the same
@@ -51,6 +60,9 @@ _NUMBER = int(RUN, 16)
 CUSTOMER_ID = 7_390_000_000_000 + _NUMBER  # Shopify customer ids are 64-bit integers
 VISITOR = f"visitor-{RUN}"
 ORDER_ID = 5_830_000_000_000 + _NUMBER
+SECOND_ORDER_ID = ORDER_ID + 1
+BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari"
+"""Ada's browser: the feedback service tells people's clicks from link scanners' by it too."""
 BEN = f"ben-{RUN}"
 CLOCK = make_clock(
     float(os.environ.get("NUDGE_TRIGGERS_TIME_SCALE", "1")),
@@ -283,11 +295,10 @@ def main() -> None:
         "tracking_url": "https://postnl.example/track/3SABCD1234567",
         "line_items": [line_item()],
     }
-    until(28, "Ada has had enough marketing mail: she unsubscribes in one click")
-    unsubscribe_in_one_click("ada@example.com", credentials_path.parent / "smtp-sink.jsonl")
-    until(30, "the parcel ships (transactional mail still comes)")
+    sink_log = credentials_path.parent / "smtp-sink.jsonl"
+    until(30, "the parcel ships")
     c.shopify("fulfillments/create", fulfillment, "the parcel ships (fulfillments/create)")
-    until(50, "the parcel arrives: the moment to ask how it went")
+    until(42, "the parcel arrives: the moment to ask how it went")
     c.shopify(
         "fulfillment_events/create",
         {
@@ -295,20 +306,62 @@ def main() -> None:
             "fulfillment_id": fulfillment["id"],
             "order_id": ORDER_ID,
             "status": "delivered",
-            "happened_at": at(50),
-            "created_at": at(50),
+            "happened_at": at(42),
+            "created_at": at(42),
             "message": "Delivered to the front door",
         },
         "the parcel arrives (fulfillment_events/create)",
     )
+    until(56, "Ada answers the review request: 10, she would recommend the shop (a promoter)")
+    answer_survey("ada@example.com", sink_log, 10, "Heerlijke koffie, en snel bezorgd!")
+    until(62.5, "a day and a half after her order, the cross-sell email reaches her")
     until(73, "three days on: Ben never came back; his last reminder is an SMS, at night")
     until(73.5, "Ben has seen enough of the shop: he texts STOP")
     reply_by_sms("+14155550123", "STOP")
-    until(
-        BEN_MORNING,
-        "08:00 where Ben lives: the SMS held back by quiet hours is not sent (he opted out);"
-        " the reminder falls back to email, which he still agreed to",
-    )
+    clicked: list[str | None] = []
+
+    def order_again() -> None:
+        second = {
+            **order,
+            "id": SECOND_ORDER_ID,
+            "name": "#1002",
+            "created_at": at(77),
+            "processed_at": at(77),
+            "updated_at": at(77),
+            "checkout_token": None,
+            "landing_site": clicked[0] if clicked else None,
+            "order_status_url": "https://demo-coffee.example/orders/1002",
+        }
+        c.shopify("orders/create", second, "she orders again (orders/create)")
+
+    def ship_again() -> None:
+        parcel = {**fulfillment, "id": 4400000002, "order_id": SECOND_ORDER_ID}
+        parcel |= {"created_at": at(80), "updated_at": at(80)}
+        c.shopify("fulfillments/create", parcel, "the parcel ships (fulfillments/create)")
+
+    scenes: list[tuple[float, str, Callable[[], None]]] = [
+        (
+            BEN_MORNING,
+            "08:00 where Ben lives: the SMS held back by quiet hours is not sent (he opted"
+            " out); the reminder falls back to email, which he still agreed to",
+            lambda: None,
+        ),
+        (
+            76,
+            "Ada clicks a product in the cross-sell email ...",
+            lambda: clicked.append(click_product("ada@example.com", sink_log)),
+        ),
+        (77, "... and orders again: the order is credited to that email", order_again),
+        (
+            78,
+            "Ada has had enough marketing mail: she unsubscribes in one click",
+            lambda: unsubscribe_in_one_click("ada@example.com", sink_log),
+        ),
+        (80, "her second parcel ships: order mail still comes, marketing does not", ship_again),
+    ]
+    for hours, what, act in sorted(scenes, key=lambda scene: scene[0]):
+        until(hours, what)
+        act()
 
 
 def unsubscribe_in_one_click(address: str, sink_log: Path) -> None:
@@ -330,6 +383,54 @@ def unsubscribe_in_one_click(address: str, sink_log: Path) -> None:
         timeout=10,
     )
     print(f"  -> {'one-click POST to ' + link[:46] + '...':58} HTTP {response.status_code}")
+
+
+def _emails_to(address: str, sink_log: Path) -> list[dict[str, Any]]:
+    mails = [json.loads(line) for line in sink_log.read_text().splitlines()]
+    return [m for m in mails if address in m.get("rcpt_tos", [])]
+
+
+def _targets(mail: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each tracked link of a mail with the page it leads to (what hovering over it shows)."""
+    keys = LinkKeySettings().keys()
+    found = []
+    for link in mail.get("links", []):
+        click = verify_click(keys, link.rsplit("/c/", 1)[-1]) if "/c/" in link else None
+        found.append((link, click.url if click else link))
+    return found
+
+
+def answer_survey(address: str, sink_log: Path, score: int, comment: str) -> None:
+    """Open the survey link of the latest email to `address` that has one, and answer it as a
+    browser does: the page, then its form (with the page's nonce)."""
+    links = [(link, target) for m in _emails_to(address, sink_log) for link, target in _targets(m)]
+    surveys = [link for link, target in links if "/s/" in target]
+    if not surveys:
+        print(f"  -> no survey link has reached {address}; nothing to answer")
+        return
+    with httpx.Client(headers={"User-Agent": BROWSER}, timeout=10) as browser:
+        page = browser.get(surveys[-1], follow_redirects=True)
+        nonce = page.text.split('name="form" value="', 1)[-1].split('"', 1)[0]
+        form = {"form": nonce, "score": str(score), "comment": comment}
+        origin = f"{page.url.scheme}://{page.url.host}:{page.url.port}"
+        answer = browser.post(page.url, data=form, headers={"Origin": origin})
+    print(f"  -> {f'survey page, then the form: {score}':58} HTTP {answer.status_code}")
+
+
+def click_product(address: str, sink_log: Path) -> str | None:
+    """Click the first link to the shop in the latest email to `address` that has one (the
+    cross-sell's recommendations); the shop's page itself is not fetched (it does not exist)."""
+    for mail in reversed(_emails_to(address, sink_log)):
+        products = [(a, b) for a, b in _targets(mail) if "/c/" in a and b.startswith(SHOP_URL)]
+        if products:
+            link, target = products[0]
+            response = httpx.get(link, headers={"User-Agent": BROWSER}, timeout=10)
+            where = response.headers.get("location", "?")
+            print(f"  -> {'click: ' + mail['subject'][:50]:58} HTTP {response.status_code}")
+            print(f"     redirected to {where}")
+            return target
+    print(f"  -> no product link has reached {address}; nothing to click")
+    return None
 
 
 def reply_by_sms(sender: str, body: str) -> None:
