@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Callable, MutableMapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import ParamSpec, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -47,7 +45,6 @@ from services.triggers.journeys import (
     fire_due,
     merge_identified,
 )
-from services.triggers.timer_index import TimerIndex
 from shared.clock import Clock
 from shared.dead_letters import park
 from shared.events import (
@@ -70,6 +67,17 @@ from shared.events.triggers import (
     TriggerFiredEvent,
     trigger_id,
 )
+from shared.stream_batch import (
+    DecisionFailed,
+    InputRecord,
+    Outbox,
+    OutputRecord,
+    WriteScope,
+    deciding,
+    invalid_reason,
+    no_scope,
+)
+from shared.timer_index import TimerIndex
 from shared.topics import (
     FEEDBACK_EVENTS,
     SEGMENTS_CHANGES,
@@ -79,8 +87,6 @@ from shared.topics import (
 )
 
 log = logging.getLogger(__name__)
-P = ParamSpec("P")
-R = TypeVar("R")
 
 InputEvent = ShopEvent | FeedbackEvent | SegmentEvent
 
@@ -93,40 +99,6 @@ _DUE = struct.Struct(">d")
 QUIET_EXITS = frozenset({"completed"})
 """Journey ends that are not news: every other exit is published as `journey.exited`."""
 SOURCE = "/services/triggers"
-
-
-@dataclass(frozen=True, slots=True)
-class InputRecord:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    origin: object = None
-    """The runtime's own handle of the record (Faust's event), given back to `Processor.scope`
-    when the state of the record's key is written."""
-
-
-@dataclass(frozen=True, slots=True)
-class OutputRecord:
-    topic: str
-    key: bytes | None
-    """None only for a dead letter of a record that had no key."""
-    value: bytes
-
-
-class Outbox(Protocol):
-    async def publish_all(self, records: Sequence[OutputRecord]) -> None:
-        """Send the records in order; return once the broker acknowledged every one."""
-        ...
-
-    async def send_command(self, key: bytes, value: bytes) -> None:
-        """Send a record to the commands topic (need not wait for the acknowledgement)."""
-        ...
-
-
-WriteScope = Callable[[object], AbstractContextManager[object]]
-"""Entered around the table writes of a key, with the origin of the key's last record."""
 
 
 @dataclass
@@ -143,10 +115,6 @@ class _Batch:
 
     def emit(self, topic: str, key: bytes | None, value: bytes) -> None:
         self.output.append(OutputRecord(topic, key, value))
-
-
-def _no_scope(origin: object) -> AbstractContextManager[object]:
-    return nullcontext()
 
 
 def pack_due(due: float) -> bytes:
@@ -167,7 +135,7 @@ class Processor:
         catalog: CampaignCatalog,
         clock: Clock,
         outbox: Outbox,
-        scope: WriteScope = _no_scope,
+        scope: WriteScope = no_scope,
     ) -> None:
         self.states = states
         self.timers = timers
@@ -209,7 +177,7 @@ class Processor:
             else:
                 self._on_event(batch, record, key, _PARSERS[topic](value))
         except (ValidationError, ValueError, KeyError, UnicodeDecodeError) as exc:
-            self._park(batch, record, _reason(exc))
+            self._park(batch, record, invalid_reason(exc))
         except DecisionFailed as exc:
             log.error(
                 "cannot decide on %s[%d]@%d",
@@ -230,7 +198,7 @@ class Processor:
             self._hand_over_visitor(batch, record, key, event)
             return
         state = self._load(batch, key)
-        decision = _deciding(decide, state, event, self.clock.now(), self.catalog)
+        decision = deciding(decide, state, event, self.clock.now(), self.catalog)
         self._apply(batch, record, key, decision)
 
     def _on_command(
@@ -239,14 +207,14 @@ class Processor:
         if isinstance(command, commands.MergeVisitor):
             visitor = CustomerState.from_bytes(command.visitor_state)
             customer_id = key.decode().split(":", 1)[1]
-            merged = _deciding(merge_identified, visitor, self._load(batch, key), customer_id)
+            merged = deciding(merge_identified, visitor, self._load(batch, key), customer_id)
             self._apply(batch, record, key, Decision(state=merged, actions=()))
             return
         state = self._load(batch, key)
         if state is None:  # the customer's state was removed meanwhile: nothing is due
             batch.changed(key, None, record.origin)
             return
-        self._apply(batch, record, key, _deciding(fire_due, state, self.clock.now(), self.catalog))
+        self._apply(batch, record, key, deciding(fire_due, state, self.clock.now(), self.catalog))
 
     def _hand_over_visitor(
         self, batch: _Batch, record: InputRecord, key: bytes, event: CustomerIdentifiedEvent
@@ -387,26 +355,3 @@ class Processor:
         parked = park(record, service="triggers", reason=reason)
         batch.emit(parked.topic, parked.key, parked.value)
         metrics.RECORDS.labels(record.topic, "dead_lettered").inc()
-
-
-class DecisionFailed(Exception):
-    """The decision code raised: a bug, reported with the record parked, never a crash loop."""
-
-    def __init__(self, cause: Exception) -> None:
-        super().__init__(f"internal error: {cause!r}")
-        self.cause = cause
-
-
-def _deciding(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    try:
-        return function(*args, **kwargs)
-    except Exception as exc:
-        raise DecisionFailed(exc) from exc
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        errors = exc.errors(include_url=False, include_input=False)
-        parts = [f"{'.'.join(str(p) for p in e['loc']) or '(record)'}: {e['msg']}" for e in errors]
-        return "invalid record: " + "; ".join(parts[:20])
-    return f"invalid record: {exc}"

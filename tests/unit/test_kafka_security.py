@@ -9,7 +9,7 @@ from pathlib import Path
 import faust
 from pydantic import SecretStr
 
-from services.triggers.worker import _credentials
+from shared.faust_runtime import credentials as _credentials
 from shared.settings import KafkaSettings
 from tests.support.certificates import SUBJECT, self_signed
 

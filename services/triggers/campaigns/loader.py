@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from services.triggers.campaigns.catalog import CampaignSet
 from services.triggers.campaigns.model import CampaignFile
 from services.triggers.campaigns.rules import check_file
-from services.triggers.campaigns.yaml_source import Located, Path_, YamlSyntaxError, load_located
+from shared.yaml_source import Located, Path_, YamlSyntaxError, load_located
 
 DEFAULT_NAME = "default.yaml"
 _KEYED = frozenset({"campaigns", "consumption_periods"})

@@ -24,7 +24,7 @@ import orjson
 from mode import CrashingSupervisor
 
 from services.triggers.settings import TriggersSettings
-from services.triggers.worker import as_current_event
+from shared.faust_runtime import as_current_event
 from shared.settings import KafkaSettings
 from shared.topics import SHOP_EVENTS
 

@@ -39,12 +39,13 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from kafka import TopicPartition as KafkaPartition
 
 from services.triggers.campaigns import CampaignCatalog
-from services.triggers.processor import OutputRecord, Processor
-from services.triggers.timer_index import TimerIndex
+from services.triggers.processor import Processor
 from services.triggers.worker import INPUT_TOPICS
 from shared.clock import SystemClock
 from shared.kafka import pin_new_group_to_end
 from shared.settings import KafkaSettings
+from shared.stream_batch import OutputRecord
+from shared.timer_index import TimerIndex
 from shared.topics import SHOP_EVENTS
 from tests.bench.service import broker_pid
 from tests.bench.triggers.workload import Workload, check_sample

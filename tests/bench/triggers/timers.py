@@ -36,11 +36,12 @@ import orjson
 
 from services.triggers.campaigns import CampaignCatalog
 from services.triggers.journeys import decide
-from services.triggers.processor import OutputRecord, Processor, pack_due
+from services.triggers.processor import Processor, pack_due
 from services.triggers.settings import TriggersSettings
-from services.triggers.timer_index import TimerIndex
 from shared.clock import SystemClock
 from shared.events import parse_shop_event
+from shared.stream_batch import OutputRecord
+from shared.timer_index import TimerIndex
 from shared.topics import TRIGGERS_COMMANDS, TRIGGERS_FIRED
 from tests.bench.triggers.workload import Workload
 

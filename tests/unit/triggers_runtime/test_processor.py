@@ -17,18 +17,13 @@ import pytest
 from services.triggers import commands
 from services.triggers.campaigns import CampaignCatalog
 from services.triggers.journeys import CustomerState
-from services.triggers.processor import (
-    InputRecord,
-    OutputRecord,
-    Processor,
-    pack_due,
-    unpack_due,
-)
-from services.triggers.timer_index import TimerIndex
+from services.triggers.processor import Processor, pack_due, unpack_due
 from shared.dead_letters import payload_bytes
 from shared.events import EventEnvelope, dump_shop_event
 from shared.events import catalog as ev
 from shared.events.dead_letter import DeadLetter
+from shared.stream_batch import InputRecord, OutputRecord
+from shared.timer_index import TimerIndex
 from shared.topics import (
     FEEDBACK_EVENTS,
     SEGMENTS_CHANGES,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from services.triggers.campaigns import CampaignCatalog
 from services.triggers.settings import TriggersSettings
-from services.triggers.worker import INPUT_TOPICS, FaustOutbox, create_worker
+from services.triggers.worker import INPUT_TOPICS, create_worker
+from shared.faust_runtime import FaustOutbox
 from shared.settings import KafkaSettings
 from shared.topics import ALL_TOPICS, dead_letter_topic
 

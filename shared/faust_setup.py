@@ -1,4 +1,4 @@
-"""What the worker settles with the broker before Faust starts.
+"""What a Faust worker (triggers, segmenter) settles with the broker before Faust starts.
 
 The partition count: tables are sharded like their source topics, so every input topic must
 have the same count, and the changelogs are created with it up front (Faust would create them
@@ -43,7 +43,7 @@ def changelog_topics(app_id: str, tables: Iterable[str], partitions: int) -> lis
             cleanup_policy="compact",
             retention_ms=None,
             key="as the table",
-            description=f"Changelog of the triggers table {table!r}: the table's durable copy.",
+            description=f"Changelog of the {app_id} table {table!r}: the table's durable copy.",
         )
         for table in tables
     ]

@@ -7,7 +7,7 @@ from typing import NoReturn
 
 import pytest
 
-from services.triggers import worker
+from shared import faust_runtime as worker
 
 
 class Exited(Exception):
@@ -19,7 +19,7 @@ def no_real_exit(monkeypatch: pytest.MonkeyPatch) -> None:
     def exit_instead(exc: BaseException | None) -> NoReturn:
         raise Exited(exc)
 
-    monkeypatch.setattr(worker, "_exit_unacknowledged", exit_instead)
+    monkeypatch.setattr(worker, "exit_unacknowledged", exit_instead)
 
 
 async def test_a_stop_request_lets_the_batch_finish_then_stops() -> None:
@@ -29,7 +29,7 @@ async def test_a_stop_request_lets_the_batch_finish_then_stops() -> None:
         await asyncio.sleep(0.2)
         finished.set()
 
-    running = asyncio.create_task(worker._finish(batch()))
+    running = asyncio.create_task(worker.finish(batch()))
     await asyncio.sleep(0.05)
     running.cancel()
     await asyncio.sleep(0.01)
@@ -44,7 +44,7 @@ async def test_a_failing_batch_exits_before_it_is_acknowledged() -> None:
         raise RuntimeError("bug")
 
     with pytest.raises(Exited):
-        await worker._finish(batch())
+        await worker.finish(batch())
 
 
 async def test_a_batch_that_outlives_the_grace_period_exits(
@@ -55,7 +55,7 @@ async def test_a_batch_that_outlives_the_grace_period_exits(
     async def batch() -> None:
         await asyncio.sleep(10)
 
-    running = asyncio.create_task(worker._finish(batch()))
+    running = asyncio.create_task(worker.finish(batch()))
     await asyncio.sleep(0.05)
     running.cancel()
     with pytest.raises(Exited):

@@ -1,4 +1,5 @@
-"""Which customers have a step due next, ordered by due time, in memory.
+"""Which customers have something due next (a triggers step, a segment re-evaluation),
+ordered by due time, in memory.
 
 The durable truth is the changelogged `timers` table (customer key -> due time); this index
 is rebuilt from it after every rebalance and kept in step with it afterwards.

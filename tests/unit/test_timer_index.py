@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.triggers.timer_index import TimerIndex
+from shared.timer_index import TimerIndex
 
 
 def test_pops_only_due_keys_earliest_first() -> None:

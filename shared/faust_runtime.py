@@ -1,0 +1,168 @@
+"""The Faust plumbing every stream worker (triggers, segmenter) shares.
+
+Raw-bytes topics and tables (processors decode records themselves), an outbox that sends
+through Faust's producer and waits for every acknowledgement, the write scope that lets a
+batch write each key's table entry on the key's own partition, the rule that a batch is never
+cut short, and KafkaSettings spelled the way Faust takes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import weakref
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Final, NoReturn, cast
+
+import faust
+from faust.streams import _current_event
+from faust.types import EventT, TableT
+
+from shared.settings import KafkaSettings
+from shared.stream_batch import InputRecord, OutputRecord
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 30.0
+"""How long a stopping worker waits for the batch in progress (its output may be retrying)."""
+RAW_CODECS: Final[dict[str, Any]] = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
+"""Records and table values stay bytes: processors decode them with pydantic / msgspec."""
+
+
+def raw_topic(app: faust.App, *names: str) -> faust.TopicT:
+    return app.topic(*names, **RAW_CODECS)
+
+
+def raw_table(app: faust.App, name: str, partitions: int) -> TableT[bytes, bytes]:
+    # Faust derives the changelog's codecs from the types: bytes means "raw" end to end.
+    return app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes)
+
+
+def input_record(event: EventT[bytes]) -> InputRecord:
+    message = event.message
+    return InputRecord(
+        message.topic, message.partition, message.offset, message.key, message.value, event
+    )
+
+
+class FaustOutbox:
+    """Sends through the Faust app's producer (which Faust flushes before each commit)."""
+
+    def __init__(self, app: faust.App, topics: Iterable[str], commands_topic: str) -> None:
+        self._topics = {name: raw_topic(app, name) for name in {*topics, commands_topic}}
+        self._commands = commands_topic
+
+    @property
+    def topic_names(self) -> frozenset[str]:
+        return frozenset(self._topics)
+
+    async def publish_all(self, records: Sequence[OutputRecord]) -> None:
+        """Send them all, then wait for every acknowledgement; resend what failed, until done.
+
+        The batch being handled must not be marked done before its output is acknowledged.
+        A resent record may follow records sent after it the first time: every record here
+        carries its own deterministic id, so consumers do not depend on that order.
+        """
+        pending, delay = list(records), 0.1
+        while pending:
+            outcomes = await asyncio.gather(
+                *(self._send(record) for record in pending), return_exceptions=True
+            )
+            failed = [
+                r
+                for r, outcome in zip(pending, outcomes, strict=True)
+                if isinstance(outcome, Exception)
+            ]
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                    raise outcome  # cancellation: the caller decides
+            if failed:
+                first = next(o for o in outcomes if isinstance(o, Exception))
+                log.warning(
+                    "%d of %d records not acknowledged (%r); resending in %.1fs",
+                    len(failed),
+                    len(pending),
+                    first,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            pending = failed
+
+    async def _send(self, record: OutputRecord) -> None:
+        sent = await self._topics[record.topic].send(key=record.key, value=record.value)
+        await sent
+
+    async def send_command(self, key: bytes, value: bytes) -> None:
+        await self._topics[self._commands].send(key=key, value=value)
+
+
+@contextmanager
+def as_current_event(origin: object) -> Iterator[object]:
+    """Faust tables pick the changelog partition and the RocksDB shard of a write from the
+    stream's current event; a batch writes after its last record, so each key's write runs
+    with the key's own record as the current event."""
+    token = _current_event.set(weakref.ref(cast("EventT[bytes]", origin)))
+    try:
+        yield origin
+    finally:
+        _current_event.reset(token)
+
+
+async def finish(batch: Awaitable[None]) -> None:
+    """Run a batch to its end, even through a stop request, or end the process.
+
+    `take_events` acknowledges a batch's records when the body returns, *also* when it raises,
+    and a stopping worker commits what is acknowledged: a batch cut short would be skipped for
+    good. So a stop (cancellation) lets the batch finish first (for up to
+    `STOP_GRACE_S`), and a failure exits at once, before any acknowledgement: the batch is
+    redone after the restart.
+    """
+    task = asyncio.ensure_future(batch)
+    try:
+        await asyncio.shield(task)
+        return
+    except asyncio.CancelledError:
+        log.warning("stop requested: finishing the batch in progress first")
+    except Exception as exc:
+        exit_unacknowledged(exc)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STOP_GRACE_S
+    while not task.done() and loop.time() < deadline:
+        with contextlib.suppress(asyncio.CancelledError):  # asked again: still finishing
+            await asyncio.wait({task}, timeout=deadline - loop.time())
+    if not task.done() or task.cancelled() or task.exception() is not None:
+        exit_unacknowledged(None if not task.done() or task.cancelled() else task.exception())
+    raise asyncio.CancelledError  # finished: now stop, and let the batch be acknowledged
+
+
+def exit_unacknowledged(exc: BaseException | None) -> NoReturn:
+    log.critical("a batch failed; exiting before it is acknowledged", exc_info=exc)
+    logging.shutdown()
+    os._exit(70)
+
+
+def broker_urls(kafka: KafkaSettings) -> list[str]:
+    return [f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")]
+
+
+def credentials(kafka: KafkaSettings) -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """Faust's spelling of KafkaSettings' security (its credentials imply the protocol)."""
+    context = kafka.ssl_context()
+    if not kafka.security_protocol.startswith("SASL"):
+        return None if context is None else faust.SSLCredentials(context)
+    assert kafka.sasl_password is not None  # KafkaSettings checks SASL completeness
+    return faust.SASLCredentials(
+        username=kafka.sasl_username,
+        password=kafka.sasl_password.get_secret_value(),
+        mechanism=kafka.sasl_mechanism,
+        ssl_context=context,
+    )
