@@ -2,8 +2,10 @@
 
 nudge ingest                 run the ingest API
 nudge worker triggers        run a triggers worker (Faust)
+nudge worker segmenter       run a segmenter worker (Faust)
 nudge dispatch               run the dispatcher (email and SMS)
 nudge feedback               run the feedback service (unsubscribes, replies, callbacks)
+nudge segmenter-api          run the segmenter's read API (profiles, segments, members)
 nudge topics create|list     create the declared topics / show them
 nudge tail TOPIC             print records as they arrive
 nudge dlq list|show|replay   read dead letters; publish them to their source again after a fix
@@ -93,6 +95,14 @@ def feedback() -> None:
     serve()
 
 
+@app.command("segmenter-api")
+def segmenter_api() -> None:
+    """Run the segmenter's read API (settings: NUDGE_SEGMENTER_API_*, KAFKA_*, DATABASE_URL)."""
+    from services.segmenter.api.server import serve
+
+    serve()
+
+
 @worker_app.command("triggers")
 def worker_triggers() -> None:
     """Run a triggers worker (settings: NUDGE_TRIGGERS_*, KAFKA_*)."""
@@ -101,6 +111,16 @@ def worker_triggers() -> None:
     from shared.settings import KafkaSettings
 
     run(TriggersSettings(), KafkaSettings())
+
+
+@worker_app.command("segmenter")
+def worker_segmenter() -> None:
+    """Run a segmenter worker (settings: NUDGE_SEGMENTER_*, KAFKA_*)."""
+    from services.segmenter.settings import SegmenterSettings
+    from services.segmenter.worker import run
+    from shared.settings import KafkaSettings
+
+    run(SegmenterSettings(), KafkaSettings())
 
 
 @topics_app.command("create")
@@ -673,7 +693,7 @@ def db_migrate() -> None:
 def schemas_export(
     check: Annotated[bool, typer.Option(help="fail if the committed files differ")] = False,
 ) -> None:
-    """Write the topics' JSON Schemas and the ingest and feedback OpenAPI documents."""
+    """Write the topics' JSON Schemas and the OpenAPI documents (ingest, feedback, segmenter)."""
     from services.schema_docs import published_documents
 
     stale = []

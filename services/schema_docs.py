@@ -1,8 +1,9 @@
 """The documents Nudge publishes for its users, generated from the models.
 
-JSON Schema per topic (for analysts and consumers in other languages) and the ingest OpenAPI
-document (for shops). They are committed; a test fails when a model change would alter them
-without the files being regenerated, so every schema change shows up as a diff in review.
+JSON Schema per topic (for analysts and consumers in other languages) and the OpenAPI
+documents of the HTTP APIs (for shops). They are committed; a test fails when a model change
+would alter them without the files being regenerated, so every schema change shows up as a diff
+in review.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from shared.events import (
     DeadLetter,
 )
 from shared.events.conversions import CONVERSION_EVENT
+from shared.events.profiles import PROFILE_EVENT
 from shared.topics import (
     CONVERSIONS,
+    CUSTOMER_PROFILES,
     DEAD_LETTER_TOPIC_NAMES,
     FEEDBACK_EVENTS,
     MESSAGES_STATUS,
@@ -38,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = ROOT / "shared" / "schemas"
 OPENAPI_PATH = ROOT / "services" / "ingest" / "openapi.json"
 FEEDBACK_OPENAPI_PATH = ROOT / "services" / "feedback" / "openapi.json"
+SEGMENTER_OPENAPI_PATH = ROOT / "services" / "segmenter" / "api" / "openapi.json"
 
 
 def _render(document: dict[str, Any]) -> str:
@@ -57,12 +61,14 @@ def topic_schema(spec: TopicSpec, schema: dict[str, Any]) -> dict[str, Any]:
 def published_documents() -> dict[Path, str]:
     from services.feedback.app import create_app as create_feedback_app
     from services.ingest.app import create_app
+    from services.segmenter.api.app import create_app as create_segmenter_app
     from shared.settings import SecretKeySettings
 
     schemas: list[tuple[TopicSpec, dict[str, Any]]] = [
         (SHOP_EVENTS, SHOP_EVENT.json_schema()),
         (TRIGGERS_FIRED, TRIGGER_EVENT.json_schema()),
         (SEGMENTS_CHANGES, SEGMENT_EVENT.json_schema()),
+        (CUSTOMER_PROFILES, PROFILE_EVENT.json_schema()),
         (FEEDBACK_EVENTS, FEEDBACK_EVENT.json_schema()),
         (MESSAGES_STATUS, MESSAGE_EVENT.json_schema()),
         (CONVERSIONS, CONVERSION_EVENT.json_schema()),
@@ -79,4 +85,5 @@ def published_documents() -> dict[Path, str]:
     app = create_app(secret_key=SecretKeySettings(secret_key=SecretStr("x" * 32)))
     docs[OPENAPI_PATH] = _render(app.openapi())
     docs[FEEDBACK_OPENAPI_PATH] = _render(create_feedback_app(None).openapi())
+    docs[SEGMENTER_OPENAPI_PATH] = _render(create_segmenter_app(None).openapi())
     return docs

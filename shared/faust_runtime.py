@@ -65,17 +65,18 @@ class FaustOutbox:
         return frozenset(self._topics)
 
     async def publish_all(self, records: Sequence[OutputRecord]) -> None:
-        """Send them all, then wait for every acknowledgement; resend what failed, until done.
+        """Send them all in order, then wait for every acknowledgement; resend what failed,
+        until done.
 
         The batch being handled must not be marked done before its output is acknowledged.
-        A resent record may follow records sent after it the first time: every record here
-        carries its own deterministic id, so consumers do not depend on that order.
+        Records are handed to the producer one after the other (the producer keeps that order
+        per partition: a customer's segment entry precedes its exit), and only then awaited
+        together. A resent record may follow records sent after it the first time: every
+        record here carries its own deterministic id, and a resend is a broker outage's.
         """
         pending, delay = list(records), 0.1
         while pending:
-            outcomes = await asyncio.gather(
-                *(self._send(record) for record in pending), return_exceptions=True
-            )
+            outcomes = await asyncio.gather(*await self._enqueue(pending), return_exceptions=True)
             failed = [
                 r
                 for r, outcome in zip(pending, outcomes, strict=True)
@@ -97,12 +98,24 @@ class FaustOutbox:
                 delay = min(delay * 2, 5.0)
             pending = failed
 
-    async def _send(self, record: OutputRecord) -> None:
-        sent = await self._topics[record.topic].send(key=record.key, value=record.value)
-        await sent
+    async def _enqueue(self, records: Sequence[OutputRecord]) -> list[Awaitable[Any]]:
+        """Hand each record to the producer in order; the acknowledgements, to await."""
+        acknowledgements: list[Awaitable[Any]] = []
+        for record in records:
+            try:
+                sent = await self._topics[record.topic].send(key=record.key, value=record.value)
+            except Exception as exc:  # refused before buffering: counts as not acknowledged
+                acknowledgements.append(_failed(exc))
+            else:
+                acknowledgements.append(sent)
+        return acknowledgements
 
     async def send_command(self, key: bytes, value: bytes) -> None:
         await self._topics[self._commands].send(key=key, value=value)
+
+
+async def _failed(exc: Exception) -> None:
+    raise exc
 
 
 @contextmanager

@@ -72,6 +72,19 @@ TRIGGERS_COMMANDS = TopicSpec(
         "they are processed in order with the customer's events. Internal: not for analysts."
     ),
 )
+SEGMENTER_COMMANDS = TopicSpec(
+    name="segmenter.commands.v1",
+    partitions=12,
+    cleanup_policy="delete",
+    retention_ms=7 * DAY_MS,
+    key=CUSTOMER_KEY,
+    description=(
+        "The segmenter's own commands to itself (a profile's time-based answer may have "
+        "changed, an anonymous visitor's profile moves to the customer), co-partitioned with "
+        "shop.events.v1 so that they are processed in order with the customer's events. "
+        "Internal: not for analysts."
+    ),
+)
 SEGMENTS_CHANGES = TopicSpec(
     name="segments.changes.v1",
     partitions=12,
@@ -147,7 +160,9 @@ CONSUMED_TOPICS: Final = (
     SHOP_EVENTS,
     FEEDBACK_EVENTS,
     SEGMENTS_CHANGES,
+    CUSTOMER_PROFILES,
     TRIGGERS_COMMANDS,
+    SEGMENTER_COMMANDS,
     TRIGGERS_FIRED,
     MESSAGES_STATUS,
     CONVERSIONS,
@@ -166,6 +181,7 @@ ALL_TOPICS: Final[tuple[TopicSpec, ...]] = (
     SHOP_EVENTS,
     TRIGGERS_FIRED,
     TRIGGERS_COMMANDS,
+    SEGMENTER_COMMANDS,
     SEGMENTS_CHANGES,
     CUSTOMER_PROFILES,
     MESSAGES_STATUS,

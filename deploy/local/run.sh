@@ -22,6 +22,7 @@ DEMO_CREDENTIALS="$LOCAL/demo-shop.json"
 TRIGGERS_PORT="${NUDGE_TRIGGERS_PORT:-8081}"
 DISPATCH_PORT="${NUDGE_DISPATCH_PORT:-8082}"
 FEEDBACK_PORT="${NUDGE_FEEDBACK_PORT:-8083}"
+SEGMENTER_PORT="${NUDGE_SEGMENTER_PORT:-8084}"
 FEEDBACK_URL="http://127.0.0.1:$FEEDBACK_PORT"
 SMTP_SINK_PORT="${NUDGE_SMTP_SINK_PORT:-10025}"
 SMTP_SINK_CONTROL="${NUDGE_SMTP_SINK_CONTROL_PORT:-10026}"
@@ -44,6 +45,7 @@ export NUDGE_DISPATCH_SMS_STATUS_CALLBACK_URL="$FEEDBACK_URL/sms/status"
 export NUDGE_FEEDBACK_TWILIO_AUTH_TOKEN="$NUDGE_TWILIO_AUTH_TOKEN"
 export NUDGE_FEEDBACK_SHOPS_DIR="$ROOT/deploy/local/demo/feedback-shops"
 export NUDGE_TRIGGERS_CAMPAIGNS_DIR="$ROOT/deploy/local/demo/campaigns"
+export NUDGE_SEGMENTER_SEGMENTS_DIR="$ROOT/deploy/local/demo/segments"
 export NUDGE_SECRET_KEY_FILE="${NUDGE_SECRET_KEY_FILE:-$LOCAL/secret.key}"
 # Dispatch gets only the keys that sign links, derived from the master key(s), never these.
 LINK_KEYS_FILE="$LOCAL/link.keys"
@@ -133,6 +135,12 @@ demo_clock() {
   export NUDGE_TRIGGERS_PORT="$TRIGGERS_PORT"
   rm -rf "$LOCAL/triggers"
   export NUDGE_TRIGGERS_DATA_DIR="$LOCAL/triggers/${origin%.*}"
+  export NUDGE_SEGMENTER_TIME_SCALE="$NUDGE_TRIGGERS_TIME_SCALE" NUDGE_SEGMENTER_CLOCK_ORIGIN="$origin"
+  export NUDGE_SEGMENTER_APP_ID="nudge-segmenter-local-${origin%.*}"
+  export NUDGE_SEGMENTER_START_FROM=latest
+  export NUDGE_SEGMENTER_PORT="$SEGMENTER_PORT"
+  rm -rf "$LOCAL/segmenter"
+  export NUDGE_SEGMENTER_DATA_DIR="$LOCAL/segmenter/${origin%.*}"
   printf 'export NUDGE_TRIGGERS_TIME_SCALE=%s NUDGE_TRIGGERS_CLOCK_ORIGIN=%s\n' \
     "$NUDGE_TRIGGERS_TIME_SCALE" "$origin" >"$LOCAL/demo-clock.env"
 }
@@ -140,12 +148,16 @@ demo_clock() {
 up() {
   infra
   start_service ingest "$BIN/nudge" ingest --port "$INGEST_PORT"
-  if [[ ! -f $LOCAL/triggers.pid ]] || ! kill -0 "$(<"$LOCAL/triggers.pid")" 2>/dev/null; then
+  if [[ ! -f $LOCAL/triggers.pid ]] || ! kill -0 "$(<"$LOCAL/triggers.pid")" 2>/dev/null ||
+    [[ ! -f $LOCAL/segmenter.pid ]] || ! kill -0 "$(<"$LOCAL/segmenter.pid")" 2>/dev/null; then
+    stop_service triggers  # every worker shares the new clock
     stop_service dispatch  # it must share the new clock
     stop_service feedback  # so must feedback
+    stop_service segmenter  # and the segmenter
     demo_clock
   fi
   start_service triggers "$BIN/nudge" worker triggers
+  start_service segmenter "$BIN/nudge" worker segmenter
   start_service smtp-sink "$BIN/python" -m deploy.local.sinks.smtp_sink --port "$SMTP_SINK_PORT" \
     --control-port "$SMTP_SINK_CONTROL" --log "$LOCAL/smtp-sink.jsonl" --print
   start_service sms-sink "$BIN/python" -m deploy.local.sinks.sms_sink --port "$SMS_SINK_PORT" \
@@ -159,6 +171,8 @@ up() {
   wait_ready "http://127.0.0.1:$TRIGGERS_PORT/readyz" triggers
   say "triggers is ready (metrics: http://127.0.0.1:$TRIGGERS_PORT/metrics);" \
     "campaign time runs $(. "$LOCAL/demo-clock.env" && echo "$NUDGE_TRIGGERS_TIME_SCALE")x fast"
+  wait_ready "http://127.0.0.1:$SEGMENTER_PORT/readyz" segmenter
+  say "segmenter is ready (metrics: http://127.0.0.1:$SEGMENTER_PORT/metrics)"
   wait_ready "http://127.0.0.1:$DISPATCH_PORT/readyz" dispatch
   say "dispatch is ready; mail goes to the SMTP sink on :$SMTP_SINK_PORT" \
     "(.local/smtp-sink.jsonl), SMS to the sink on :$SMS_SINK_PORT (.local/sms-sink.jsonl)"
@@ -185,6 +199,7 @@ down() {
   stop_service dispatch
   stop_service sms-sink
   stop_service smtp-sink
+  stop_service segmenter
   stop_service triggers
   stop_service ingest
   deploy/local/kafka.sh stop || true

@@ -1,5 +1,5 @@
 """Running the feedback service: the HTTP app under uvicorn, and beside it the consumers of the
-index, attribution and reports (services/feedback/group_runner.py), each ready when assigned."""
+index, attribution and reports (shared/group_runner.py), each ready when assigned."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from fastapi import FastAPI
 
 from services.feedback.app import create_app
 from services.feedback.attribution.runner import attribution_runner
-from services.feedback.group_runner import GroupRunner
 from services.feedback.index import TOPICS, Indexer
 from services.feedback.parts import bootstrap
 from services.feedback.reports.runner import reports_runner
 from services.feedback.settings import FeedbackSettings
 from shared.garbage import tune_garbage_collector
+from shared.group_runner import GroupRunner
 from shared.http import protocol
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,9 @@ def serve(settings: FeedbackSettings | None = None) -> None:
         return Indexer(consumer, built.publisher.producer, built.parts.directory)
 
     runners = (
-        GroupRunner(built, "index", settings.group_id, TOPICS, index),
+        GroupRunner(
+            built.kafka, "index", settings.group_id, TOPICS, index, start_from=settings.start_from
+        ),
         attribution_runner(built),
         reports_runner(built),
     )

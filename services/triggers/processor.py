@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from services.triggers import commands, metrics
+from services.triggers import metrics
 from services.triggers.campaigns import CampaignCatalog
 from services.triggers.journeys import (
     CustomerState,
@@ -45,6 +45,7 @@ from services.triggers.journeys import (
     fire_due,
     merge_identified,
 )
+from shared import worker_commands as commands
 from shared.clock import Clock
 from shared.dead_letters import park
 from shared.events import (

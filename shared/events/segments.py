@@ -14,7 +14,7 @@ from shared.events.envelope import EventEnvelope
 from shared.events.types import Model
 
 SegmentId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")]
-"""A segment's id as declared in the shop's segment rules, e.g. `vip` or `inactive-90d`."""
+"""A segment's id as declared in the shop's segment rules, e.g. `vip` or `lapsed`."""
 
 
 class SegmentChange(Model):
@@ -22,7 +22,9 @@ class SegmentChange(Model):
     rule_version: Annotated[int, Field(ge=1)] = 1
     """Which revision of the segment's rule decided, so that a rule edit explains a change."""
     reason: Annotated[str, Field(max_length=500)] | None = None
-    """Human-readable why, e.g. `ltv 812.40 > 800`."""
+    """Human-readable why, e.g. `revenue 812.40 >= 500 and orders 4 >= 3`."""
+    entry: Annotated[int, Field(ge=1)] | None = None
+    """Which of the customer's entries into this segment this is (or ends): 1 for the first."""
 
 
 class SegmentEnteredEvent(EventEnvelope):

@@ -36,11 +36,11 @@ from shared.events.types import Money
 from shared.topics import FEEDBACK_EVENTS, MESSAGES_STATUS, SHOP_EVENTS, TRIGGERS_FIRED
 from tests.support import twilio
 from tests.support.dispatch_process import DispatchProcess, Sinks, wait_until
+from tests.support.faust_process import TriggersProcess
 from tests.support.feedback_process import running_feedback
 from tests.support.kafka_records import Record, TopicWindow
 from tests.support.shops import unique_shop_id
 from tests.support.stack import Stack
-from tests.support.triggers_process import TriggersProcess
 
 pytestmark = pytest.mark.integration
 

@@ -48,11 +48,11 @@ from tests.support.dispatch_process import (
     daytime_zone,
     wait_until,
 )
+from tests.support.faust_process import TriggersProcess
 from tests.support.feedback_process import running_feedback
 from tests.support.kafka_records import Record, TopicWindow
 from tests.support.shops import unique_shop_id
 from tests.support.stack import ROOT, Stack
-from tests.support.triggers_process import TriggersProcess
 
 pytestmark = pytest.mark.integration
 

@@ -21,11 +21,11 @@ from kafka.partitioner.default import murmur2
 
 from shared.limits import PRODUCER_MAX_REQUEST_BYTES
 from shared.topics import SHOP_EVENTS, TRIGGERS_FIRED, dead_letter_topic
+from tests.support.faust_process import TriggersProcess
 from tests.support.kafka_records import Record, TopicWindow
 from tests.support.shop_stream import ShopStream, wait_for
 from tests.support.shops import unique_shop_id
 from tests.support.stack import Stack
-from tests.support.triggers_process import TriggersProcess
 
 pytestmark = pytest.mark.integration
 

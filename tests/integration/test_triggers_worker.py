@@ -16,11 +16,11 @@ from kafka import KafkaProducer
 
 from shared.clock import ScaledClock
 from shared.topics import FEEDBACK_EVENTS, SHOP_EVENTS_DLQ, TRIGGERS_FIRED, dead_letter_topic
+from tests.support.faust_process import TriggersProcess
 from tests.support.kafka_records import Record, TopicWindow
 from tests.support.shop_stream import ShopStream, wait_for
 from tests.support.shops import unique_shop_id
 from tests.support.stack import Stack
-from tests.support.triggers_process import TriggersProcess
 
 FAST = 14_400.0
 """Campaign seconds per wall-clock second: 72 hours take 18 seconds."""

@@ -44,8 +44,9 @@ def test_a_source_topic_means_its_dead_letter_topic() -> None:
     assert dlq.resolve_topic("shop.events.v1") == "shop.events.dlq.v1"
     assert dlq.resolve_topic("feedback.events.dlq.v1") == "feedback.events.dlq.v1"
     assert dlq.resolve_topic("messages.dlq.v1") == "messages.dlq.v1"
-    with pytest.raises(dlq.DeadLetterToolError, match=r"TOPIC: 'customer.profiles.v1'"):
-        dlq.resolve_topic("customer.profiles.v1")
+    assert dlq.resolve_topic("customer.profiles.v1") == "customer.profiles.dlq.v1"
+    with pytest.raises(dlq.DeadLetterToolError, match=r"TOPIC: 'no.such.topic.v1'"):
+        dlq.resolve_topic("no.such.topic.v1")
 
 
 def test_messages_dispatch_gave_up_on_are_read_not_replayed() -> None:

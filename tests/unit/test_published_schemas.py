@@ -23,3 +23,10 @@ def test_shop_events_schema_covers_every_type() -> None:
     schema = documents["shop.events.v1.json"]
     for name in ("OrderPlacedEvent", "CustomerCreatedEvent", "SubscriptionChangedEvent"):
         assert f'"{name}"' in schema
+
+
+def test_the_segmenter_api_document_is_published_with_its_routes() -> None:
+    documents = {str(p): t for p, t in published_documents().items()}
+    [document] = [t for p, t in documents.items() if p.endswith("segmenter/api/openapi.json")]
+    for path in ("/v1/customers/{customer_id}", "/v1/segments/{segment_id}/members"):
+        assert f'"{path}"' in document

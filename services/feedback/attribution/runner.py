@@ -1,5 +1,5 @@
 """Attribution inside the feedback service: its consumer, in a group of its own
-(`<NUDGE_FEEDBACK_GROUP_ID>-attribution`; services/feedback/group_runner.py says why apart).
+(`<NUDGE_FEEDBACK_GROUP_ID>-attribution`; shared/group_runner.py says why apart).
 The index reads these topics too (and parks the records that do not parse, for both); the
 cost is parsing the few record types attribution needs a second time."""
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 from aiokafka import AIOKafkaConsumer
 
 from services.feedback.attribution.consumer import TOPICS, Attributor
-from services.feedback.group_runner import GroupRunner
 from services.feedback.parts import Built
+from shared.group_runner import GroupRunner
 
 
 def attribution_runner(built: Built) -> GroupRunner:
@@ -26,4 +26,5 @@ def attribution_runner(built: Built) -> GroupRunner:
         )
 
     group = f"{parts.settings.group_id}-attribution"
-    return GroupRunner(built, "attribution", group, TOPICS, make)
+    start_from = parts.settings.start_from
+    return GroupRunner(built.kafka, "attribution", group, TOPICS, make, start_from=start_from)

@@ -222,7 +222,7 @@ CASES: dict[str, Case] = {
         ["email"],
         {
             "products": [BEANS, FILTERS],
-            "segment_id": "inactive-90d",
+            "segment_id": "lapsed",
             "recommendations": _seed("newest"),
             "incentive_code": "COMEBACK15",
         },
@@ -235,7 +235,7 @@ CASES: dict[str, Case] = {
         ["email", "sms"],
         {
             "products": [BEANS],
-            "segment_id": "inactive-90d",
+            "segment_id": "lapsed",
             "recommendations": _seed("personal"),
             "incentive_code": "COMEBACK15",
         },

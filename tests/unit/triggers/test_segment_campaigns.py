@@ -22,12 +22,12 @@ WIN_BACK = "win_back"
 def test_win_back_on_entering_the_inactivity_segment_with_a_follow_up() -> None:
     customer = consenting_customer()
     customer.send(order_placed(T0 - (at(days=100) - T0), "o-old", [("beans", "coffee")]))
-    (offer,) = fires(customer.send(segment_entered(T0, "inactive-90d")), WIN_BACK)
+    (offer,) = fires(customer.send(segment_entered(T0, "lapsed")), WIN_BACK)
     assert offer.data.variant in ("newest", "personal")
     assert offer.data.context.recommendations is not None
     assert offer.data.context.recommendations.strategy == offer.data.variant
     assert [p.product_id for p in offer.data.context.products] == ["beans"]
-    assert offer.data.context.segment_id == "inactive-90d"
+    assert offer.data.context.segment_id == "lapsed"
     assert offer.data.context.incentive_code == "COMEBACK15"
     customer.run_until(at(days=30))
     assert customer.fire_times(WIN_BACK) == [T0, at(days=14)]
@@ -40,10 +40,10 @@ def test_other_segments_do_not_start_win_back() -> None:
 
 def test_any_purchase_ends_win_back_at_event_and_fire_time() -> None:
     customer = consenting_customer()
-    customer.send(segment_entered(T0, "inactive-90d"))
+    customer.send(segment_entered(T0, "lapsed"))
     assert exits(customer.send(order_placed(at(days=2))), WIN_BACK) == ["order_placed"]
     other = consenting_customer()
-    other.send(segment_entered(T0, "inactive-90d"))
+    other.send(segment_entered(T0, "lapsed"))
     assert other.state is not None
     state = with_facts_only(other.state, order_placed(at(days=2)))
     decision = fire_due(state, at(days=14), other.campaigns)
@@ -52,18 +52,18 @@ def test_any_purchase_ends_win_back_at_event_and_fire_time() -> None:
 
 def test_win_back_re_entry_waits_90_days() -> None:
     customer = consenting_customer()
-    customer.send(segment_entered(T0, "inactive-90d"))
+    customer.send(segment_entered(T0, "lapsed"))
     customer.send(order_placed(at(days=1)))
-    customer.send(segment_exited(at(days=1), "inactive-90d"))
-    assert entries(customer.send(segment_entered(at(days=50), "inactive-90d")), WIN_BACK) == []
-    assert len(entries(customer.send(segment_entered(at(days=91), "inactive-90d")), WIN_BACK)) == 1
+    customer.send(segment_exited(at(days=1), "lapsed"))
+    assert entries(customer.send(segment_entered(at(days=50), "lapsed")), WIN_BACK) == []
+    assert len(entries(customer.send(segment_entered(at(days=91), "lapsed")), WIN_BACK)) == 1
 
 
 def test_the_ab_variant_is_stable_for_a_customer() -> None:
     first = consenting_customer()
     second = consenting_customer()
-    (a,) = fires(first.send(segment_entered(T0, "inactive-90d")), WIN_BACK)
-    (b,) = fires(second.send(segment_entered(at(hours=1), "inactive-90d")), WIN_BACK)
+    (a,) = fires(first.send(segment_entered(T0, "lapsed")), WIN_BACK)
+    (b,) = fires(second.send(segment_entered(at(hours=1), "lapsed")), WIN_BACK)
     assert a.data.variant == b.data.variant
     assert a.trigger_id != b.trigger_id  # different segment entries, different journeys
 

@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 import pytest
 
-from services.triggers import commands
 from services.triggers.campaigns import CampaignCatalog
 from services.triggers.journeys import CustomerState
 from services.triggers.processor import Processor, pack_due, unpack_due
+from shared import worker_commands as commands
 from shared.dead_letters import payload_bytes
 from shared.events import EventEnvelope, dump_shop_event
 from shared.events import catalog as ev

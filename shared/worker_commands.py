@@ -1,4 +1,5 @@
-"""The records the triggers service sends itself on `triggers.commands.v1`.
+"""The records a stream worker sends itself on its commands topic (`triggers.commands.v1`,
+`segmenter.commands.v1`).
 
 Both carry work that must happen in the context of the customer's partition, in order with
 the customer's events: a timer falling due (the tick only knows *who* is due; the state is
@@ -41,4 +42,4 @@ def decode(value: bytes) -> Command:
         return TimerDue()
     if tag == _MERGE and body:
         return MergeVisitor(body)
-    raise ValueError(f"not a triggers command: {value[:20]!r}")
+    raise ValueError(f"not a worker command: {value[:20]!r}")

@@ -1,4 +1,5 @@
-"""A triggers worker run as SREs run it (`python -m services.triggers`), in its own process.
+"""A Faust worker (triggers, segmenter) run as SREs run it (`python -m services.<name>`), in
+its own process.
 
 Tests can stop it gently, kill it with SIGKILL and start it again on the same data folder,
 which is how crashes and restarts between scheduling and firing are exercised.
@@ -17,11 +18,17 @@ import httpx
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from services.triggers.worker import INPUT_TOPICS
+from services.segmenter.worker import INPUT_TOPICS as SEGMENTER_INPUTS
+from services.triggers.worker import INPUT_TOPICS as TRIGGERS_INPUTS
+from shared.topics import TopicSpec
 from tests.support.ingest_process import ROOT, free_port
 
 
-class TriggersProcess:
+class FaustWorkerProcess:
+    name = ""
+    """The service: `python -m services.<name>`, settings `NUDGE_<NAME>_*`."""
+    input_topics: tuple[TopicSpec, ...] = ()
+
     def __init__(
         self,
         kafka: str,
@@ -31,24 +38,27 @@ class TriggersProcess:
         app_id: str,
         time_scale: float,
         clock_origin: float,
-        campaigns_dir: Path | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         self.log_path = log_path
+        prefix = f"NUDGE_{self.name.upper()}_"
+        settings = {
+            "APP_ID": app_id,
+            "DATA_DIR": str(data_dir),
+            "PORT": str(self.port),
+            "TIME_SCALE": str(time_scale),
+            "CLOCK_ORIGIN": str(clock_origin),
+            "TICK_INTERVAL_S": "0.05",
+            "LOG_LEVEL": "warning",
+            "START_FROM": "latest",  # not the history other tests left behind
+        }
         self.env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
-            "NUDGE_TRIGGERS_APP_ID": app_id,
-            "NUDGE_TRIGGERS_DATA_DIR": str(data_dir),
-            "NUDGE_TRIGGERS_PORT": str(self.port),
-            "NUDGE_TRIGGERS_TIME_SCALE": str(time_scale),
-            "NUDGE_TRIGGERS_CLOCK_ORIGIN": str(clock_origin),
-            "NUDGE_TRIGGERS_TICK_INTERVAL_S": "0.05",
-            "NUDGE_TRIGGERS_LOG_LEVEL": "warning",
-            "NUDGE_TRIGGERS_START_FROM": "latest",  # not the history other tests left behind
+            **{prefix + name: value for name, value in settings.items()},
+            **(extra_env or {}),
         }
-        if campaigns_dir is not None:
-            self.env["NUDGE_TRIGGERS_CAMPAIGNS_DIR"] = str(campaigns_dir)
         self._proc: subprocess.Popen[bytes] | None = None
         self.kafka = kafka
         self.group = app_id
@@ -63,7 +73,7 @@ class TriggersProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "services.triggers"],
+                [sys.executable, "-m", f"services.{self.name}"],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -81,7 +91,7 @@ class TriggersProcess:
         try:
             partitions = [
                 TopicPartition(spec.name, p)
-                for spec in INPUT_TOPICS
+                for spec in self.input_topics
                 for p in sorted(consumer.partitions_for_topic(spec.name) or ())
             ]
             committed = {tp: consumer.committed(tp) for tp in partitions}
@@ -122,14 +132,15 @@ class TriggersProcess:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 tail = self.log_path.read_text()[-3000:]
-                raise RuntimeError(f"triggers exited with {self._proc.returncode}: {tail}")
+                raise RuntimeError(f"{self.name} exited with {self._proc.returncode}: {tail}")
             try:
                 if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise TimeoutError(f"triggers not ready in {timeout}s: {self.log_path.read_text()[-3000:]}")
+        log = self.log_path.read_text()[-3000:]
+        raise TimeoutError(f"{self.name} not ready in {timeout}s: {log}")
 
     def metric(self, name: str) -> float:
         """Sum of a Prometheus metric's samples (all label sets)."""
@@ -157,3 +168,37 @@ class TriggersProcess:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+
+
+class TriggersProcess(FaustWorkerProcess):
+    name = "triggers"
+    input_topics = TRIGGERS_INPUTS
+
+    def __init__(
+        self,
+        kafka: str,
+        data_dir: Path,
+        log_path: Path,
+        *,
+        app_id: str,
+        time_scale: float,
+        clock_origin: float,
+        campaigns_dir: Path | None = None,
+    ) -> None:
+        extra = (
+            {} if campaigns_dir is None else {"NUDGE_TRIGGERS_CAMPAIGNS_DIR": str(campaigns_dir)}
+        )
+        super().__init__(
+            kafka,
+            data_dir,
+            log_path,
+            app_id=app_id,
+            time_scale=time_scale,
+            clock_origin=clock_origin,
+            extra_env=extra,
+        )
+
+
+class SegmenterProcess(FaustWorkerProcess):
+    name = "segmenter"
+    input_topics = SEGMENTER_INPUTS

@@ -1,10 +1,11 @@
-"""The feedback service's consumers, each in a consumer group of its own: the index (the
-directory SMS callbacks and pages read), attribution and reports.
+"""One consumer group's reader run beside an HTTP service: the feedback service's index,
+attribution and reports, the segmenter API's profile projection.
 
-Apart, so that each commits only what it has done itself and an outage of one (the broker
-refusing conversions, say) never holds up another. Each is started in the running loop, as
-aiokafka requires, after the service's producer; a new group starting `latest` is pinned to
-the topics' ends first. A poll that fails is read again, after a growing pause.
+Each in a group of its own, so that each commits only what it has done itself and an outage of
+one (the broker refusing conversions, say) never holds up another. Each is started in the
+running loop, as aiokafka requires, after the service's producer; a new group starting
+`latest` is pinned to the topics' ends first. A poll that fails is read again, after a growing
+pause.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Literal, Protocol
 
 from aiokafka import AIOKafkaConsumer
 
-from services.feedback.parts import Built
 from shared.kafka import consumer_fetch_options, pin_new_group_to_end
 from shared.polls import PollGivenBack
+from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 FIRST_RETRY_S = 0.5
@@ -38,17 +39,21 @@ class GroupRunner:
 
     def __init__(
         self,
-        built: Built,
+        kafka: KafkaSettings,
         name: str,
         group: str,
         topics: Sequence[str],
         make: Callable[[AIOKafkaConsumer], Reader],
+        *,
+        start_from: Literal["earliest", "latest"],
     ) -> None:
-        self.built = built
+        self.kafka = kafka
         self.name = name
         self.group = group
         self.topics = tuple(topics)
         self.make = make
+        self.start_from = start_from
+        """Where a *new* group starts (an existing one resumes from its committed offsets)."""
         self.consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -58,12 +63,11 @@ class GroupRunner:
         return self.consumer is not None and bool(self.consumer.assignment())
 
     async def start(self) -> None:
-        built = self.built
-        if built.parts.settings.start_from == "latest":
-            await asyncio.to_thread(pin_new_group_to_end, built.kafka, self.group, self.topics)
+        if self.start_from == "latest":
+            await asyncio.to_thread(pin_new_group_to_end, self.kafka, self.group, self.topics)
         self.consumer = AIOKafkaConsumer(
             *self.topics,
-            **built.kafka.client_options(),
+            **self.kafka.client_options(),
             **consumer_fetch_options(),
             group_id=self.group,
             enable_auto_commit=False,

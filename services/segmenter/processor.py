@@ -1,0 +1,377 @@
+"""What the segmenter does with its records: apply, evaluate the segments, emit, then store.
+
+Kept apart from Faust, like the triggers processor (services/triggers/processor.py, whose
+ordering rules this follows): the `profiles` and `timers` tables are plain mappings here.
+
+1. Each record of a batch is applied to its customer's profile in order (a duplicate event id
+   changes nothing), and the shop's segment rules are evaluated on the result; entries and
+   exits become `segment.entered` / `segment.exited` records, and the analyst's view of the
+   profile a `customer.profile` record when it changed.
+2. All of the batch's output is acknowledged by the broker before any profile is written, so
+   a crash in between emits the same records again (their ids derive from the profile's entry
+   counters) instead of losing them.
+3. Each customer's profile and timer entry are written once per batch.
+
+Time-based answers ("no order in the last 90 days", a lifecycle stage reached by time) have a
+durable timer: the `timers` table holds, per customer, the earliest moment one of the shop's
+rules or the lifecycle stage can change without an event, and the in-memory `TimerIndex` is
+rebuilt from it after a rebalance. When it falls due, the tick sends a `TimerDue` command
+through `segmenter.commands.v1`, and the profile is evaluated again in its partition, in order
+with its events. The work of a tick follows the customers whose time came, not all customers.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import uuid
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from services.segmenter import metrics
+from services.segmenter.evaluation import Evaluator
+from services.segmenter.membership import Change, decide, next_change_at
+from services.segmenter.profiles.apply import apply
+from services.segmenter.profiles.merge import merge_visitor
+from services.segmenter.profiles.model import Profile, decode, encode
+from services.segmenter.publication import digest
+from shared import worker_commands as commands
+from shared.clock import Clock
+from shared.dead_letters import park
+from shared.events import (
+    parse_feedback_event,
+    parse_message_event,
+    parse_shop_event,
+    record_key,
+)
+from shared.events.catalog import CustomerIdentifiedEvent
+from shared.events.conversions import parse_conversion_event
+from shared.events.envelope import EventEnvelope
+from shared.events.name_ids import NameIds
+from shared.events.profiles import CustomerProfileEvent
+from shared.events.segments import SegmentChange, SegmentEnteredEvent, SegmentExitedEvent
+from shared.stream_batch import (
+    DecisionFailed,
+    InputRecord,
+    Outbox,
+    OutputRecord,
+    WriteScope,
+    deciding,
+    invalid_reason,
+    no_scope,
+)
+from shared.timer_index import TimerIndex
+from shared.topics import (
+    CONVERSIONS,
+    CUSTOMER_PROFILES,
+    FEEDBACK_EVENTS,
+    MESSAGES_STATUS,
+    SEGMENTER_COMMANDS,
+    SEGMENTS_CHANGES,
+    SHOP_EVENTS,
+)
+
+log = logging.getLogger(__name__)
+
+SOURCE = "/services/segmenter"
+_PARSERS = {
+    SHOP_EVENTS.name: parse_shop_event,
+    MESSAGES_STATUS.name: parse_message_event,
+    FEEDBACK_EVENTS.name: parse_feedback_event,
+    CONVERSIONS.name: parse_conversion_event,
+}
+_DUE = struct.Struct(">d")
+_IDS = NameIds(uuid.UUID("8fc534a1-9fe1-4a42-bb52-347ebd370cb1"))
+"""Namespace of the ids of the segmenter's records (segment changes, profiles)."""
+
+
+def pack_due(due: float) -> bytes:
+    return _DUE.pack(due)
+
+
+def unpack_due(raw: bytes) -> float:
+    return float(_DUE.unpack(raw)[0])
+
+
+@dataclass
+class _Batch:
+    """What a batch decided so far: the profiles it changed (None: removed) and its output."""
+
+    profiles: dict[bytes, Profile | None] = field(default_factory=dict)
+    due: dict[bytes, float | None] = field(default_factory=dict)
+    origins: dict[bytes, object] = field(default_factory=dict)
+    output: list[OutputRecord] = field(default_factory=list)
+
+    def changed(
+        self, key: bytes, profile: Profile | None, due: float | None, origin: object
+    ) -> None:
+        self.profiles[key] = profile
+        self.due[key] = due
+        self.origins[key] = origin
+
+    def emit(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self.output.append(OutputRecord(topic, key, value))
+
+
+class Processor:
+    def __init__(
+        self,
+        *,
+        profiles: MutableMapping[bytes, bytes],
+        timers: MutableMapping[bytes, bytes],
+        index: TimerIndex,
+        evaluator: Evaluator,
+        clock: Clock,
+        outbox: Outbox,
+        scope: WriteScope = no_scope,
+    ) -> None:
+        self.profiles = profiles
+        self.timers = timers
+        self.index = index
+        self.evaluator = evaluator
+        self.clock = clock
+        self.outbox = outbox
+        self.scope = scope
+
+    async def on_batch(self, records: Sequence[InputRecord]) -> None:
+        """Handle records in order: apply and evaluate all, publish what they emit, then store.
+
+        Bad input, and a bug met while deciding, park that record on the dead-letter topic of
+        its topic and the others go on. A failure to publish propagates and nothing is stored:
+        the batch is not marked done and is handled again from the same profiles.
+        """
+        batch = _Batch()
+        for record in records:
+            self._handle(batch, record)
+        if batch.output:
+            await self.outbox.publish_all(batch.output)
+        self._store(batch)
+
+    def _handle(self, batch: _Batch, record: InputRecord) -> None:
+        topic, key, value = record.topic, record.key, record.value
+        try:
+            if key is None or value is None:
+                raise ValueError("record without key or value")
+            if topic == SEGMENTER_COMMANDS.name:
+                self._on_command(batch, record, key, commands.decode(value))
+            else:
+                self._on_event(batch, record, key, _PARSERS[topic](value))
+        except (ValidationError, ValueError, KeyError, UnicodeDecodeError) as exc:
+            self._park(batch, record, invalid_reason(exc))
+        except DecisionFailed as exc:
+            log.error(
+                "cannot decide on %s[%d]@%d",
+                topic,
+                record.partition,
+                record.offset,
+                exc_info=exc.cause,
+            )
+            self._park(batch, record, str(exc))
+        else:
+            metrics.RECORDS.labels(topic, "processed").inc()
+
+    def _on_event(
+        self, batch: _Batch, record: InputRecord, key: bytes, event: EventEnvelope
+    ) -> None:
+        expected = record_key(event.shopid, event.customerid, event.anonymousid)
+        if key.decode() != expected:
+            raise ValueError(f"record key {key.decode()!r} does not match the event ({expected!r})")
+        if isinstance(event, CustomerIdentifiedEvent) and event.customerid is None:
+            self._hand_over_visitor(batch, record, key, event)
+            return
+        profile = self._load(batch, key)
+        now = self.clock.now().timestamp()
+        updated = deciding(apply, profile, event, now)
+        if updated is profile:  # a duplicate, or nothing this service keeps
+            metrics.RECORDS.labels(record.topic, "unchanged").inc()
+            return
+        self._evaluate(batch, record, key, updated, now, before=profile)
+
+    def _on_command(
+        self, batch: _Batch, record: InputRecord, key: bytes, command: commands.Command
+    ) -> None:
+        now = self.clock.now().timestamp()
+        if isinstance(command, commands.MergeVisitor):
+            visitor = decode(command.visitor_state)
+            customer_id = key.decode().split(":", 1)[1]
+            customer = self._load(batch, key)
+            merged = deciding(merge_visitor, visitor, customer, customer_id)
+            if merged is not customer:
+                self._evaluate(batch, record, key, merged, now, before=customer)
+            return
+        profile = self._load(batch, key)
+        if profile is None:  # removed meanwhile (handed over): nothing to look at
+            batch.changed(key, None, None, record.origin)
+            return
+        self._evaluate(batch, record, key, profile, now, before=profile)
+
+    def _hand_over_visitor(
+        self, batch: _Batch, record: InputRecord, key: bytes, event: CustomerIdentifiedEvent
+    ) -> None:
+        """Move the visitor's profile to the customer's key, through the commands topic (the
+        customer's key may live on another partition, hence another worker)."""
+        profile = self._load(batch, key)
+        if profile is None:
+            return
+        customer_key = record_key(event.shopid, event.data.customer_id, None).encode()
+        merge = commands.MergeVisitor(encode(profile))
+        batch.emit(SEGMENTER_COMMANDS.name, customer_key, commands.encode(merge))
+        batch.changed(key, None, None, record.origin)
+
+    def _evaluate(
+        self,
+        batch: _Batch,
+        record: InputRecord,
+        key: bytes,
+        profile: Profile,
+        now: float,
+        *,
+        before: Profile | None = None,
+    ) -> None:
+        """Evaluate the shop's segments on `profile`; emit the changes and the view."""
+        evaluation = deciding(self.evaluator.evaluate, profile, now, before)
+        outcome = deciding(
+            decide, profile.segments, profile.entries, evaluation.verdicts, evaluation.versions, now
+        )
+        for change in outcome.changes:
+            self._emit_change(batch, profile, change, now)
+        profile.segments = outcome.memberships
+        profile.entries = outcome.entries
+        profile.rules = evaluation.fingerprint
+        document = self.evaluator.view(profile, evaluation)
+        published = digest(document)
+        if published != profile.published:
+            profile.published = published
+            self._emit_profile(batch, profile, document, published, now)
+        due_times = [
+            t
+            for t in (next_change_at(evaluation.verdicts), evaluation.stage_changes_at)
+            if t is not None
+        ]
+        batch.changed(key, profile, min(due_times) if due_times else None, record.origin)
+
+    def _emit_change(self, batch: _Batch, profile: Profile, change: Change, now: float) -> None:
+        who = profile.customer_id or f"anon:{profile.anonymous_id}"
+        kind = SegmentEnteredEvent if change.entered else SegmentExitedEvent
+        direction = "entered" if change.entered else "exited"
+        event = kind(
+            id=_IDS(
+                f"{profile.shop_id}\x1f{who}\x1f{change.segment_id}\x1f{direction}\x1f{change.entry}"
+            ),
+            source=SOURCE,
+            time=self.clock.now(),
+            subject=change.segment_id,
+            shopid=profile.shop_id,
+            customerid=profile.customer_id,
+            anonymousid=None if profile.customer_id else profile.anonymous_id,
+            data=SegmentChange(
+                segment_id=change.segment_id,
+                rule_version=change.rule_version,
+                reason=change.reason[:500],
+                entry=change.entry,
+            ),
+        )
+        batch.emit(
+            SEGMENTS_CHANGES.name,
+            event.key.encode(),
+            event.model_dump_json(exclude_none=True).encode(),
+        )
+        metrics.CHANGES.labels(change.segment_id, direction).inc()
+
+    def _emit_profile(
+        self,
+        batch: _Batch,
+        profile: Profile,
+        document: dict[str, object],
+        published: int,
+        now: float,
+    ) -> None:
+        who = profile.customer_id or f"anon:{profile.anonymous_id}"
+        event = CustomerProfileEvent.model_validate(
+            {
+                "id": _IDS(f"{profile.shop_id}\x1f{who}\x1fprofile\x1f{published}"),
+                "source": SOURCE,
+                "time": self.clock.now(),
+                "shopid": profile.shop_id,
+                "customerid": profile.customer_id,
+                "anonymousid": None if profile.customer_id else profile.anonymous_id,
+                "data": document,
+            }
+        )
+        batch.emit(
+            CUSTOMER_PROFILES.name,
+            event.key.encode(),
+            event.model_dump_json(exclude_none=True).encode(),
+        )
+        metrics.PROFILES_PUBLISHED.inc()
+
+    def _load(self, batch: _Batch, key: bytes) -> Profile | None:
+        if key in batch.profiles:
+            return batch.profiles[key]
+        raw = self.profiles.get(key)
+        return decode(raw) if raw is not None else None
+
+    def _store(self, batch: _Batch) -> None:
+        for key, profile in batch.profiles.items():
+            with self.scope(batch.origins[key]):
+                due = batch.due[key]
+                if profile is None:
+                    if key in self.profiles:
+                        del self.profiles[key]
+                else:
+                    self.profiles[key] = encode(profile)
+                name = key.decode()
+                if due is None:
+                    if key in self.timers:
+                        del self.timers[key]
+                elif self.index.get(name) != due:
+                    self.timers[key] = pack_due(due)
+                self.index.set(name, due)
+        metrics.TIMERS_PENDING.set(len(self.index))
+
+    def rebuild(self) -> None:
+        """After a rebalance or restart: refill the timer index from the timer table, the RFM
+        book from the profiles, and schedule at once every profile last evaluated under rules
+        that have changed since (a rule file edited before the restart)."""
+        self.index.clear()
+        for key, raw in self.timers.items():
+            self.index.set(key.decode(), unpack_due(raw))
+        now = self.clock.now().timestamp()
+        stale = 0
+        self.evaluator.begin_rebuild()
+        for key, raw in self.profiles.items():
+            try:
+                profile = decode(raw)
+            except (ValueError, TypeError) as exc:
+                log.error("profile %r cannot be read (%s); left as it is", key, exc)
+                continue
+            self.evaluator.observe_for_rebuild(profile)
+            if profile.rules != self.evaluator.fingerprint(profile.shop_id):
+                self.index.set(key.decode(), now)
+                stale += 1
+        self.evaluator.finish_rebuild(now)
+        if stale:
+            log.info("%d profiles were evaluated under other rules: evaluating them again", stale)
+        metrics.TIMERS_PENDING.set(len(self.index))
+
+    async def tick(self, limit: int) -> int:
+        """Send a due command for each customer whose time came; return how many."""
+        due = self.index.pop_due(self.clock.now().timestamp(), limit)
+        for position, (key, _due) in enumerate(due):
+            try:
+                await self.outbox.send_command(key.encode(), commands.encode(commands.TimerDue()))
+            except Exception:
+                for unsent_key, unsent_due in due[position:]:  # retried on the next tick
+                    self.index.set(unsent_key, unsent_due)
+                raise
+        metrics.TIMERS_PENDING.set(len(self.index))
+        return len(due)
+
+    @staticmethod
+    def _park(batch: _Batch, record: InputRecord, reason: str) -> None:
+        """Onto the dead-letter topic of the record's own topic, sent with the batch."""
+        parked = park(record, service="segmenter", reason=reason)
+        batch.emit(parked.topic, parked.key, parked.value)
+        metrics.RECORDS.labels(record.topic, "dead_lettered").inc()
