@@ -3,7 +3,7 @@
 Trigger records get their own wording (which campaign step fired, on which channels, or which
 journey was cancelled and why), and so do what customers send back (opt-outs, survey answers,
 opens and clicks) and the conversions credited to messages, because that is what the demo and
-operators look for.
+operators look for; so do segment entries and exits.
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ def _summary(kind: str, data: dict[str, Any]) -> str:
         if kind in ("message.skipped", "message.failed"):
             return f"{kind[8:].upper()} {what}: {data.get('reason')}"
         return f"{kind[8:].upper()} {what}"
+    if kind in ("segment.entered", "segment.exited"):
+        verb = "ENTERED" if kind == "segment.entered" else "LEFT"
+        return f"{verb} segment {data.get('segment_id')}: {data.get('reason')}"
     if kind == "trigger.expired":
         return f"EXPIRED {data.get('campaign_id')}/{data.get('step_id')} (due {data.get('due_at')})"
     return json.dumps(data, separators=(",", ":"))[:160]

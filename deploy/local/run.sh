@@ -23,6 +23,8 @@ TRIGGERS_PORT="${NUDGE_TRIGGERS_PORT:-8081}"
 DISPATCH_PORT="${NUDGE_DISPATCH_PORT:-8082}"
 FEEDBACK_PORT="${NUDGE_FEEDBACK_PORT:-8083}"
 SEGMENTER_PORT="${NUDGE_SEGMENTER_PORT:-8084}"
+SEGMENTER_API_PORT="${NUDGE_SEGMENTER_API_PORT:-8085}"
+SEGMENTER_API_URL="http://127.0.0.1:$SEGMENTER_API_PORT"
 FEEDBACK_URL="http://127.0.0.1:$FEEDBACK_PORT"
 SMTP_SINK_PORT="${NUDGE_SMTP_SINK_PORT:-10025}"
 SMTP_SINK_CONTROL="${NUDGE_SMTP_SINK_CONTROL_PORT:-10026}"
@@ -164,6 +166,8 @@ up() {
     --log "$LOCAL/sms-sink.jsonl" --print
   start_service dispatch env -u NUDGE_SECRET_KEY -u NUDGE_SECRET_KEY_FILE -u NUDGE_SECRET_KEYS_FILE \
     NUDGE_LINK_KEYS_FILE="$LINK_KEYS_FILE" "$BIN/nudge" dispatch
+  start_service segmenter-api env NUDGE_SEGMENTER_API_PORT="$SEGMENTER_API_PORT" \
+    "$BIN/nudge" segmenter-api
   start_service feedback env -u NUDGE_SECRET_KEY -u NUDGE_SECRET_KEY_FILE -u NUDGE_SECRET_KEYS_FILE \
     NUDGE_LINK_KEYS_FILE="$LINK_KEYS_FILE" "$BIN/nudge" feedback
   wait_ready "$INGEST_URL/readyz" ingest
@@ -178,6 +182,8 @@ up() {
     "(.local/smtp-sink.jsonl), SMS to the sink on :$SMS_SINK_PORT (.local/sms-sink.jsonl)"
   wait_ready "$FEEDBACK_URL/readyz" feedback
   say "feedback is ready at $FEEDBACK_URL (OpenAPI: $FEEDBACK_URL/docs)"
+  wait_ready "$SEGMENTER_API_URL/readyz" segmenter-api
+  say "the segmenter's read API is ready at $SEGMENTER_API_URL (OpenAPI: $SEGMENTER_API_URL/docs)"
 }
 
 demo_shop() {
@@ -196,6 +202,7 @@ demo_shop() {
 down() {
   stop_service tail
   stop_service feedback
+  stop_service segmenter-api
   stop_service dispatch
   stop_service sms-sink
   stop_service smtp-sink
@@ -209,10 +216,11 @@ down() {
 run() {
   up
   demo_shop
-  say "events on shop.events.v1, triggers fired or cancelled, what customers send back"
-  say "(feedback.events.v1), conversions (conversions.v1), messages at the sinks:"
-  "$BIN/nudge" tail shop.events.v1 triggers.fired.v1 messages.status.v1 feedback.events.v1 \
-    conversions.v1 &
+  say "events on shop.events.v1, segment entries and exits (segments.changes.v1), triggers"
+  say "fired or cancelled, what customers send back (feedback.events.v1), conversions"
+  say "(conversions.v1), messages at the sinks:"
+  "$BIN/nudge" tail shop.events.v1 segments.changes.v1 triggers.fired.v1 messages.status.v1 \
+    feedback.events.v1 conversions.v1 &
   local tail_pid=$!
   # The sinks print each message they receive (EMAIL to: subject | first line; SMS to: body).
   tail -n 0 -q -F "$LOGS/smtp-sink.log" "$LOGS/sms-sink.log" 2>/dev/null &
@@ -226,6 +234,10 @@ run() {
   sleep 2
   say "the demo shop's campaign report (a signed link for a browser, valid 7 days):"
   NUDGE_LINK_KEYS_FILE="$LINK_KEYS_FILE" "$BIN/nudge" reports url demo-coffee
+  say "the demo shop's segments and their sizes, from the segmenter's read API (its API key):"
+  curl -fsS -H "Authorization: Bearer $("$BIN/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["api_key"])' "$DEMO_CREDENTIALS")" \
+    "$SEGMENTER_API_URL/v1/segments" || true
+  echo
   say "the stack keeps running: send your own events to $INGEST_URL (credentials in"
   say ".local/demo-shop.json). Ctrl-C (or make stop) stops everything."
   wait "$tail_pid"

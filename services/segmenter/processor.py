@@ -4,9 +4,12 @@ Kept apart from Faust, like the triggers processor (services/triggers/processor.
 ordering rules this follows): the `profiles` and `timers` tables are plain mappings here.
 
 1. Each record of a batch is applied to its customer's profile in order (a duplicate event id
-   changes nothing), and the shop's segment rules are evaluated on the result; entries and
-   exits become `segment.entered` / `segment.exited` records, and the analyst's view of the
-   profile a `customer.profile` record when it changed.
+   changes nothing); then the shop's segment rules are evaluated once per changed profile, on
+   the result of all its records: entries and exits become `segment.entered` /
+   `segment.exited` records, and the analyst's view of the profile a `customer.profile` record
+   when it changed. Evaluating once per batch, not per record, costs less and keeps a history
+   synced in at once (three past orders in one request) from passing through states it never
+   had at any moment (lapsed after the first two orders, before the third is applied).
 2. All of the batch's output is acknowledged by the broker before any profile is written, so
    a crash in between emits the same records again (their ids derive from the profile's entry
    counters) instead of losing them.
@@ -97,18 +100,29 @@ def unpack_due(raw: bytes) -> float:
 
 @dataclass
 class _Batch:
-    """What a batch decided so far: the profiles it changed (None: removed) and its output."""
+    """What a batch decided so far: the profiles it changed (None: removed), those still to be
+    evaluated, and its output."""
 
     profiles: dict[bytes, Profile | None] = field(default_factory=dict)
     due: dict[bytes, float | None] = field(default_factory=dict)
     origins: dict[bytes, object] = field(default_factory=dict)
+    pending: dict[bytes, tuple[Profile | None, InputRecord]] = field(default_factory=dict)
+    """Keys whose profile changed and is evaluated once the batch's records are applied: the
+    profile before the batch, and the key's last record."""
     output: list[OutputRecord] = field(default_factory=list)
 
-    def changed(
-        self, key: bytes, profile: Profile | None, due: float | None, origin: object
+    def updated(
+        self, key: bytes, before: Profile | None, profile: Profile, record: InputRecord
     ) -> None:
+        first_before = self.pending[key][0] if key in self.pending else before
+        self.pending[key] = (first_before, record)
         self.profiles[key] = profile
-        self.due[key] = due
+        self.origins[key] = record.origin
+
+    def removed(self, key: bytes, origin: object) -> None:
+        self.pending.pop(key, None)
+        self.profiles[key] = None
+        self.due[key] = None
         self.origins[key] = origin
 
     def emit(self, topic: str, key: bytes | None, value: bytes) -> None:
@@ -145,6 +159,15 @@ class Processor:
         batch = _Batch()
         for record in records:
             self._handle(batch, record)
+        now = self.clock.now().timestamp()
+        for key, (before, last) in batch.pending.items():
+            profile = batch.profiles[key]
+            assert profile is not None
+            try:
+                self._evaluate(batch, key, profile, now, before=before)
+            except DecisionFailed as exc:
+                log.error("cannot evaluate %r", key, exc_info=exc.cause)
+                self._park(batch, last, str(exc))
         if batch.output:
             await self.outbox.publish_all(batch.output)
         self._store(batch)
@@ -182,30 +205,28 @@ class Processor:
             self._hand_over_visitor(batch, record, key, event)
             return
         profile = self._load(batch, key)
-        now = self.clock.now().timestamp()
-        updated = deciding(apply, profile, event, now)
+        updated = deciding(apply, profile, event, self.clock.now().timestamp())
         if updated is profile:  # a duplicate, or nothing this service keeps
             metrics.RECORDS.labels(record.topic, "unchanged").inc()
             return
-        self._evaluate(batch, record, key, updated, now, before=profile)
+        batch.updated(key, profile, updated, record)
 
     def _on_command(
         self, batch: _Batch, record: InputRecord, key: bytes, command: commands.Command
     ) -> None:
-        now = self.clock.now().timestamp()
         if isinstance(command, commands.MergeVisitor):
             visitor = decode(command.visitor_state)
             customer_id = key.decode().split(":", 1)[1]
             customer = self._load(batch, key)
             merged = deciding(merge_visitor, visitor, customer, customer_id)
             if merged is not customer:
-                self._evaluate(batch, record, key, merged, now, before=customer)
+                batch.updated(key, customer, merged, record)
             return
         profile = self._load(batch, key)
         if profile is None:  # removed meanwhile (handed over): nothing to look at
-            batch.changed(key, None, None, record.origin)
+            batch.removed(key, record.origin)
             return
-        self._evaluate(batch, record, key, profile, now, before=profile)
+        batch.updated(key, profile, profile, record)  # its time came: evaluate it again
 
     def _hand_over_visitor(
         self, batch: _Batch, record: InputRecord, key: bytes, event: CustomerIdentifiedEvent
@@ -218,17 +239,10 @@ class Processor:
         customer_key = record_key(event.shopid, event.data.customer_id, None).encode()
         merge = commands.MergeVisitor(encode(profile))
         batch.emit(SEGMENTER_COMMANDS.name, customer_key, commands.encode(merge))
-        batch.changed(key, None, None, record.origin)
+        batch.removed(key, record.origin)
 
     def _evaluate(
-        self,
-        batch: _Batch,
-        record: InputRecord,
-        key: bytes,
-        profile: Profile,
-        now: float,
-        *,
-        before: Profile | None = None,
+        self, batch: _Batch, key: bytes, profile: Profile, now: float, *, before: Profile | None
     ) -> None:
         """Evaluate the shop's segments on `profile`; emit the changes and the view."""
         evaluation = deciding(self.evaluator.evaluate, profile, now, before)
@@ -250,7 +264,7 @@ class Processor:
             for t in (next_change_at(evaluation.verdicts), evaluation.stage_changes_at)
             if t is not None
         ]
-        batch.changed(key, profile, min(due_times) if due_times else None, record.origin)
+        batch.due[key] = min(due_times) if due_times else None
 
     def _emit_change(self, batch: _Batch, profile: Profile, change: Change, now: float) -> None:
         who = profile.customer_id or f"anon:{profile.anonymous_id}"
@@ -316,13 +330,14 @@ class Processor:
     def _store(self, batch: _Batch) -> None:
         for key, profile in batch.profiles.items():
             with self.scope(batch.origins[key]):
-                due = batch.due[key]
                 if profile is None:
                     if key in self.profiles:
                         del self.profiles[key]
                 else:
                     self.profiles[key] = encode(profile)
-                name = key.decode()
+                if key not in batch.due:  # its evaluation failed (parked): timer left as is
+                    continue
+                due, name = batch.due[key], key.decode()
                 if due is None:
                     if key in self.timers:
                         del self.timers[key]

@@ -196,15 +196,18 @@ def test_orders_make_a_vip_time_makes_them_lapse_and_a_crash_changes_nothing(
         )
     )
     # Three orders four days apart (the interval the customer's own rhythm sets), the last one
-    # now: 600 EUR in all.
-    for n, (days, total) in enumerate(((8.0, "100.00"), (4.0, "150.00"), (0.0, "350.00")), 1):
+    # now: 600 EUR in all. Each is waited for: the worker evaluates a customer once per batch,
+    # so orders arriving together would move them straight to where all of them lead.
+    steps = (("+first-time-buyers", 8.0, "100.00"), ("+repeat-buyers", 4.0, "150.00"))
+    for n, (expected, days, total) in enumerate(steps, 1):
         order = order_placed(
             shop=shop, customer="c1", order_id=f"o{n}", total=total, at=now - days * DAY
         )
         send(order)
+        wait_until(lambda: expected in moves(changes(segment_window, shop, "c1")), 60, expected)  # noqa: B023
+    send(order_placed(shop=shop, customer="c1", order_id="o3", total="350.00", at=now))
     # The same customer id at another shop: one small order, nothing more.
     send(order_placed(shop=other_shop, customer="c1", order_id="o1", total="20.00", at=now))
-
     vip = wait_until(
         lambda: "+vip" in moves(changes(segment_window, shop, "c1")), 60, "the VIP entry"
     )

@@ -45,3 +45,9 @@ def test_answers_opt_outs_categories_and_conversions() -> None:
     assert "CONVERTED order #1002 33.95 EUR credited to email cross_sell (click at" in line(
         "conversion.attributed", conversion
     )
+
+
+def test_segment_entries_and_exits_say_which_and_why() -> None:
+    change = {"segment_id": "vip", "rule_version": 1, "reason": "orders 3 >= 3", "entry": 1}
+    assert "ENTERED segment vip: orders 3 >= 3" in line("segment.entered", change)
+    assert "LEFT segment vip: orders 3 >= 3" in line("segment.exited", change)

@@ -11,7 +11,12 @@ enough marketing mail: she unsubscribes in one click (the link in that email, PO
 mailbox provider does); the cross-sell planned for her second order is cancelled, while its
 shipping mail still comes. A second customer fills a cart and never buys; his last
 reminder, an SMS held back by his quiet hours, is not sent because he replies STOP before his
-morning (a signed Twilio webhook to the feedback service): it falls back to his email.
+morning (a signed Twilio webhook to the feedback service): it falls back to his email. A third,
+Cleo, orders a bag of beans every day for three days (540 EUR in all): the segmenter moves her
+from first-time to repeat buyer, and her third order makes her a VIP, which the VIP campaign
+welcomes; then she orders no more, and with no event at all the segmenter moves her to at risk
+(one and a half times her own rhythm since her last order) and to lapsed (twice it), which
+starts the win-back offer.
 `make run` prints each event as it lands on shop.events.v1, and each trigger the triggers
 service fires or cancels.
 
@@ -64,6 +69,7 @@ SECOND_ORDER_ID = ORDER_ID + 1
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari"
 """Ada's browser: the feedback service tells people's clicks from link scanners' by it too."""
 BEN = f"ben-{RUN}"
+CLEO = f"cleo-{RUN}"
 CLOCK = make_clock(
     float(os.environ.get("NUDGE_TRIGGERS_TIME_SCALE", "1")),
     float(os.environ["NUDGE_TRIGGERS_CLOCK_ORIGIN"])
@@ -281,6 +287,9 @@ def main() -> None:
         "order_status_url": "https://demo-coffee.example/orders/1001",
     }
     ben(c)
+    cleo_orders(c, 1, 0.5)
+    until(24.5, "Cleo, who bought her first bag last night, orders again: a repeat buyer")
+    cleo_orders(c, 2, 24.5)
     until(26, "a day later Ada comes back and buys: her cart reminders stop")
     c.shopify("orders/create", order, "she buys (orders/create)")
     c.shopify("orders/paid", order, "payment captured (orders/paid: same order, no new event)")
@@ -312,6 +321,8 @@ def main() -> None:
         },
         "the parcel arrives (fulfillment_events/create)",
     )
+    until(CLEO_LAST_ORDER, "Cleo orders a third day in a row: 540 EUR in all, she is a VIP now")
+    cleo_orders(c, 3, CLEO_LAST_ORDER)
     until(56, "Ada answers the review request: 10, she would recommend the shop (a promoter)")
     answer_survey("ada@example.com", sink_log, 10, "Heerlijke koffie, en snel bezorgd!")
     until(62.5, "a day and a half after her order, the cross-sell email reaches her")
@@ -340,6 +351,19 @@ def main() -> None:
         c.shopify("fulfillments/create", parcel, "the parcel ships (fulfillments/create)")
 
     scenes: list[tuple[float, str, Callable[[], None]]] = [
+        (
+            CLEO_LAST_ORDER + 36,
+            "Cleo has not ordered for one and a half times her own rhythm (a day): the"
+            " segmenter moves her to at risk, with no event",
+            lambda: None,
+        ),
+        (
+            CLEO_LAST_ORDER + 48,
+            "twice her rhythm without an order: Cleo enters the lapsed segment, and the"
+            " win-back offer goes out",
+            lambda: None,
+        ),
+        (CLEO_LAST_ORDER + 49, "(the win-back email reaches Cleo)", lambda: None),
         (
             BEN_MORNING,
             "08:00 where Ben lives: the SMS held back by quiet hours is not sent (he opted"
@@ -542,6 +566,45 @@ def ben(c: Client) -> None:
         ],
         "Ben, a customer already, fills a cart too and leaves (native batch)",
     )
+
+
+CLEO_LAST_ORDER = 48.5
+CLEO_TOTALS = {1: "150.00", 2: "180.00", 3: "210.00"}
+
+
+def cleo_orders(c: Client, number: int, hours: float) -> None:
+    """Cleo's daily order; her first one also tells the shop who she is (email consent)."""
+    events: list[dict[str, Any]] = []
+    if number == 1:
+        consent = {"status": "granted", "source": "signup_form", "recorded_at": at(hours)}
+        events.append(
+            {
+                "id": str(uuid.uuid4()),
+                "type": "customer.updated",
+                "time": at(hours),
+                "customerid": CLEO,
+                "data": {
+                    "email": "cleo@example.com",
+                    "first_name": "Cleo",
+                    "time_zone": "Europe/Amsterdam",
+                    "consent": {"email": consent},
+                },
+            }
+        )
+    events.append(
+        {
+            "id": str(uuid.uuid4()),
+            "type": "order.placed",
+            "time": at(hours),
+            "customerid": CLEO,
+            "data": {
+                "order_id": f"cleo-{RUN}-{number}",
+                "items": [{**BEANS, "quantity": 10}],
+                "total": {"amount": CLEO_TOTALS[number], "currency": "EUR"},
+            },
+        }
+    )
+    c.native(events, f"Cleo's order {number}, {CLEO_TOTALS[number]} EUR (native batch)")
 
 
 if __name__ == "__main__":

@@ -312,3 +312,26 @@ async def test_a_changed_rule_file_re_evaluates_each_profile_once_and_emits_only
     rt.processor.rebuild()
     assert len(rt.processor.index) <= 2  # pending timers only, nothing stale any more
     assert all(decode(raw).rules == rt.evaluator.fingerprint("s1") for raw in rt.profiles.values())
+
+
+async def test_a_history_synced_in_one_batch_is_evaluated_once_on_the_whole_of_it() -> None:
+    """Three past orders in one batch: the customer is a VIP at once, and never passes through
+    `lapsed` (which the first two orders alone would say, seen from now)."""
+    from shared.stream_batch import InputRecord
+
+    rt = Runtime()
+    rt.clock.moment = at(days=10)
+    orders = [
+        order_placed(order_id=f"o{n}", total="200.00", at=at(days=days))
+        for n, days in enumerate((0, 3, 6), 1)
+    ]
+    await rt.processor.on_batch(
+        [
+            InputRecord(SHOP_EVENTS.name, 0, n, o.key.encode(), o.model_dump_json().encode())
+            for n, o in enumerate(orders)
+        ]
+    )
+    assert "+lapsed" not in rt.outbox.changes()
+    assert "+vip" in rt.outbox.changes()
+    assert "+first-time-buyers" not in rt.outbox.changes()
+    assert len(rt.outbox.values(CUSTOMER_PROFILES.name)) == 1
