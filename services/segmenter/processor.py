@@ -25,10 +25,11 @@ with its events. The work of a tick follows the customers whose time came, not a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import struct
 import uuid
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -86,6 +87,8 @@ _PARSERS = {
     CONVERSIONS.name: parse_conversion_event,
 }
 _DUE = struct.Struct(">d")
+YIELD_EVERY = 1000
+"""Table scans hand the event loop back this often (a million profiles take a while)."""
 _IDS = NameIds(uuid.UUID("8fc534a1-9fe1-4a42-bb52-347ebd370cb1"))
 """Namespace of the ids of the segmenter's records (segment changes, profiles)."""
 
@@ -346,30 +349,47 @@ class Processor:
                 self.index.set(name, due)
         metrics.TIMERS_PENDING.set(len(self.index))
 
-    def rebuild(self) -> None:
-        """After a rebalance or restart: refill the timer index from the timer table, the RFM
-        book from the profiles, and schedule at once every profile last evaluated under rules
-        that have changed since (a rule file edited before the restart)."""
+    async def recover(self) -> None:
+        """After a rebalance or restart, before any record is processed: refill the timer
+        index from the timer table, the RFM book from the profiles, and schedule at once every
+        profile last evaluated under rules that have changed since (a rule file edited before
+        the restart)."""
         self.index.clear()
-        for key, raw in self.timers.items():
+        for count, (key, raw) in enumerate(self.timers.items()):
             self.index.set(key.decode(), unpack_due(raw))
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # heartbeats and probes go on through a long scan
         now = self.clock.now().timestamp()
         stale = 0
+
+        def check(key: bytes, profile: Profile) -> None:
+            nonlocal stale
+            if profile.rules != self.evaluator.fingerprint(profile.shop_id):
+                self.index.set(key.decode(), now)
+                stale += 1
+
+        await self.rebuild_rfm(check)
+        if stale:
+            log.info("%d profiles were evaluated under other rules: evaluating them again", stale)
+        metrics.TIMERS_PENDING.set(len(self.index))
+
+    async def rebuild_rfm(self, also: Callable[[bytes, Profile], None] | None = None) -> None:
+        """Rebuild the RFM sketches from every profile (on a period, and in `recover`),
+        yielding to the event loop as it goes: batches are processed meanwhile, and the book
+        feeds what they change to both the old sketches and the new."""
         self.evaluator.begin_rebuild()
-        for key, raw in self.profiles.items():
+        for count, (key, raw) in enumerate(self.profiles.items()):
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             try:
                 profile = decode(raw)
             except (ValueError, TypeError) as exc:
                 log.error("profile %r cannot be read (%s); left as it is", key, exc)
                 continue
             self.evaluator.observe_for_rebuild(profile)
-            if profile.rules != self.evaluator.fingerprint(profile.shop_id):
-                self.index.set(key.decode(), now)
-                stale += 1
-        self.evaluator.finish_rebuild(now)
-        if stale:
-            log.info("%d profiles were evaluated under other rules: evaluating them again", stale)
-        metrics.TIMERS_PENDING.set(len(self.index))
+            if also is not None:
+                also(key, profile)
+        self.evaluator.finish_rebuild(self.clock.now().timestamp())
 
     async def tick(self, limit: int) -> int:
         """Send a due command for each customer whose time came; return how many."""

@@ -133,7 +133,7 @@ def create_worker(
     async def on_table_recovered(name: str) -> None:
         recovered_tables.add(name)
         if recovered_tables >= set(TABLES):
-            processor.rebuild()
+            await processor.recover()
             worker.recovered = True
             log.info(
                 "recovered: %d profiles with a time-based answer pending", len(processor.index)
@@ -160,7 +160,7 @@ def create_worker(
     @app.timer(interval=60.0)  # type: ignore[untyped-decorator]
     async def rebuild_rfm() -> None:
         if worker.not_ready_reason() is None and evaluator.rebuild_due(clock.now().timestamp()):
-            processor.rebuild()
+            await processor.rebuild_rfm()
 
     @app.task  # type: ignore[untyped-decorator]
     async def serve_health() -> None:

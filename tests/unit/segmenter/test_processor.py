@@ -302,14 +302,14 @@ async def test_a_changed_rule_file_re_evaluates_each_profile_once_and_emits_only
     )
     rt.evaluator = Evaluator(SegmentCatalog.load(tmp_path), RfmBook(), 3600)
     rt.processor = rt._processor()
-    rt.processor.rebuild()
+    await rt.processor.recover()
     assert len(rt.processor.index) == 2  # both profiles were evaluated under other rules
     before = len(rt.outbox.changes(None))
     await rt.run_until(at(days=1, seconds=1))
     assert rt.outbox.changes(None)[before:] == ["+high-aov"]
     high = rt.outbox.values(SEGMENTS_CHANGES.name)[-1]
     assert high["data"]["rule_version"] == 2 and high["customerid"] == "c1"
-    rt.processor.rebuild()
+    await rt.processor.recover()
     assert len(rt.processor.index) <= 2  # pending timers only, nothing stale any more
     assert all(decode(raw).rules == rt.evaluator.fingerprint("s1") for raw in rt.profiles.values())
 
