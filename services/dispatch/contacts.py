@@ -16,6 +16,10 @@ send time, whatever was queued before.
 Campaign categories a customer dropped on the preference page (`category.preference_changed`)
 are kept per customer and category (`dispatch_category_preferences`), the newest choice
 winning; a marketing message of a dropped category is skipped as `opted_out`.
+
+What the segmenter's profile says of the customer (the preferred channel, the monetary score:
+profiles.py) is kept apart, in `dispatch_profiles`, and read here with the contact, in the same
+query: a profile never makes an unknown contact known.
 """
 
 from __future__ import annotations
@@ -297,13 +301,14 @@ ON CONFLICT (shop_id, customer_id, category) DO UPDATE SET
 _LOAD = text(
     """
 SELECT c.shop_id, c.customer_id, c.email, c.phone, c.first_name, c.last_name, c.locale,
-       c.time_zone, c.preferred_channel, c.email_consent, c.email_undeliverable, c.sms_consent,
-       c.sms_undeliverable, s.suppressed_all, s.suppressed_marketing, c.email_consent_source,
-       c.sms_consent_source,
+       c.time_zone, dp.preferred_channel, dp.monetary_score, c.email_consent,
+       c.email_undeliverable, c.sms_consent, c.sms_undeliverable, s.suppressed_all,
+       s.suppressed_marketing, c.email_consent_source, c.sms_consent_source,
        ARRAY(SELECT p.category FROM dispatch_category_preferences p
              WHERE p.shop_id = c.shop_id AND p.customer_id = c.customer_id
                AND NOT p.subscribed) AS dropped_categories
 FROM contacts c
+LEFT JOIN dispatch_profiles dp ON dp.shop_id = c.shop_id AND dp.customer_id = c.customer_id
 LEFT JOIN LATERAL (
     SELECT max(d.reason) FILTER (WHERE d.scope = 'all') AS suppressed_all,
            max(d.reason) FILTER (WHERE d.scope = 'marketing') AS suppressed_marketing
@@ -341,6 +346,7 @@ async def load(conn: AsyncConnection, keys: set[tuple[str, str]]) -> dict[tuple[
                 withdrawn=_withdrawn(row, "sms"),
             ),
             preferred_channel=Channel(preferred) if preferred else None,
+            monetary_score=row["monetary_score"],
             time_zone=row["time_zone"],
             locale=row["locale"],
             first_name=row["first_name"],

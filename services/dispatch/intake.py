@@ -5,6 +5,8 @@ database write; a plain consumer lets a whole poll be written in one transaction
 offsets committed right after it (at-least-once; every write is idempotent: the trigger id is
 the message log's key, contact facts merge by recency), with none of Faust's concurrency
 caveats (issue 606). Sending is not done here: a provider outage never stalls reading.
+The segmenter's profiles (`customer.profiles.v1`, compacted) come in the same way, as one more
+fact about a contact (profiles.py: the newest profile wins, whatever the order they come in).
 
 A poll's offsets are committed only once every record of it was stored or parked on its
 topic's dead-letter topic with the reason, and its `queued` statuses were acknowledged:
@@ -30,7 +32,7 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.dispatch import contacts, message_log, metrics
+from services.dispatch import contacts, message_log, metrics, profiles
 from services.dispatch.sender import StatusSink
 from shared.db import errors as db_errors
 from shared.dead_letters import Parked, park
@@ -44,10 +46,14 @@ from shared.events.messages import MessageStatus, MessageUpdate, message_id
 from shared.events.triggers import TriggerFiredEvent
 from shared.loop_producer import LoopProducer
 from shared.polls import Record, consume_once
-from shared.topics import FEEDBACK_EVENTS, SHOP_EVENTS, TRIGGERS_FIRED
+from shared.topics import CUSTOMER_PROFILES, FEEDBACK_EVENTS, SHOP_EVENTS, TRIGGERS_FIRED
 
 log = logging.getLogger(__name__)
-TOPICS = (TRIGGERS_FIRED.name, SHOP_EVENTS.name, FEEDBACK_EVENTS.name)
+TOPICS = (TRIGGERS_FIRED.name, SHOP_EVENTS.name, FEEDBACK_EVENTS.name, CUSTOMER_PROFILES.name)
+EVENT_TOPICS = TOPICS[:3]
+"""The topics a new group may start at their end (NUDGE_DISPATCH_START_FROM=latest): not the
+profiles, a compacted topic whose every record is a customer's current state, read from the
+start by a new group whatever it is told."""
 _ENGAGEMENT = {
     fb.MessageOpenedEvent: "opened",
     fb.MessageClickedEvent: "clicked",
@@ -63,6 +69,7 @@ class Effects:
     facts: contacts.ContactFacts | None = None
     fired: TriggerFiredEvent | None = None
     engagement: tuple[str, str, datetime] | None = None
+    profile: profiles.ProfileFacts | None = None
 
 
 @dataclass
@@ -184,6 +191,9 @@ class Intake:
 
 def _effects(record: Record) -> Effects | None:
     """Parse a record into what it asks of the database; None when it asks nothing."""
+    if record.topic == CUSTOMER_PROFILES.name:
+        profile = profiles.facts_from(record)
+        return None if profile is None else Effects(record, profile=profile)
     raw = record.value or b""
     if record.topic == TRIGGERS_FIRED.name:
         trigger = parse_trigger_event(raw)
@@ -205,6 +215,7 @@ async def _write(conn: AsyncConnection, work: Iterable[Effects]) -> set[str]:
     """Write the effects; return the ids of the triggers that were new."""
     items = list(work)
     await contacts.record(conn, [e.facts for e in items if e.facts is not None])
+    await profiles.record(conn, [e.profile for e in items if e.profile is not None])
     new = await message_log.enqueue(conn, [e.fired for e in items if e.fired is not None])
     for effects in items:
         if effects.engagement is not None:

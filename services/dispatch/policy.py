@@ -8,9 +8,12 @@ time comes.
 Rules, in order:
 1. a trigger past its `expires_at` is skipped (a cart reminder days late helps nobody);
 2. channel order: the step's channels, then the customer's preferred channel, then the other;
-   channels without a template are left out; "fallback for those who did not respond": when
-   the journey's previous message on the first channel was sent more than `within_hours`
-   ago and not opened / clicked / replied, the fallback channel goes first;
+   when the step offers several channels and the customer can be reached with consent on more
+   than one of them, their preferred one (the channel they engage with best: preference.py)
+   goes first, else the campaign's order stands; channels without a template are left out;
+   "fallback for those who did not respond": when the journey's previous message on the first
+   channel was sent more than `within_hours` ago and not opened / clicked / replied, the
+   fallback channel goes first (this message's evidence wins over the long-run preference);
 3. a channel is available with an address that has not permanently failed (or been
    suppressed), and — for marketing — is not suppressed for marketing (a complaint) and has
    consent on that channel; the first available one is used. Without consent the
@@ -53,6 +56,10 @@ class Contact:
     email: ChannelState = ChannelState()
     sms: ChannelState = ChannelState()
     preferred_channel: Channel | None = None
+    """The channel the customer engages with best, from their profile (preference.py)."""
+    monetary_score: int | None = None
+    """The profile's RFM monetary score (1-5, the shop's quintiles): the value tier some
+    incentives are scaled by (incentives.py)."""
     time_zone: str | None = None
     locale: str | None = None
     first_name: str | None = None
@@ -167,7 +174,7 @@ def plan_message(
 def channel_order(
     trigger: TriggerFired, contact: Contact, history: History, now: datetime
 ) -> list[Channel]:
-    order = list(trigger.channels)
+    order = preferred_first(list(trigger.channels), contact)
     for extra in (contact.preferred_channel, *Channel):
         if extra is not None and extra not in order:
             order.append(extra)
@@ -182,6 +189,22 @@ def channel_order(
         order.remove(rule.channel)
         order.insert(0, rule.channel)
     return order
+
+
+def preferred_first(channels: list[Channel], contact: Contact) -> list[Channel]:
+    """The step's channels with the customer's preferred one first, when the step offers it
+    and the customer can be reached with consent on it and on another of them; otherwise (no
+    preference, a single channel, the preferred one or every other one unusable) the
+    campaign's order, so that every refusal, cap and quiet hour reads as before. Consent is
+    asked for transactional messages too: a receipt moves to SMS only for a customer who
+    accepts marketing there, not merely because a number is known."""
+    preferred = contact.preferred_channel
+    if preferred is None or preferred not in channels or channels[0] is preferred:
+        return channels
+    reachable = [c for c in channels if _unavailable(contact.channel(c), False) is None]
+    if preferred not in reachable or len(reachable) < 2:
+        return channels
+    return [preferred, *(c for c in channels if c is not preferred)]
 
 
 def _unavailable(state: ChannelState, transactional: bool) -> tuple[SkipReason, str] | None:

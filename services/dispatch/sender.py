@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.dispatch import contacts, message_log, metrics, outbox, tracked_text
 from services.dispatch.contacts import OPTED_OUT, WITHDRAWN
+from services.dispatch.incentives import Incentive, incentive_for
 from services.dispatch.links import LinkSigner, finish_email
 from services.dispatch.message_log import CustomerHistory, MessageRow
 from services.dispatch.outbox import Outbound
@@ -317,7 +318,15 @@ class Sender:
             time_zone=contact.time_zone,
         )
         tracked_links = dataclasses.replace(links, track=track)
-        variables = render_variables(fired, recipient, profile.brand, tracked_links)
+        offer = incentive_for(
+            fired.campaign_id,
+            fired.context.incentive_code,
+            contact.monetary_score,
+            profile.incentives,
+        )
+        variables = render_variables(
+            fired, recipient, profile.brand, tracked_links, incentive=offer
+        )
         rendered: RenderedEmail | RenderedSms
         if plan.channel is Channel.EMAIL:
             rendered = self.templates.render_email(
@@ -330,7 +339,7 @@ class Sender:
                 row.shop_id, fired.template_id, contact.locale, variables
             )
         else:
-            rendered = self._tracked_sms(row, contact, recipient, links, track)
+            rendered = self._tracked_sms(row, contact, recipient, links, track, offer)
         return Job(
             row=row,
             channel=plan.channel,
@@ -349,6 +358,7 @@ class Sender:
         recipient: RecipientView,
         links: MessageLinks,
         track: Callable[[str], str],
+        offer: Incentive | None,
     ) -> RenderedSms:
         """The SMS with its links tracked, or untracked when tracked links (about 170
         characters each: the signed token carries the target) would take it past its
@@ -362,7 +372,7 @@ class Sender:
                 row.shop_id,
                 fired.template_id,
                 contact.locale,
-                render_variables(fired, recipient, brand, tracked_links),
+                render_variables(fired, recipient, brand, tracked_links, incentive=offer),
                 finish=lambda body: tracked_text.rewrite(body, track),
             )
         except RenderError:
@@ -370,7 +380,7 @@ class Sender:
                 row.shop_id,
                 fired.template_id,
                 contact.locale,
-                render_variables(fired, recipient, brand, links),
+                render_variables(fired, recipient, brand, links, incentive=offer),
             )
             metrics.SMS_UNTRACKED.inc()
             return untracked

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.dispatch import metrics
 from services.dispatch.delivery import ProviderDelivery
-from services.dispatch.intake import TOPICS, Intake
+from services.dispatch.intake import EVENT_TOPICS, TOPICS, Intake
 from services.dispatch.outbox import Relay
 from services.dispatch.providers.email import EmailSettings, SmtpSender
 from services.dispatch.providers.sms import TwilioSettings, TwilioSms
@@ -79,7 +79,7 @@ def link_keys(settings: DispatchSettings) -> LinkKeys | None:
 async def serve(settings: DispatchSettings, links: LinkKeys | None) -> None:
     kafka, database = KafkaSettings(), DatabaseSettings()
     if "intake" in settings.roles and settings.start_from == "latest":
-        await asyncio.to_thread(pin_new_group_to_end, kafka, settings.group_id, TOPICS)
+        await asyncio.to_thread(pin_new_group_to_end, kafka, settings.group_id, EVENT_TOPICS)
     engine = make_engine(database)
     clock = make_clock(settings.time_scale, settings.clock_origin)
     producer = status_producer(kafka, settings)

@@ -8,23 +8,42 @@ One YAML file per shop, `<shop_id>.yaml` in NUDGE_DISPATCH_SHOPS_DIR, validated 
     default_time_zone: Europe/Amsterdam              # for customers whose zone is unknown
     frequency_cap: {count: 1, hours: 16}             # marketing messages per channel
     tracking: {clicks: true, opens: true}            # click tracking, the open pixel
+    value_tiers: {low_up_to: 2, high_from: 5}        # RFM monetary score (1-5) -> value tier
+    incentives:                                      # per campaign: the code by value tier
+      win_back:
+        low: {code: COMEBACK10, percent: 10}
+        high: {code: COMEBACK20, percent: 20}        # or just `high: COMEBACK20`
 
-A shop without a file gets the defaults shown (brand named after the shop id).
+A shop without a file gets the defaults shown (brand named after the shop id), except
+`incentives`, which is empty by default: every customer gets the campaign's own
+`incentive_code`. Dispatch cannot know which discount codes exist in a shop, so a shop maps
+the codes it created: `low`, `standard` and `high` (the customer's value tier, from the RFM
+monetary score the segmenter gives them: services/dispatch/incentives.py), each to a code and,
+optionally, what it takes off in percent (templates show "20% off" then). A tier not mapped,
+and a customer with no score yet, get the campaign's code; a campaign without a code gets none.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
 
+from services.dispatch.incentives import (
+    Incentive,
+    IncentiveSettings,
+    TierBounds,
+    ValueTier,
+)
 from services.dispatch.links import Tracking
 from services.dispatch.policy import ShopPolicy
 from services.dispatch.templates.variables import ShopBrand
+from shared.events.triggers import CampaignId
 from shared.events.types import TimeZoneName
 
 _CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
@@ -64,12 +83,39 @@ class TrackingFile(_Strict):
     """Emails carry the 1x1 pixel `/o/<token>.gif`."""
 
 
+class ValueTiersFile(_Strict):
+    """Where the value tiers start on the RFM monetary score (1-5, the shop's quintiles)."""
+
+    low_up_to: Annotated[int, Field(ge=1, le=4)] = 2
+    """Scores up to this one are `low`."""
+    high_from: Annotated[int, Field(ge=2, le=5)] = 5
+    """Scores from this one are `high`; those in between `standard`."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ValueTiersFile:
+        if self.low_up_to >= self.high_from:
+            raise ValueError("low_up_to must be below high_from")
+        return self
+
+
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S+$")]
+"""A discount code as the shop created it (the length a campaign's `incentive_code` may have)."""
+
+
+class IncentiveFile(_Strict):
+    code: Code
+    percent: Annotated[Decimal, Field(gt=0, le=100)] | None = None
+    """What the code takes off, for copy that names it; unknown when left out."""
+
+
 class ShopFile(_Strict):
     brand: BrandFile = BrandFile()
     quiet_hours: QuietHours = QuietHours()
     default_time_zone: TimeZoneName = "UTC"
     frequency_cap: FrequencyCap = FrequencyCap()
     tracking: TrackingFile = TrackingFile()
+    value_tiers: ValueTiersFile = ValueTiersFile()
+    incentives: dict[CampaignId, dict[ValueTier, Code | IncentiveFile]] = {}
 
 
 @dataclass(frozen=True)
@@ -77,6 +123,7 @@ class ShopProfile:
     brand: ShopBrand
     policy: ShopPolicy
     tracking: Tracking = field(default_factory=Tracking)
+    incentives: IncentiveSettings = field(default_factory=IncentiveSettings)
 
 
 def _clock(text: str) -> time:
@@ -97,7 +144,20 @@ def _profile(shop_id: str, parsed: ShopFile, default_url: str | None = None) -> 
         cap_window=timedelta(hours=parsed.frequency_cap.hours),
     )
     tracking = Tracking(clicks=parsed.tracking.clicks, opens=parsed.tracking.opens)
-    return ShopProfile(brand, policy, tracking)
+    incentives = IncentiveSettings(
+        TierBounds(parsed.value_tiers.low_up_to, parsed.value_tiers.high_from),
+        {
+            campaign: {tier: _incentive(given) for tier, given in tiers.items()}
+            for campaign, tiers in parsed.incentives.items()
+        },
+    )
+    return ShopProfile(brand, policy, tracking, incentives)
+
+
+def _incentive(given: str | IncentiveFile) -> Incentive:
+    if isinstance(given, str):
+        return Incentive(given)
+    return Incentive(given.code, given.percent)
 
 
 @dataclass

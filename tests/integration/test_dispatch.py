@@ -21,9 +21,11 @@ from kafka import KafkaProducer
 
 from deploy.local.demo.storyline import NIGHT_ZONES
 from shared.events import trigger_id
-from shared.topics import FEEDBACK_EVENTS, MESSAGES_STATUS, TRIGGERS_FIRED
+from shared.topics import CUSTOMER_PROFILES, FEEDBACK_EVENTS, MESSAGES_STATUS, TRIGGERS_FIRED
 from shared.unsubscribe import Unsubscribe, verify
+from tests.support.database import run_sql
 from tests.support.dispatch_process import TEST_LINK_KEYS, DispatchProcess, Sinks, wait_until
+from tests.support.dispatch_profiles import sms_engaged
 from tests.support.kafka_records import Record, TopicWindow
 from tests.support.shop_stream import ShopStream
 from tests.support.shops import unique_shop_id
@@ -109,6 +111,20 @@ class Shop:
 
     def feedback(self, customer: str, kind: str, data: dict[str, Any]) -> None:
         self._send(FEEDBACK_EVENTS.name, customer, kind, data)
+
+    def profile(self, customer: str, engagement: dict[str, Any], monetary: int = 3) -> None:
+        """The customer's profile as the segmenter publishes it."""
+        data = {
+            "orders": 2,
+            "revenue": {"amount": "60.00", "currency": "EUR"},
+            "lifecycle": "repeat",
+            "rfm": {"r": 3, "f": 3, "m": monetary},
+            "engagement": engagement,
+            "consent": {"email": True, "sms": True},
+            "has_email": True,
+            "has_phone": True,
+        }
+        self._send(CUSTOMER_PROFILES.name, customer, "customer.profile", data)
 
     def trigger(
         self,
@@ -512,3 +528,37 @@ def test_an_sms_whose_answer_was_lost_is_found_at_the_provider_not_sent_again(
     texts = texts_to(sinks, number)
     assert len(texts) == 1, texts
     assert status.value["data"]["provider_id"] == texts[0]["sid"]
+
+
+@pytest.mark.integration
+def test_a_profile_with_sms_engagement_sends_a_two_channel_step_by_sms_first(
+    stack: Stack, dispatch: DispatchProcess, sinks: Sinks, shop: Shop, statuses: TopicWindow
+) -> None:
+    """The segmenter's profile on `customer.profiles.v1` says the customer clicks SMS: a step
+    offering email then SMS goes by SMS; the same step for a customer without a profile keeps
+    the campaign's order."""
+    zone = _zone_in_daytime()  # no quiet hours in the way
+    for customer in ("c11", "c12"):
+        shop.customer(customer, time_zone=zone, phone="+14155550111")
+    shop.profile("c11", sms_engaged(datetime.now(UTC)))
+
+    def stored() -> list[Any]:
+        sql = "SELECT preferred_channel FROM dispatch_profiles WHERE shop_id = :shop"
+        return run_sql(stack.database_url, sql, shop=shop.id)
+
+    assert wait_until(stored, 30, "the profile stored")[0][0] == "sms"
+    steps = {
+        customer: shop.trigger(
+            customer, step="reminder-2", template="cart/reminder-2", channels=("email", "sms")
+        )
+        for customer in ("c11", "c12")
+    }
+
+    by_sms = final_status(statuses, shop, steps["c11"])
+    assert by_sms.value["type"] == "message.sent", by_sms.value
+    assert by_sms.value["data"]["channel"] == "sms"
+    by_email = final_status(statuses, shop, steps["c12"])
+    assert by_email.value["type"] == "message.sent", by_email.value
+    assert by_email.value["data"]["channel"] == "email"
+    wait_until(lambda: emails_to(sinks, "c12@example.com"), 10, "c12's email")
+    assert emails_to(sinks, "c11@example.com") == []

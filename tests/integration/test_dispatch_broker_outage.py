@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from shared.topics import (
+    CUSTOMER_PROFILES,
     FEEDBACK_EVENTS,
     MESSAGES_DLQ,
     MESSAGES_STATUS,
@@ -54,8 +55,8 @@ OUTAGE_S = 12.0
 
 @pytest.fixture(scope="module")
 def own_broker() -> Iterator[str]:
-    topics = [TRIGGERS_FIRED, SHOP_EVENTS, FEEDBACK_EVENTS, MESSAGES_STATUS, MESSAGES_DLQ]
-    consumed = (TRIGGERS_FIRED, SHOP_EVENTS, FEEDBACK_EVENTS)
+    consumed = (TRIGGERS_FIRED, SHOP_EVENTS, FEEDBACK_EVENTS, CUSTOMER_PROFILES)
+    topics = [*consumed, MESSAGES_STATUS, MESSAGES_DLQ]
     parked = [dead_letter_topic(spec.name) for spec in consumed]
     with fresh_broker([*topics, *parked]) as bootstrap:
         yield bootstrap

@@ -12,9 +12,11 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from services.dispatch.incentives import Incentive
 from shared.events.shop import LineItem, ProductRef
 from shared.events.triggers import TriggerFired
 from shared.events.types import Money
@@ -76,13 +78,18 @@ def render_variables(
     links: MessageLinks,
     *,
     recommended: Sequence[ProductRef] = (),
+    incentive: Incentive | None = None,
 ) -> dict[str, Any]:
     """The template variables for one message.
 
     `recommended` are products resolved from the context's recommendation seed (by dispatch or
     a recommender); without them templates show a link to the shop instead of an empty block.
+    `incentive` is what the message offers when dispatch chose it for the customer (a code
+    scaled to their value: incentives.py); without it, the campaign's `incentive_code`.
     """
     ctx = trigger.context
+    if incentive is None and ctx.incentive_code is not None:
+        incentive = Incentive(ctx.incentive_code)
     shop_url = brand.url
 
     def link(url: str | None, fallback: str | None = None) -> str | None:
@@ -176,8 +183,18 @@ def render_variables(
         "recommendations": recommendations,
         "segment_id": ctx.segment_id,
         "occasion": ctx.occasion,
-        "incentive_code": ctx.incentive_code,
+        "incentive_code": None if incentive is None else incentive.code,
+        "incentive": None
+        if incentive is None
+        else {"code": incentive.code, "percent": _percent(incentive.percent)},
     }
+
+
+def _percent(value: Decimal | None) -> str | None:
+    """As copy prints it: 20 as "20", 12.50 as "12.5"."""
+    if value is None:
+        return None
+    return format(value.normalize(), "f")
 
 
 def _money(money: Money | None, amount: Any = None) -> dict[str, str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -146,15 +147,95 @@ def test_no_response_on_the_first_channel_switches_to_the_fallback() -> None:
     assert plan(fired, history=too_soon) == Send(Channel.EMAIL, "ada@example.com")
 
 
-def test_the_customers_preferred_channel_comes_after_the_steps_own() -> None:
+def test_a_preferred_channel_the_step_does_not_offer_is_only_a_fallback() -> None:
     prefers_sms = Contact(
         email=ChannelState("ada@example.com", consent=False),
         sms=ChannelState("+31612345678", consent=True),
         preferred_channel=Channel.SMS,
     )
     assert plan(trigger(channels=["email"]), prefers_sms) == Send(Channel.SMS, "+31612345678")
-    both = Contact(email=BOTH.email, sms=BOTH.sms, preferred_channel=Channel.SMS)
-    assert plan(trigger(channels=["email", "sms"]), both) == Send(Channel.EMAIL, "ada@example.com")
+    both = replace(BOTH, preferred_channel=Channel.SMS)
+    assert plan(trigger(channels=["email"]), both) == Send(Channel.EMAIL, "ada@example.com")
+
+
+def test_the_preferred_channel_goes_first_among_the_steps_own_when_both_have_consent() -> None:
+    prefers_sms = replace(BOTH, preferred_channel=Channel.SMS)
+    prefers_email = replace(BOTH, preferred_channel=Channel.EMAIL)
+    email_first, sms_first = trigger(channels=["email", "sms"]), trigger(channels=["sms", "email"])
+    assert plan(email_first, prefers_sms) == Send(Channel.SMS, "+31612345678")
+    assert plan(sms_first, prefers_email) == Send(Channel.EMAIL, "ada@example.com")
+    assert plan(sms_first, prefers_sms) == Send(Channel.SMS, "+31612345678")
+    # Without a preference, the campaign's order stands.
+    assert plan(email_first) == Send(Channel.EMAIL, "ada@example.com")
+    assert plan(sms_first) == Send(Channel.SMS, "+31612345678")
+
+
+@pytest.mark.parametrize(
+    "sms",
+    [
+        ChannelState("+31612345678", consent=False, withdrawn=True),
+        ChannelState("+31612345678"),
+        ChannelState("+31612345678", consent=True, undeliverable="permanent failure 30005"),
+        ChannelState(None, consent=True),
+    ],
+    ids=["withdrawn", "never-given", "undeliverable", "no-number"],
+)
+def test_a_preferred_channel_without_consent_or_address_changes_nothing(
+    sms: ChannelState,
+) -> None:
+    fired = trigger(channels=["email", "sms"])
+    prefers_sms = replace(BOTH, sms=sms, preferred_channel=Channel.SMS)
+    assert plan(fired, prefers_sms) == Send(Channel.EMAIL, "ada@example.com")
+    # Nothing usable at all: the refusal reads exactly as without a preference.
+    nowhere = replace(prefers_sms, email=ChannelState("ada@example.com", consent=False))
+    assert plan(fired, nowhere) == plan(fired, replace(nowhere, preferred_channel=None))
+
+
+def test_a_preferred_channel_needs_another_usable_one_to_go_first() -> None:
+    """Only the preferred channel usable: it is used, as the campaign's order would use it."""
+    fired = trigger(channels=["email", "sms"])
+    only_sms = replace(
+        BOTH,
+        email=ChannelState("ada@example.com", consent=True, marketing_suppressed="complaint"),
+        preferred_channel=Channel.SMS,
+    )
+    assert plan(fired, only_sms) == Send(Channel.SMS, "+31612345678")
+    assert plan(fired, replace(only_sms, preferred_channel=None)) == plan(fired, only_sms)
+
+
+def test_quiet_hours_and_the_cap_hold_on_the_preferred_channel() -> None:
+    prefers_sms = replace(BOTH, preferred_channel=Channel.SMS)
+    night = datetime(2027, 3, 10, 21, 30, tzinfo=UTC)  # 22:30 in Amsterdam
+    fired = trigger(channels=["email", "sms"], due_at=night)
+    deferred = plan(fired, prefers_sms, now=night)
+    assert deferred == Defer(Channel.SMS, datetime(2027, 3, 11, 7, 0, tzinfo=UTC), "quiet_hours")
+    recent = History(recent_marketing={Channel.SMS: [NOON - timedelta(hours=2)]})
+    capped = plan(trigger(channels=["email", "sms"]), prefers_sms, history=recent)
+    assert isinstance(capped, Skip) and capped.reason is SkipReason.FREQUENCY_CAP
+    assert capped.channel is Channel.SMS
+
+
+def test_no_response_to_the_previous_message_wins_over_the_preference() -> None:
+    fired = trigger(
+        step_id="reminder-2",
+        channels=["email", "sms"],
+        fallback={"channel": "sms", "unless": "opened", "within_hours": 12},
+    )
+    prefers_email = replace(BOTH, preferred_channel=Channel.EMAIL)
+    ignored = History(previous=PreviousMessage(Channel.EMAIL, NOON - timedelta(hours=24)))
+    assert plan(fired, prefers_email, history=ignored) == Send(Channel.SMS, "+31612345678")
+    opened = History(
+        previous=PreviousMessage(Channel.EMAIL, NOON - timedelta(hours=24), opened=True)
+    )
+    assert plan(fired, prefers_email, history=opened) == Send(Channel.EMAIL, "ada@example.com")
+
+
+def test_a_transactional_message_follows_the_preference_only_where_there_is_consent() -> None:
+    fired = trigger(channels=["email", "sms"], transactional=True, campaign_id="shipping_update")
+    prefers_sms = replace(BOTH, preferred_channel=Channel.SMS)
+    assert plan(fired, prefers_sms) == Send(Channel.SMS, "+31612345678")
+    no_sms_consent = replace(prefers_sms, sms=ChannelState("+31612345678"))
+    assert plan(fired, no_sms_consent) == Send(Channel.EMAIL, "ada@example.com")
 
 
 def test_an_expired_trigger_is_skipped() -> None:

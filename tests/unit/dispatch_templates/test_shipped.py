@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
-from services.dispatch.templates import RecipientView, TemplateStore
+from services.dispatch.incentives import Incentive
+from services.dispatch.templates import RecipientView, TemplateStore, render_variables
 from services.dispatch.templates.sources import BUILTIN
-from tests.unit.dispatch_templates.builders import CASES, SHIPMENT, SHOP, variables
+from tests.unit.dispatch_templates.builders import (
+    ANNA,
+    BRAND,
+    CASES,
+    LINKS,
+    SHIPMENT,
+    SHOP,
+    trigger,
+    variables,
+)
 
 _FORBIDDEN = ("{{", "{%", "}}", "None", "undefined", "Undefined")
 _STORE = TemplateStore.load()
@@ -112,6 +124,54 @@ def test_win_back_variants_change_the_content(store: TemplateStore) -> None:
     assert "New since your last visit" in newest.text
     assert "Picked for you, based on what you bought" in personal.text
     assert "COMEBACK15" in newest.text and "COMEBACK15" in personal.text
+
+
+@pytest.mark.parametrize(
+    ("template_id", "with_percent", "without"),
+    [
+        (
+            "win-back/offer",
+            "Here's 20% off to welcome you back: COMEBACK20",
+            "Here's a welcome-back discount, just for you: COMEBACK20",
+        ),
+        (
+            "win-back/follow-up",
+            "Your personal code for 12.5% off: COMEBACK20",
+            "Your personal code: COMEBACK20",
+        ),
+    ],
+)
+def test_win_back_shows_the_code_chosen_for_the_customer_and_names_its_percentage(
+    store: TemplateStore, template_id: str, with_percent: str, without: str
+) -> None:
+    percent = Decimal(20) if template_id == "win-back/offer" else Decimal("12.50")
+
+    def email(incentive: Incentive) -> str:
+        v = render_variables(trigger(template_id), ANNA, BRAND, LINKS, incentive=incentive)
+        rendered = store.render_email(SHOP, template_id, "en", v)
+        _assert_clean(rendered.html, rendered.text)
+        return " ".join(rendered.text.split())
+
+    assert with_percent in email(Incentive("COMEBACK20", percent))
+    assert without in email(Incentive("COMEBACK20"))
+    assert "COMEBACK15" not in email(Incentive("COMEBACK20"))  # the campaign's code is replaced
+
+
+def test_the_win_back_sms_names_the_percentage_when_known(store: TemplateStore) -> None:
+    def sms(incentive: Incentive) -> str:
+        fired = trigger("win-back/follow-up")
+        v = render_variables(fired, ANNA, BRAND, LINKS, incentive=incentive)
+        return store.render_sms(SHOP, "win-back/follow-up", "en", v).body
+
+    assert "code COMEBACK20 (20% off) is still waiting" in sms(Incentive("COMEBACK20", Decimal(20)))
+    assert "code COMEBACK20 is still waiting" in sms(Incentive("COMEBACK20"))
+
+
+def test_without_a_chosen_incentive_templates_get_the_campaigns_code() -> None:
+    v = variables("win-back/offer")
+    assert v["incentive_code"] == "COMEBACK15"
+    assert v["incentive"] == {"code": "COMEBACK15", "percent": None}
+    assert variables("cart/reminder-1")["incentive"] is None
 
 
 def test_welcome_offers_the_other_channel_and_asks_the_preferred_one(
