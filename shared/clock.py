@@ -63,6 +63,15 @@ class ScaledClock:
         return self.now() + timedelta(seconds=seconds * self.scale)
 
 
+def seconds_at(clock: Clock, wall: float) -> float:
+    """The clock's time (unix seconds) at wall-clock moment `wall`: for a record's Kafka
+    timestamp, the campaign time it was written at. Only a scaled clock differs from the wall
+    clock (a test's pinned clock takes timestamps as its own time)."""
+    if isinstance(clock, ScaledClock):
+        return clock.origin + (wall - clock.origin) * clock.scale
+    return wall
+
+
 def make_clock(scale: float = 1.0, origin: float | None = None) -> Clock:
     """The wall clock at scale 1, else a scaled clock from `origin` (default: now)."""
     if scale == 1.0:

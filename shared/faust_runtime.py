@@ -49,7 +49,13 @@ def raw_table(app: faust.App, name: str, partitions: int) -> TableT[bytes, bytes
 def input_record(event: EventT[bytes]) -> InputRecord:
     message = event.message
     return InputRecord(
-        message.topic, message.partition, message.offset, message.key, message.value, event
+        message.topic,
+        message.partition,
+        message.offset,
+        message.key,
+        message.value,
+        event,
+        message.timestamp,
     )
 
 

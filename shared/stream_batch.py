@@ -27,6 +27,9 @@ class InputRecord:
     origin: object = None
     """The runtime's own handle of the record (Faust's event), given back to the processor's
     `scope` when the state of the record's key is written."""
+    timestamp: float | None = None
+    """The record's Kafka timestamp (unix seconds, wall clock): a moment that is the same when
+    the record is read again, unlike the time it is processed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ class Evaluation:
     stage: Stage
     stage_changes_at: float | None
     rfm: RfmScores | None
+    rfm_changes_at: float | None
     verdicts: dict[str, Verdict]
     versions: dict[str, int]
     fingerprint: str
@@ -64,7 +65,14 @@ class Evaluator:
         subject = Subject(profile, facts, stage, stage_at, rfm, rfm_at)
         answers = shop.evaluate(subject, now, profile.segments)
         return Evaluation(
-            facts, stage, stage_at, rfm, answers.verdicts, answers.versions, shop.fingerprint
+            facts,
+            stage,
+            stage_at,
+            rfm,
+            rfm_at,
+            answers.verdicts,
+            answers.versions,
+            shop.fingerprint,
         )
 
     def view(self, profile: Profile, evaluation: Evaluation) -> dict[str, Any]:
@@ -75,6 +83,10 @@ class Evaluator:
 
     def begin_rebuild(self) -> None:
         self._fresh = self.book.begin_rebuild()
+
+    def abandon_rebuild(self) -> None:
+        self.book.abandon_rebuild()
+        self._fresh = None
 
     def observe_for_rebuild(self, profile: Profile) -> None:
         shop = self.catalog.for_shop(profile.shop_id)

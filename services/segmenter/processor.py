@@ -37,12 +37,12 @@ from pydantic import ValidationError
 from services.segmenter import metrics
 from services.segmenter.evaluation import Evaluator
 from services.segmenter.membership import Change, decide, next_change_at
-from services.segmenter.profiles.apply import apply
+from services.segmenter.profiles.apply import applies, apply
 from services.segmenter.profiles.merge import merge_visitor
 from services.segmenter.profiles.model import Profile, decode, encode
 from services.segmenter.publication import digest
 from shared import worker_commands as commands
-from shared.clock import Clock
+from shared.clock import Clock, seconds_at
 from shared.dead_letters import park
 from shared.events import (
     parse_feedback_event,
@@ -109,16 +109,18 @@ class _Batch:
     profiles: dict[bytes, Profile | None] = field(default_factory=dict)
     due: dict[bytes, float | None] = field(default_factory=dict)
     origins: dict[bytes, object] = field(default_factory=dict)
-    pending: dict[bytes, tuple[Profile | None, InputRecord]] = field(default_factory=dict)
+    pending: dict[bytes, tuple[Profile | None, list[InputRecord]]] = field(default_factory=dict)
     """Keys whose profile changed and is evaluated once the batch's records are applied: the
-    profile before the batch, and the key's last record."""
+    stored profile before the batch, and the key's records of the batch."""
     output: list[OutputRecord] = field(default_factory=list)
 
     def updated(
         self, key: bytes, before: Profile | None, profile: Profile, record: InputRecord
     ) -> None:
-        first_before = self.pending[key][0] if key in self.pending else before
-        self.pending[key] = (first_before, record)
+        if key in self.pending:
+            self.pending[key][1].append(record)
+        else:
+            self.pending[key] = (before, [record])
         self.profiles[key] = profile
         self.origins[key] = record.origin
 
@@ -151,6 +153,9 @@ class Processor:
         self.clock = clock
         self.outbox = outbox
         self.scope = scope
+        self._generation = 0
+        """Bumped by each table scan and by a rebalance: a scan whose number is no longer
+        the latest stops."""
 
     async def on_batch(self, records: Sequence[InputRecord]) -> None:
         """Handle records in order: apply and evaluate all, publish what they emit, then store.
@@ -162,18 +167,47 @@ class Processor:
         batch = _Batch()
         for record in records:
             self._handle(batch, record)
-        now = self.clock.now().timestamp()
-        for key, (before, last) in batch.pending.items():
+        for key, (before, handled) in list(batch.pending.items()):
             profile = batch.profiles[key]
             assert profile is not None
             try:
-                self._evaluate(batch, key, profile, now, before=before)
+                self._evaluate(batch, key, profile, self._moment(handled), before=before)
             except DecisionFailed as exc:
                 log.error("cannot evaluate %r", key, exc_info=exc.cause)
-                self._park(batch, last, str(exc))
+                self._unapply(batch, key, before, handled, str(exc))
         if batch.output:
             await self.outbox.publish_all(batch.output)
         self._store(batch)
+
+    def _moment(self, records: Sequence[InputRecord]) -> float:
+        """When a profile is evaluated: the clock's time at the newest of its records' Kafka
+        timestamps, so that reading the same records again decides the same way (the time
+        of processing would not: a replay after a crash, hours later, could emit an entry the
+        first run did not, and leave the first run's entry without its exit)."""
+        stamps = [r.timestamp for r in records if r.timestamp is not None]
+        if not stamps:
+            return self.clock.now().timestamp()
+        return seconds_at(self.clock, max(stamps))
+
+    def _unapply(
+        self,
+        batch: _Batch,
+        key: bytes,
+        before: Profile | None,
+        handled: Sequence[InputRecord],
+        reason: str,
+    ) -> None:
+        """Evaluation raised (a bug): the key's records are parked, its profile and timer stay
+        as they were stored, so `nudge dlq replay` after the fix applies them again."""
+        for record in handled:
+            self._park(batch, record, reason)
+        del batch.pending[key]
+        batch.profiles.pop(key, None)
+        batch.origins.pop(key, None)
+        batch.due.pop(key, None)
+        stored = self.timers.get(key)
+        if stored is not None:  # a timer command popped it from the index: put it back
+            self.index.set(key.decode(), unpack_due(stored))
 
     def _handle(self, batch: _Batch, record: InputRecord) -> None:
         topic, key, value = record.topic, record.key, record.value
@@ -208,6 +242,9 @@ class Processor:
             self._hand_over_visitor(batch, record, key, event)
             return
         profile = self._load(batch, key)
+        if profile is None and not applies(event):  # nobody to keep a profile of
+            metrics.RECORDS.labels(record.topic, "unchanged").inc()
+            return
         updated = deciding(apply, profile, event, self.clock.now().timestamp())
         if updated is profile:  # a duplicate, or nothing this service keeps
             metrics.RECORDS.labels(record.topic, "unchanged").inc()
@@ -264,7 +301,11 @@ class Processor:
             self._emit_profile(batch, profile, document, published, now)
         due_times = [
             t
-            for t in (next_change_at(evaluation.verdicts), evaluation.stage_changes_at)
+            for t in (
+                next_change_at(evaluation.verdicts),
+                evaluation.stage_changes_at,
+                evaluation.rfm_changes_at,
+            )
             if t is not None
         ]
         batch.due[key] = min(due_times) if due_times else None
@@ -373,23 +414,41 @@ class Processor:
             log.info("%d profiles were evaluated under other rules: evaluating them again", stale)
         metrics.TIMERS_PENDING.set(len(self.index))
 
-    async def rebuild_rfm(self, also: Callable[[bytes, Profile], None] | None = None) -> None:
+    async def rebuild_rfm(self, also: Callable[[bytes, Profile], None] | None = None) -> bool:
         """Rebuild the RFM sketches from every profile (on a period, and in `recover`),
         yielding to the event loop as it goes: batches are processed meanwhile, and the book
-        feeds what they change to both the old sketches and the new."""
+        feeds what they change to both the old sketches and the new. A rebalance (`abandon`)
+        or a newer rebuild ends it early, unfinished; returns whether it finished."""
+        self._generation += 1
+        mine = self._generation
         self.evaluator.begin_rebuild()
-        for count, (key, raw) in enumerate(self.profiles.items()):
-            if count % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-            try:
-                profile = decode(raw)
-            except (ValueError, TypeError) as exc:
-                log.error("profile %r cannot be read (%s); left as it is", key, exc)
-                continue
-            self.evaluator.observe_for_rebuild(profile)
-            if also is not None:
-                also(key, profile)
+        try:
+            for count, (key, raw) in enumerate(self.profiles.items()):
+                if count % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+                    if self._generation != mine:
+                        return False
+                try:
+                    profile = decode(raw)
+                except (ValueError, TypeError) as exc:
+                    log.error("profile %r cannot be read (%s); left as it is", key, exc)
+                    continue
+                self.evaluator.observe_for_rebuild(profile)
+                if also is not None:
+                    also(key, profile)
+        except RuntimeError as exc:  # the partitions' stores changed under the scan
+            log.warning("RFM rebuild abandoned: %s", exc)
+            self.abandon_rebuild()
+            return False
+        if self._generation != mine:
+            return False
         self.evaluator.finish_rebuild(self.clock.now().timestamp())
+        return True
+
+    def abandon_rebuild(self) -> None:
+        """Partitions are being revoked: a scan in progress stops at its next step."""
+        self._generation += 1
+        self.evaluator.abandon_rebuild()
 
     async def tick(self, limit: int) -> int:
         """Send a due command for each customer whose time came; return how many."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -56,7 +56,9 @@ def view(
         "brands_bought": _tallies(profile.brands_bought),
         "brands_viewed": _tallies(profile.brands_viewed),
         "last_active_on": (
-            None if last_active is None else date.fromtimestamp(last_active).isoformat()
+            None
+            if last_active is None
+            else datetime.fromtimestamp(last_active, UTC).date().isoformat()
         ),
         "engagement": {
             channel: {

@@ -150,6 +150,7 @@ def create_worker(
     @app.on_partitions_revoked.connect
     async def forget_revoked(app: faust.App, /, *_: object, **__: object) -> None:
         processor.index.clear()  # rebuilt once the new assignment has recovered
+        processor.abandon_rebuild()
         recovered_tables.clear()
 
     @app.timer(interval=settings.tick_interval_s)  # type: ignore[untyped-decorator]

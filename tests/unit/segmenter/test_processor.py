@@ -17,7 +17,7 @@ from services.segmenter.rfm.book import RfmBook
 from services.segmenter.rules.loader import SegmentCatalog
 from shared import worker_commands as commands
 from shared.events.envelope import EventEnvelope
-from shared.stream_batch import OutputRecord
+from shared.stream_batch import InputRecord, OutputRecord
 from shared.timer_index import TimerIndex
 from shared.topics import (
     CUSTOMER_PROFILES,
@@ -106,8 +106,6 @@ class Runtime:
         )
 
     async def raw(self, topic: str, key: bytes | None, value: bytes | None) -> None:
-        from shared.stream_batch import InputRecord
-
         self.offset += 1
         await self.processor.on_batch([InputRecord(topic, 0, self.offset, key, value)])
 
@@ -317,8 +315,6 @@ async def test_a_changed_rule_file_re_evaluates_each_profile_once_and_emits_only
 async def test_a_history_synced_in_one_batch_is_evaluated_once_on_the_whole_of_it() -> None:
     """Three past orders in one batch: the customer is a VIP at once, and never passes through
     `lapsed` (which the first two orders alone would say, seen from now)."""
-    from shared.stream_batch import InputRecord
-
     rt = Runtime()
     rt.clock.moment = at(days=10)
     orders = [
@@ -335,3 +331,63 @@ async def test_a_history_synced_in_one_batch_is_evaluated_once_on_the_whole_of_i
     assert "+vip" in rt.outbox.changes()
     assert "+first-time-buyers" not in rt.outbox.changes()
     assert len(rt.outbox.values(CUSTOMER_PROFILES.name)) == 1
+
+
+def _stamped(topic: str, key: bytes, value: bytes, moment: datetime, offset: int) -> InputRecord:
+    return InputRecord(topic, 0, offset, key, value, None, moment.timestamp())
+
+
+async def test_a_replay_long_after_a_crash_decides_as_the_first_run_did() -> None:
+    """The evaluation happens at the records' own timestamps: a timer command replayed 109
+    days later still finds the customer at risk (as at its time), not lapsed (as now)."""
+    order = order_placed(order_id="o1", at=T0)
+    due = commands.encode(commands.TimerDue())
+
+    def run(rt: Runtime) -> list[Any]:
+        return [
+            _stamped(SHOP_EVENTS.name, KEY, order.model_dump_json().encode(), T0, 1),
+            _stamped(SEGMENTER_COMMANDS.name, KEY, due, at(days=91), 2),
+        ]
+
+    first = Runtime()
+    first.clock.moment = at(days=91)
+    await first.processor.on_batch(run(first)[:1])
+    first.outbox.fail = True
+    with pytest.raises(ConnectionError):
+        await first.processor.on_batch(run(first)[1:])
+
+    first.clock.moment = at(days=200)  # the worker comes back much later
+    first.outbox.fail = False
+    await first.processor.on_batch(run(first)[1:])
+    # At day 91 the stage is at_risk (90 days without an interval); at day 200 it would be
+    # lapsed (180), and the first run's `+at-risk` would never be matched by an exit.
+    assert "+at-risk" in first.outbox.changes()
+
+
+async def test_events_about_nobody_known_keep_no_profile() -> None:
+    rt = Runtime()
+    await rt.event(message_sent(message_id="m1", at=T0))  # taken: a customer who was sent mail
+    from tests.support.segmenter_events import conversion_attributed, message_queued
+
+    await rt.event(message_queued(customer="c9", at=T0))
+    await rt.raw(
+        "conversions.v1", b"s1:c8", conversion_attributed(customer="c8").model_dump_json().encode()
+    )
+    assert set(rt.profiles) == {KEY}
+
+
+async def test_a_profile_whose_evaluation_fails_is_left_as_stored_and_its_records_parked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rt = Runtime()
+    await rt.event(order_placed(order_id="o1", at=T0))
+    stored = dict(rt.profiles)
+
+    def broken(*_: object, **__: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(rt.evaluator, "evaluate", broken)
+    await rt.event(order_placed(order_id="o2", at=at(days=1)))
+    assert rt.profiles == stored
+    (letter,) = rt.outbox.values(dead_letter_topic(SHOP_EVENTS.name).name)
+    assert "internal error" in letter["reason"]
