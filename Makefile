@@ -57,11 +57,12 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy shared services tests deploy
 
-bench: deps bench-tools ## Throughput and latency of ingest, feedback, triggers and dispatch, with references
+bench: deps bench-tools ## Throughput and latency of ingest, feedback, triggers, segmenter and dispatch, with references
 	deploy/local/run.sh infra
 	$(BIN)/python -m tests.bench.ingest
 	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$${NUDGE_KAFKA_PORT:-19092} $(BIN)/python -m tests.bench.feedback
 	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$${NUDGE_KAFKA_PORT:-19092} $(BIN)/python -m tests.bench.triggers
+	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$${NUDGE_KAFKA_PORT:-19092} $(BIN)/python -m tests.bench.segmenter
 	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$${NUDGE_KAFKA_PORT:-19092} $(BIN)/python -m tests.bench.dispatch
 	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$${NUDGE_KAFKA_PORT:-19092} $(BIN)/python -m tests.bench.dispatch --split --processes 2
 

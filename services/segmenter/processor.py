@@ -40,7 +40,7 @@ from services.segmenter.membership import Change, decide, next_change_at
 from services.segmenter.profiles.apply import applies, apply
 from services.segmenter.profiles.merge import merge_visitor
 from services.segmenter.profiles.model import Profile, decode, encode
-from services.segmenter.publication import digest
+from services.segmenter.publication import digest, profile_record
 from shared import worker_commands as commands
 from shared.clock import Clock, seconds_at
 from shared.dead_letters import park
@@ -54,7 +54,6 @@ from shared.events.catalog import CustomerIdentifiedEvent
 from shared.events.conversions import parse_conversion_event
 from shared.events.envelope import EventEnvelope
 from shared.events.name_ids import NameIds
-from shared.events.profiles import CustomerProfileEvent
 from shared.events.segments import SegmentChange, SegmentEnteredEvent, SegmentExitedEvent
 from shared.stream_batch import (
     DecisionFailed,
@@ -91,6 +90,10 @@ YIELD_EVERY = 1000
 """Table scans hand the event loop back this often (a million profiles take a while)."""
 _IDS = NameIds(uuid.UUID("8fc534a1-9fe1-4a42-bb52-347ebd370cb1"))
 """Namespace of the ids of the segmenter's records (segment changes, profiles)."""
+
+
+def _key_of(profile: Profile) -> bytes:
+    return record_key(profile.shop_id, profile.customer_id, profile.anonymous_id).encode()
 
 
 def pack_due(due: float) -> bytes:
@@ -347,22 +350,9 @@ class Processor:
         now: float,
     ) -> None:
         who = profile.customer_id or f"anon:{profile.anonymous_id}"
-        event = CustomerProfileEvent.model_validate(
-            {
-                "id": _IDS(f"{profile.shop_id}\x1f{who}\x1fprofile\x1f{published}"),
-                "source": SOURCE,
-                "time": self.clock.now(),
-                "shopid": profile.shop_id,
-                "customerid": profile.customer_id,
-                "anonymousid": None if profile.customer_id else profile.anonymous_id,
-                "data": document,
-            }
-        )
-        batch.emit(
-            CUSTOMER_PROFILES.name,
-            event.key.encode(),
-            event.model_dump_json(exclude_none=True).encode(),
-        )
+        event_id = _IDS(f"{profile.shop_id}\x1f{who}\x1fprofile\x1f{published}")
+        value = profile_record(event_id, SOURCE, self.clock.now(), profile, document)
+        batch.emit(CUSTOMER_PROFILES.name, _key_of(profile), value)
         metrics.PROFILES_PUBLISHED.inc()
 
     def _load(self, batch: _Batch, key: bytes) -> Profile | None:

@@ -1,8 +1,10 @@
 """A customer's profile as analysts and dispatch read it: records of `customer.profiles.v1`.
 
 The topic is compacted: its latest record per key is the customer's current profile. The
-segmenter writes one when something in this document changed (activity is kept to the day, so
-browsing alone publishes at most once a day), never on every event.
+segmenter writes one when something in this document is news (counters alone are not: a new
+category, an order, a stage, a segment, consent or the day of the last activity are), so
+browsing alone publishes at most once a day, never on every event; the record then carries
+every counter as it stands.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """What Faust itself costs per record: the floor under any Faust worker on this machine.
 
     python -m tests.bench.triggers.faust_floor APP_ID COUNT [--table] [--out FILE]
+        [--topic TOPIC ...] [--batch-max N] [--batch-window-s S]
 
 A Faust app with the triggers worker's settings (raw bytes, RocksDB store, `take_events`
 batches of the same size) whose agent does nothing with the records but count them; with
 `--table` it also writes each record's value to a changelogged RocksDB table under its key,
-as the worker writes a customer's state. It reads the shop events topic from the group's
+as the worker writes a customer's state. It reads the shop events topic (or the `--topic`s,
+as the segmenter bench asks, with its worker's batch settings) from the group's
 committed (pinned) offsets, and once COUNT records went through it writes
 `{"events", "seconds", "cpu_s"}` (first record to last) as JSON to FILE and stops.
 """
@@ -38,8 +40,10 @@ def main() -> None:
     parser.add_argument("--table", action="store_true")
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--topic", action="append", help="default: the shop events topic")
+    parser.add_argument("--batch-max", type=int, default=TriggersSettings().batch_max)
+    parser.add_argument("--batch-window-s", type=float, default=TriggersSettings().batch_window_s)
     opts = parser.parse_args()
-    settings = TriggersSettings()
     servers = KafkaSettings().bootstrap_servers.split(",")
     app = faust.App(
         opts.app_id,
@@ -55,16 +59,14 @@ def main() -> None:
         agent_supervisor=CrashingSupervisor,
     )
     table = app.Table("floor", partitions=SHOP_EVENTS.partitions, key_type=bytes, value_type=bytes)
-    source = app.topic(SHOP_EVENTS.name, **RAW)  # type: ignore[arg-type]
+    source = app.topic(*(opts.topic or [SHOP_EVENTS.name]), **RAW)  # type: ignore[arg-type]
     seen = 0
     started: tuple[float, float] | None = None
 
     @app.agent(source, concurrency=1)
     async def count(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         nonlocal seen, started
-        batches = cast(faust.Stream[bytes], stream).take_events(
-            settings.batch_max, settings.batch_window_s
-        )
+        batches = cast(faust.Stream[bytes], stream).take_events(opts.batch_max, opts.batch_window_s)
         async for events in batches:
             if started is None:
                 started = (time.perf_counter(), time.process_time())

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,16 +123,23 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _metric(text: str, name: str, label: str = "") -> float:
+def metric(text: str, name: str, *labels: str) -> float:
+    """The sum of the samples of `name` whose line contains every one of `labels`."""
     total = 0.0
     for line in text.splitlines():
-        if line.startswith(name) and line[len(name)] in " {" and label in line:
+        if (
+            line.startswith(name)
+            and line[len(name)] in " {"
+            and all(label in line for label in labels)
+        ):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
 
-async def _produce(kafka: str, records: list[tuple[bytes, bytes]]) -> float:
-    """Flat out (batched, not one acknowledgement at a time); returns records/s."""
+async def produce(
+    kafka: str, records: Sequence[tuple[bytes, bytes]], topic: str = SHOP_EVENTS.name
+) -> float:
+    """Flat out to `topic` (batched, not one acknowledgement at a time); returns records/s."""
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka, acks=1, linger_ms=20, max_batch_size=512 * 1024
     )
@@ -141,7 +148,7 @@ async def _produce(kafka: str, records: list[tuple[bytes, bytes]]) -> float:
         started = time.perf_counter()
         pending = []
         for key, value in records:
-            pending.append(await producer.send(SHOP_EVENTS.name, value=value, key=key))
+            pending.append(await producer.send(topic, value=value, key=key))
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
                 pending.clear()
@@ -151,7 +158,7 @@ async def _produce(kafka: str, records: list[tuple[bytes, bytes]]) -> float:
         await producer.stop()
 
 
-async def _read_plain(
+async def read_plain(
     kafka: str, start: dict[TopicPartition, int], end: dict[TopicPartition, int]
 ) -> Reference:
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
@@ -174,7 +181,7 @@ async def _read_plain(
         await consumer.stop()
 
 
-def _offsets(kafka: str, topic: str) -> dict[TopicPartition, int]:
+def offsets(kafka: str, topic: str) -> dict[TopicPartition, int]:
     consumer = KafkaConsumer(bootstrap_servers=kafka)
     try:
         parts = [
@@ -188,11 +195,11 @@ def _offsets(kafka: str, topic: str) -> dict[TopicPartition, int]:
         consumer.close()
 
 
-def _floor_id(app_id: str, table: bool) -> str:
+def floor_id(app_id: str, table: bool) -> str:
     return f"{app_id}-floor" + ("-table" if table else "")
 
 
-def _floor(
+def floor(
     kafka: str,
     app_id: str,
     count: int,
@@ -200,10 +207,18 @@ def _floor(
     workdir: Path,
     log_path: Path,
     timeout: float,
+    *,
+    topics: Sequence[str] = (SHOP_EVENTS.name,),
+    batch: tuple[int, float] | None = None,
 ) -> Floor:
+    """Run faust_floor on `topics` (with `batch`: max records and window in seconds, else
+    the triggers worker's) until it took `count` records."""
     out = workdir / f"floor-{table}.json"
-    args: list[str] = [_floor_id(app_id, table), str(count), "--out", str(out)]
+    args: list[str] = [floor_id(app_id, table), str(count), "--out", str(out)]
     args += ["--data-dir", str(workdir / f"floor-{table}")] + (["--table"] if table else [])
+    args += [arg for topic in topics for arg in ("--topic", topic)]
+    if batch is not None:
+        args += ["--batch-max", str(batch[0]), "--batch-window-s", str(batch[1])]
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka}
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
@@ -227,7 +242,7 @@ def _floor(
 
 
 @contextmanager
-def _cleanup(kafka: str, app_id: str) -> Iterator[None]:
+def cleanup(kafka: str, app_id: str) -> Iterator[None]:
     """Delete the app's own topics and its consumer group, whatever happened."""
     try:
         yield
@@ -245,23 +260,31 @@ def _cleanup(kafka: str, app_id: str) -> Iterator[None]:
 
 
 @contextmanager
-def _worker(
-    kafka: str, app_id: str, data_dir: Path, log_path: Path, port: int, profile: Path | None
+def worker_process(
+    kafka: str,
+    app_id: str,
+    data_dir: Path,
+    log_path: Path,
+    port: int,
+    profile: Path | None,
+    service: str = "triggers",
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m services.<service>` with RocksDB tables, its settings as NUDGE_<SERVICE>_*."""
+    prefix = f"NUDGE_{service.upper()}_"
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
-        "NUDGE_TRIGGERS_APP_ID": app_id,
-        "NUDGE_TRIGGERS_STORE": "rocksdb://",
-        "NUDGE_TRIGGERS_DATA_DIR": str(data_dir),
-        "NUDGE_TRIGGERS_PORT": str(port),
-        "NUDGE_TRIGGERS_START_FROM": "latest",
-        "NUDGE_TRIGGERS_LOG_LEVEL": "warning",
+        f"{prefix}APP_ID": app_id,
+        f"{prefix}STORE": "rocksdb://",
+        f"{prefix}DATA_DIR": str(data_dir),
+        f"{prefix}PORT": str(port),
+        f"{prefix}START_FROM": "latest",
+        f"{prefix}LOG_LEVEL": "warning",
     }
     with log_path.open("ab") as log:
         profiler = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
         proc = subprocess.Popen(
-            [sys.executable, *profiler, "-m", "services.triggers"],
+            [sys.executable, *profiler, "-m", f"services.{service}"],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -280,7 +303,7 @@ def _worker(
 
 
 @dataclass(frozen=True)
-class _Window:
+class Window:
     """From the first poll that saw records processed to the one that saw them all."""
 
     startup_s: float
@@ -291,15 +314,24 @@ class _Window:
     dead_lettered: int
 
 
-def _watch(
+def triggers_progress(metrics: str) -> tuple[int, int]:
+    """(input records done, of which dead-lettered) from the triggers worker's /metrics."""
+    return (
+        int(metric(metrics, "nudge_triggers_records_total", SHOP_EVENTS.name)),
+        int(metric(metrics, "nudge_triggers_records_total", "dead_lettered")),
+    )
+
+
+def watch(
     proc: subprocess.Popen[bytes],
     port: int,
     events: int,
     log_path: Path,
     timeout: float,
     broker: int | None,
-) -> _Window:
-    """Poll /metrics until `events` records are done."""
+    progress: Callable[[str], tuple[int, int]] = triggers_progress,
+) -> Window:
+    """Poll /metrics until `events` records are done (`progress`: see triggers_progress)."""
     url = f"http://127.0.0.1:{port}/metrics"
     launched = time.monotonic()
     deadline = launched + timeout
@@ -317,19 +349,17 @@ def _watch(
                 continue
             now, cpu = time.monotonic(), _cpu_seconds(proc.pid)
             broker_cpu = _cpu_seconds(broker) if broker is not None else 0.0
-            done = int(_metric(text, "nudge_triggers_records_total", SHOP_EVENTS.name))
+            done, dead_lettered = progress(text)
             if first is None and done > 0:
                 first = (now, done, cpu, broker_cpu)
             if first is not None and done >= events:
-                return _Window(
+                return Window(
                     startup_s=first[0] - launched,
                     first_done=first[1],
                     seconds=now - first[0],
                     cpu_s=cpu - first[2],
                     broker_cpu_s=broker_cpu - first[3] if broker is not None else None,
-                    dead_lettered=int(
-                        _metric(text, "nudge_triggers_records_total", "dead_lettered")
-                    ),
+                    dead_lettered=dead_lettered,
                 )
             time.sleep(0.1)
     raise TimeoutError(f"worker did not process {events} records in {timeout}s")
@@ -373,32 +403,32 @@ def run(
     catalog = CampaignCatalog.load(None)
     breakdown, state_bytes = asyncio.run(_breakdown(records, catalog))
     with (
-        _cleanup(kafka, app_id),
+        cleanup(kafka, app_id),
         tempfile.TemporaryDirectory(dir=workdir, prefix="triggers-") as tmp,
     ):
         pin_new_group_to_end(KafkaSettings(bootstrap_servers=kafka), app_id, inputs)
-        for floor_id in (_floor_id(app_id, False), _floor_id(app_id, True)):
-            pin_new_group_to_end(KafkaSettings(bootstrap_servers=kafka), floor_id, inputs)
-        start = _offsets(kafka, SHOP_EVENTS.name)
+        for group in (floor_id(app_id, False), floor_id(app_id, True)):
+            pin_new_group_to_end(KafkaSettings(bootstrap_servers=kafka), group, inputs)
+        start = offsets(kafka, SHOP_EVENTS.name)
         say(f"producing {events:,} records to {SHOP_EVENTS.name} (group {app_id} pinned first)")
-        produced = asyncio.run(_produce(kafka, records))
-        end = _offsets(kafka, SHOP_EVENTS.name)
+        produced = asyncio.run(produce(kafka, records))
+        end = offsets(kafka, SHOP_EVENTS.name)
         appended = sum(end.values()) - sum(start.values())
         if appended != events:
             say(f"note: the topic grew by {appended:,} records, not {events:,}: others produce too")
         say("reference: a plain aiokafka consumer reading the same records")
-        reference = asyncio.run(_read_plain(kafka, start, end))
+        reference = asyncio.run(read_plain(kafka, start, end))
         say("starting the triggers worker (python -m services.triggers, RocksDB)")
         port = free_port()
         log_path = workdir / "triggers-worker.log"
         broker = broker_pid()
-        with _worker(kafka, app_id, Path(tmp) / "data", log_path, port, profile) as proc:
-            window = _watch(proc, port, appended, log_path, timeout, broker)
+        with worker_process(kafka, app_id, Path(tmp) / "data", log_path, port, profile) as proc:
+            window = watch(proc, port, appended, log_path, timeout, broker)
             peak = _peak_rss_mib(proc.pid)
         floors = []
         for table in (False, True):
             say(f"Faust floor: an agent that only takes the records{' and writes a table' * table}")
-            floors.append(_floor(kafka, app_id, appended, table, Path(tmp), log_path, timeout))
+            floors.append(floor(kafka, app_id, appended, table, Path(tmp), log_path, timeout))
         reference = Reference(reference.events_per_s, reference.seconds, tuple(floors))
     measured = appended - window.first_done
     seconds, cpu = window.seconds, window.cpu_s

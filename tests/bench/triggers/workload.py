@@ -37,7 +37,7 @@ STATUSES = ("in_transit", "out_for_delivery", "delayed", "confirmed")
 
 
 @dataclass(slots=True)
-class _Customer:
+class Customer:
     customer_id: str
     cart: list[dict[str, Any]]
     orders: int = 0
@@ -75,7 +75,7 @@ class Workload:
     def __init__(self, shop_id: str, customers: int, seed: int = 7) -> None:
         self.shop_id = shop_id
         self.rng = random.Random(seed)
-        self.customers = [_Customer(f"cust-{n}", []) for n in range(customers)]
+        self.customers = [Customer(f"cust-{n}", []) for n in range(customers)]
         self._types = list(WEIGHTS)
         self._weights = list(WEIGHTS.values())
         self._serial = 0
@@ -90,10 +90,10 @@ class Workload:
                 kind = self.rng.choices(self._types, self._weights)[0]
                 yield self._record(customer, kind)
 
-    def _record(self, customer: _Customer, kind: str) -> tuple[bytes, bytes]:
+    def _record(self, customer: Customer, kind: str) -> tuple[bytes, bytes]:
         return self.record_for(customer, kind, datetime.fromtimestamp(time.time(), UTC))
 
-    def record_for(self, customer: _Customer, kind: str, when: datetime) -> tuple[bytes, bytes]:
+    def record_for(self, customer: Customer, kind: str, when: datetime) -> tuple[bytes, bytes]:
         """One record of `kind` for `customer`, happening at `when`."""
         self._serial += 1
         now = when.isoformat()
@@ -112,7 +112,7 @@ class Workload:
         key = f"{self.shop_id}:{customer.customer_id}".encode()
         return key, orjson.dumps(envelope)
 
-    def _data(self, customer: _Customer, kind: str, now: str) -> dict[str, Any]:
+    def _data(self, customer: Customer, kind: str, now: str) -> dict[str, Any]:
         rng = self.rng
         cart_id = f"cart-{customer.customer_id}-{customer.cart_n}"
         order_id = f"order-{customer.customer_id}-{customer.orders}"

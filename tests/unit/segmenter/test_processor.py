@@ -17,6 +17,7 @@ from services.segmenter.rfm.book import RfmBook
 from services.segmenter.rules.loader import SegmentCatalog
 from shared import worker_commands as commands
 from shared.events.envelope import EventEnvelope
+from shared.events.profiles import parse_profile_event
 from shared.stream_batch import InputRecord, OutputRecord
 from shared.timer_index import TimerIndex
 from shared.topics import (
@@ -63,7 +64,12 @@ class RecordingOutbox:
         self.commands.append((key, value))
 
     def values(self, topic: str) -> list[dict[str, Any]]:
-        return [orjson.loads(r.value) for r in self.published if r.topic == topic]
+        found = [r for r in self.published if r.topic == topic]
+        if topic == CUSTOMER_PROFILES.name:  # written without the model: it must still parse
+            for record in found:
+                event = parse_profile_event(record.value)
+                assert record.key == event.key.encode()
+        return [orjson.loads(r.value) for r in found]
 
     def changes(self, key: bytes | None = KEY) -> list[str]:
         """`+segment` / `-segment`, in the order they were published."""
@@ -262,10 +268,13 @@ async def test_a_profile_is_published_only_when_what_analysts_see_changed() -> N
     rt = Runtime()
     await rt.event(customer_created(at=T0))
     published = len(rt.outbox.values(CUSTOMER_PROFILES.name))
-    await rt.event(message_sent(message_id="m1", at=at(minutes=1)))
-    await rt.event(message_sent(message_id="m2", at=at(minutes=2)))
-    assert len(rt.outbox.values(CUSTOMER_PROFILES.name)) == published + 2  # sent counts show
-    await rt.event(survey_answered(score=10, at=at(minutes=3)))
+    await rt.event(message_sent(message_id="m1", at=at(minutes=1)))  # a first email: news
+    assert len(rt.outbox.values(CUSTOMER_PROFILES.name)) == published + 1
+    await rt.event(message_sent(message_id="m2", at=at(minutes=2)))  # a counter: not news
+    await rt.event(product_viewed(product_id="p1", at=at(minutes=3)))  # a new category: news
+    await rt.event(product_viewed(product_id="p2", at=at(minutes=4)))  # same category, day
+    assert len(rt.outbox.values(CUSTOMER_PROFILES.name)) == published + 2
+    await rt.event(survey_answered(score=10, at=at(minutes=5)))
     latest = rt.outbox.values(CUSTOMER_PROFILES.name)[-1]["data"]
     assert latest["nps"]["score"] == 10
     assert "nps-promoters" in [s["segment_id"] for s in latest["segments"]]
