@@ -15,12 +15,15 @@ import os
 import weakref
 from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Final, NoReturn, cast
+from pathlib import Path
+from typing import Any, Final, NoReturn, Protocol, cast
 
 import faust
 from faust.streams import _current_event
 from faust.types import EventT, TableT
+from mode import CrashingSupervisor
 
+from shared.limits import CONSUMER_MAX_PARTITION_FETCH_BYTES, PRODUCER_MAX_REQUEST_BYTES
 from shared.settings import KafkaSettings
 from shared.stream_batch import InputRecord, OutputRecord
 
@@ -167,6 +170,42 @@ def exit_unacknowledged(exc: BaseException | None) -> NoReturn:
     log.critical("a batch failed; exiting before it is acknowledged", exc_info=exc)
     logging.shutdown()
     os._exit(70)
+
+
+class WorkerSettings(Protocol):
+    """What a stream worker's settings (NUDGE_TRIGGERS_*, NUDGE_SEGMENTER_*) give its app."""
+
+    app_id: str
+    store: str
+    data_dir: Path
+    replication_factor: int
+    standby_replicas: int
+
+
+def make_app(settings: WorkerSettings, kafka: KafkaSettings, partitions: int) -> faust.App:
+    """A Faust app as every Nudge worker runs it."""
+    return faust.App(
+        settings.app_id,
+        broker=broker_urls(kafka),
+        broker_credentials=credentials(kafka),
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        web_enabled=False,  # its web server would expose the tables; health_http serves probes
+        autodiscover=False,
+        topic_partitions=partitions,
+        topic_replication_factor=settings.replication_factor,
+        table_standby_replicas=settings.standby_replicas,
+        consumer_auto_offset_reset="earliest",  # `latest`: pinned before joining, if asked
+        producer_acks=-1,
+        # Record sizes from shared/limits.py: Faust's defaults (1,000,000 bytes to send, 1 MiB
+        # to fetch) are below what the topics take.
+        producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,
+        consumer_max_fetch_size=CONSUMER_MAX_PARTITION_FETCH_BYTES,
+        stream_wait_empty=False,
+        # A crashed agent would leave a live-looking worker that processes nothing: exit
+        # instead, and let the orchestrator restart it (at-least-once, nothing is lost).
+        agent_supervisor=CrashingSupervisor,
+    )
 
 
 def broker_urls(kafka: KafkaSettings) -> list[str]:

@@ -1,4 +1,5 @@
-"""YAML with a line number for every value, so errors can say `file:line: field: reason`.
+"""YAML with a line number for every value, so errors can say `file:line: field: reason`
+(the campaign files' and the segment files' loaders share it, and the issue type below).
 
 PyYAML composes a node tree (with marks) and then builds Python values from it; we keep both.
 The loader is YAML 1.1's safe loader minus sexagesimal numbers, so that `at: 10:00` stays the
@@ -94,3 +95,53 @@ def _record(node: yaml.Node, path: Path_, name: str, out: Located) -> None:
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record(item, (*path, index), name, out)
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem of a configuration file, where it was written."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigFilesError(ValueError):
+    """All the problems found in configuration files, one per line of the message."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        super().__init__("\n".join(str(issue) for issue in issues))
+        self.issues = tuple(issues)
+
+
+def format_path(path: Path_, keyed: frozenset[str] = frozenset()) -> str:
+    """`campaigns[welcome].steps[0].delay`: entries of the `keyed` mappings (names chosen by
+    the author) and list positions in brackets."""
+    text = ""
+    for position, part in enumerate(path):
+        by_name = position > 0 and path[position - 1] in keyed
+        if isinstance(part, int) or by_name:
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def drop_subtree(origins: dict[Path_, tuple[str, int]], path: Path_) -> None:
+    """A replaced field must not keep the base file's lines for its old sub-fields."""
+    for known in [p for p in origins if len(p) > len(path) and p[: len(path)] == path]:
+        del origins[known]
+
+
+def issue_at(
+    source: Located, loc: Path_, message: str, keyed: frozenset[str] = frozenset()
+) -> ConfigIssue:
+    """A problem at `loc`, placed at the line where it (or its nearest parent) was written."""
+    origin = source.origin(loc)
+    file, line = origin if origin is not None else (None, None)
+    return ConfigIssue(file or "?", line, format_path(loc, keyed), message)

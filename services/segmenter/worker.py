@@ -20,7 +20,6 @@ from typing import cast
 
 import faust
 from aiohttp import web
-from mode import CrashingSupervisor
 
 from services.segmenter.evaluation import Evaluator
 from services.segmenter.processor import Processor
@@ -29,17 +28,15 @@ from shared.clock import Clock, make_clock
 from shared.faust_runtime import (
     FaustOutbox,
     as_current_event,
-    broker_urls,
-    credentials,
     finish,
     input_record,
+    make_app,
     raw_table,
     raw_topic,
 )
 from shared.faust_setup import changelog_topics, input_partitions
 from shared.health_http import health_app, start_site
 from shared.kafka import create_topics, pin_new_group_to_end
-from shared.limits import CONSUMER_MAX_PARTITION_FETCH_BYTES, PRODUCER_MAX_REQUEST_BYTES
 from shared.settings import KafkaSettings
 from shared.timer_index import TimerIndex
 from shared.topics import (
@@ -88,24 +85,7 @@ def create_worker(
     partitions: int = SHOP_EVENTS.partitions,
 ) -> SegmenterWorker:
     clock = clock or make_clock(settings.time_scale, settings.clock_origin)
-    app = faust.App(
-        settings.app_id,
-        broker=broker_urls(kafka),
-        broker_credentials=credentials(kafka),
-        store=settings.store,
-        datadir=str(settings.data_dir),
-        web_enabled=False,
-        autodiscover=False,
-        topic_partitions=partitions,
-        topic_replication_factor=settings.replication_factor,
-        table_standby_replicas=settings.standby_replicas,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,
-        consumer_max_fetch_size=CONSUMER_MAX_PARTITION_FETCH_BYTES,
-        stream_wait_empty=False,
-        agent_supervisor=CrashingSupervisor,
-    )
+    app = make_app(settings, kafka, partitions)
     profiles, timers = (raw_table(app, name, partitions) for name in TABLES)
     processor = Processor(
         profiles=profiles,

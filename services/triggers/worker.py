@@ -19,7 +19,6 @@ from typing import cast
 
 import faust
 from aiohttp import web
-from mode import CrashingSupervisor
 
 from services.triggers.campaigns import CampaignCatalog
 from services.triggers.processor import Processor
@@ -28,17 +27,15 @@ from shared.clock import Clock, make_clock
 from shared.faust_runtime import (
     FaustOutbox,
     as_current_event,
-    broker_urls,
-    credentials,
     finish,
     input_record,
+    make_app,
     raw_table,
     raw_topic,
 )
 from shared.faust_setup import changelog_topics, input_partitions
 from shared.health_http import health_app, start_site
 from shared.kafka import create_topics, pin_new_group_to_end
-from shared.limits import CONSUMER_MAX_PARTITION_FETCH_BYTES, PRODUCER_MAX_REQUEST_BYTES
 from shared.settings import KafkaSettings
 from shared.timer_index import TimerIndex
 from shared.topics import (
@@ -87,28 +84,7 @@ def create_worker(
     partitions: int = SHOP_EVENTS.partitions,
 ) -> TriggersWorker:
     clock = clock or make_clock(settings.time_scale, settings.clock_origin)
-    app = faust.App(
-        settings.app_id,
-        broker=broker_urls(kafka),
-        broker_credentials=credentials(kafka),
-        store=settings.store,
-        datadir=str(settings.data_dir),
-        web_enabled=False,
-        autodiscover=False,
-        topic_partitions=partitions,
-        topic_replication_factor=settings.replication_factor,
-        table_standby_replicas=settings.standby_replicas,
-        consumer_auto_offset_reset="earliest",  # `latest`: pinned in run() before joining
-        producer_acks=-1,
-        # Record sizes from shared/limits.py: Faust's defaults (1,000,000 bytes to send, 1 MiB
-        # to fetch) are below what the topics take.
-        producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,
-        consumer_max_fetch_size=CONSUMER_MAX_PARTITION_FETCH_BYTES,
-        stream_wait_empty=False,
-        # A crashed agent would leave a live-looking worker that processes nothing: exit
-        # instead, and let the orchestrator restart it (at-least-once, nothing is lost).
-        agent_supervisor=CrashingSupervisor,
-    )
+    app = make_app(settings, kafka, partitions)
     states, timers = (raw_table(app, name, partitions) for name in TABLES)
     processor = Processor(
         states=states,

@@ -5,7 +5,8 @@ keyword and phrase dictionary, matched on Snowball stems.
 dictionary is `default.yaml`, a shop's feedback file may extend or replace it (README.md).
 """
 
-from services.feedback.tagging.loader import ConfigIssue, ShopTagging, TagConfigError
+from services.feedback.tagging.loader import ShopTagging, TagConfigError
 from services.feedback.tagging.tagger import Tagger
+from shared.yaml_source import ConfigIssue
 
 __all__ = ["ConfigIssue", "ShopTagging", "TagConfigError", "Tagger"]

@@ -30,6 +30,7 @@ from services.feedback.tagging.model import (
     Words,
 )
 from services.feedback.tagging.yaml_lines import Located, Path_, YamlSyntaxError, load_located
+from shared.yaml_source import ConfigFilesError, ConfigIssue
 
 DEFAULT_NAME = "default.yaml"
 Dictionary = Mapping[str, Mapping[str, Words]]
@@ -41,24 +42,8 @@ _OURS = frozenset({"language", "tags"})
 """The parts of a feedback shop file tagging reads (its other sections are others')."""
 
 
-@dataclass(frozen=True)
-class ConfigIssue:
-    file: str
-    line: int | None
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-class TagConfigError(ValueError):
+class TagConfigError(ConfigFilesError):
     """All the problems found in tag dictionaries, one per line of the message."""
-
-    def __init__(self, issues: Sequence[ConfigIssue]) -> None:
-        super().__init__("\n".join(str(issue) for issue in issues))
-        self.issues = tuple(issues)
 
 
 @dataclass(frozen=True)

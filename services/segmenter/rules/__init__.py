@@ -16,7 +16,6 @@ from services.segmenter.rules.evaluate import (
 )
 from services.segmenter.rules.loader import (
     Answers,
-    ConfigIssue,
     SegmentCatalog,
     SegmentConfigError,
     ShopSegments,
@@ -24,6 +23,7 @@ from services.segmenter.rules.loader import (
     parse_segments,
 )
 from services.segmenter.rules.subject import Subject
+from shared.yaml_source import ConfigIssue
 
 __all__ = [
     "MAX_REASON",

@@ -32,7 +32,17 @@ from services.segmenter.rules.errors import RuleError
 from services.segmenter.rules.evaluate import Rule, Verdict, compile_rule, evaluate, expand
 from services.segmenter.rules.model import SegmentFile
 from services.segmenter.rules.subject import Subject
-from shared.yaml_source import Located, Path_, YamlSyntaxError, load_located
+from shared import yaml_source
+from shared.yaml_source import (
+    ConfigFilesError,
+    ConfigIssue,
+    Located,
+    Path_,
+    YamlSyntaxError,
+    drop_subtree,
+    issue_at,
+    load_located,
+)
 
 DEFAULT_NAME: Final = "default.yaml"
 _PACKAGE: Final = "services.segmenter.segments"
@@ -40,24 +50,8 @@ _KEYED: Final = frozenset({"segments"})
 _MERGED: Final = ("lifecycle", "rfm", "segments")
 
 
-@dataclass(frozen=True)
-class ConfigIssue:
-    file: str
-    line: int | None
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-class SegmentConfigError(ValueError):
+class SegmentConfigError(ConfigFilesError):
     """All the problems found in segment files, one per line of the message."""
-
-    def __init__(self, issues: list[ConfigIssue]) -> None:
-        super().__init__("\n".join(str(issue) for issue in issues))
-        self.issues = tuple(issues)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,14 +156,7 @@ def _default_source() -> Located:
 
 
 def format_path(path: Path_) -> str:
-    text = ""
-    for position, part in enumerate(path):
-        keyed = position > 0 and path[position - 1] in _KEYED
-        if isinstance(part, int) or keyed:
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
+    return yaml_source.format_path(path, _KEYED)
 
 
 def _parse(text: str, name: str) -> Located:
@@ -209,7 +196,7 @@ def _merge(base: Located, shop: Located) -> Located:
             data[key] = value
     for path, origin in shop.origins.items():
         if _replaced(path, base.data):
-            _drop_subtree(origins, path)
+            drop_subtree(origins, path)
         origins[path] = origin
     return Located(data, origins)
 
@@ -230,11 +217,6 @@ def _exists(base: Any, path: Path_) -> bool:
             return False
         node = node[part]
     return True
-
-
-def _drop_subtree(origins: dict[Path_, tuple[str, int]], path: Path_) -> None:
-    for known in [p for p in origins if len(p) > len(path) and p[: len(path)] == path]:
-        del origins[known]
 
 
 def _build(source: Located) -> ShopSegments:
@@ -325,6 +307,4 @@ def _issues(source: Located, exc: ValidationError) -> list[ConfigIssue]:
 
 
 def _issue(source: Located, loc: Path_, message: str) -> ConfigIssue:
-    origin = source.origin(loc)
-    file, line = origin if origin is not None else (None, None)
-    return ConfigIssue(file or "?", line, format_path(loc), message)
+    return issue_at(source, loc, message, _KEYED)

@@ -3,7 +3,6 @@
 from services.triggers.campaigns.catalog import CampaignSet
 from services.triggers.campaigns.loader import (
     CampaignConfigError,
-    ConfigIssue,
     default_campaigns,
     load_campaigns,
     parse_campaigns,
@@ -20,6 +19,7 @@ from services.triggers.campaigns.model import (
     Variant,
 )
 from services.triggers.campaigns.shop_catalog import CampaignCatalog
+from shared.yaml_source import ConfigIssue
 
 __all__ = [
     "Campaign",

@@ -14,7 +14,6 @@ missing) and the field path: `acme.yaml:42: campaigns[abandoned_cart].steps[1].d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -25,42 +24,29 @@ from pydantic import ValidationError
 from services.triggers.campaigns.catalog import CampaignSet
 from services.triggers.campaigns.model import CampaignFile
 from services.triggers.campaigns.rules import check_file
-from shared.yaml_source import Located, Path_, YamlSyntaxError, load_located
+from shared import yaml_source
+from shared.yaml_source import (
+    ConfigFilesError,
+    ConfigIssue,
+    Located,
+    Path_,
+    YamlSyntaxError,
+    drop_subtree,
+    issue_at,
+    load_located,
+)
 
 DEFAULT_NAME = "default.yaml"
 _KEYED = frozenset({"campaigns", "consumption_periods"})
 """Mappings whose keys are names chosen by the author: shown as `campaigns[id]`."""
 
 
-@dataclass(frozen=True)
-class ConfigIssue:
-    file: str
-    line: int | None
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-class CampaignConfigError(ValueError):
+class CampaignConfigError(ConfigFilesError):
     """All the problems found in a campaign file, one per line of the message."""
-
-    def __init__(self, issues: list[ConfigIssue]) -> None:
-        super().__init__("\n".join(str(issue) for issue in issues))
-        self.issues = tuple(issues)
 
 
 def format_path(path: Path_) -> str:
-    text = ""
-    for position, part in enumerate(path):
-        keyed = position > 0 and path[position - 1] in _KEYED
-        if isinstance(part, int) or keyed:
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
+    return yaml_source.format_path(path, _KEYED)
 
 
 def parse_campaigns(text: str, name: str, *, base: Located | None = None) -> CampaignSet:
@@ -131,7 +117,7 @@ def _merge(base: Located, shop: Located) -> Located:
             data[key] = value
     for path, origin in shop.origins.items():
         if _replaced(path):
-            _drop_subtree(origins, path)
+            drop_subtree(origins, path)
         origins[path] = origin
     return Located(data, origins)
 
@@ -143,12 +129,6 @@ def _replaced(path: Path_) -> bool:
     if path[:1] == ("settings",):
         return len(path) == 2
     return len(path) == 1
-
-
-def _drop_subtree(origins: dict[Path_, tuple[str, int]], path: Path_) -> None:
-    """A replaced field must not keep the default's lines for its old sub-fields."""
-    for known in [p for p in origins if len(p) > len(path) and p[: len(path)] == path]:
-        del origins[known]
 
 
 def _validate(source: Located) -> CampaignFile:
@@ -178,6 +158,4 @@ def _issues(source: Located, exc: ValidationError) -> list[ConfigIssue]:
 
 
 def _issue(source: Located, loc: Path_, message: str) -> ConfigIssue:
-    origin = source.origin(loc)
-    file, line = origin if origin is not None else (None, None)
-    return ConfigIssue(file or "?", line, format_path(loc), message)
+    return issue_at(source, loc, message, _KEYED)

@@ -9,10 +9,10 @@ from pathlib import Path
 from services.triggers.campaigns.catalog import CampaignSet
 from services.triggers.campaigns.loader import (
     CampaignConfigError,
-    ConfigIssue,
     default_campaigns,
     load_campaigns,
 )
+from shared.yaml_source import ConfigIssue
 
 
 @dataclass(frozen=True)
