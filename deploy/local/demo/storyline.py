@@ -360,7 +360,7 @@ def main() -> None:
         (
             CLEO_LAST_ORDER + 48,
             "twice her rhythm without an order: Cleo enters the lapsed segment, and the"
-            " win-back offer goes out, at 20% off for a customer of her value (COMEBACK20)",
+            " win-back offer goes out, its code scaled to her value by the shop's profile",
             lambda: None,
         ),
         (CLEO_LAST_ORDER + 49, "(the win-back email reaches Cleo)", lambda: None),
