@@ -183,8 +183,8 @@ class WorkerSettings(Protocol):
 
 
 def make_app(settings: WorkerSettings, kafka: KafkaSettings, partitions: int) -> faust.App:
-    """A Faust app as every Nudge worker runs it."""
-    return faust.App(
+    """A Faust app as every Nudge worker runs it, without Faust's Monitor sensor."""
+    app = faust.App(
         settings.app_id,
         broker=broker_urls(kafka),
         broker_credentials=credentials(kafka),
@@ -206,6 +206,17 @@ def make_app(settings: WorkerSettings, kafka: KafkaSettings, partitions: int) ->
         # instead, and let the orchestrator restart it (at-least-once, nothing is lost).
         agent_supervisor=CrashingSupervisor,
     )
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def drop_monitor() -> None:
+        """Faust's Monitor keeps per-record statistics for Faust's own web views, which Nudge
+        keeps off (its metrics are Prometheus'); it is called on every record, table write and
+        send. Measured on the floor with a table write, two alternating pairs: 281 -> 278 and
+        342 -> 299 µs of CPU per record."""
+        if app.monitor in set(app.sensors):
+            app.sensors.remove(app.monitor)
+
+    return app
 
 
 def broker_urls(kafka: KafkaSettings) -> list[str]:

@@ -82,6 +82,12 @@ def main() -> None:
                 os._exit(0)  # measured: no need for a clean shutdown of a throw-away group
             yield None
 
+    if os.environ.get("FAUST_FLOOR_NO_MONITOR"):
+
+        @app.task  # type: ignore[untyped-decorator]
+        async def drop_monitor() -> None:
+            app.sensors.remove(app.monitor)
+
     worker = faust.Worker(app, loglevel="warning")
     worker.spinner = None
     worker.execute_from_commandline()
