@@ -6,15 +6,18 @@ Faust's events as `InputRecord`s, and an `Outbox` sends the `OutputRecord`s a ba
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import ParamSpec, Protocol, TypeVar
 
 from pydantic import ValidationError
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
+E = TypeVar("E")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +84,64 @@ def invalid_reason(exc: Exception) -> str:
         parts = [f"{'.'.join(str(p) for p in e['loc']) or '(record)'}: {e['msg']}" for e in errors]
         return "invalid record: " + "; ".join(parts[:20])
     return f"invalid record: {exc}"
+
+
+def handle_record(
+    record: InputRecord,
+    *,
+    commands_topic: str,
+    parsers: Mapping[str, Callable[[bytes], E]],
+    on_command: Callable[[bytes, bytes], None],
+    on_event: Callable[[bytes, E], None],
+    park: Callable[[str], None],
+) -> bool:
+    """Route one record to the worker's command or event handler; a record that cannot be
+    decoded, and a bug met while deciding, is parked with its reason (invariant 4) and never
+    takes its neighbours down. Returns whether it was processed."""
+    key, value = record.key, record.value
+    try:
+        if key is None or value is None:
+            raise ValueError("record without key or value")
+        if record.topic == commands_topic:
+            on_command(key, value)
+        else:
+            on_event(key, parsers[record.topic](value))
+    except (ValidationError, ValueError, KeyError, UnicodeDecodeError) as exc:
+        park(invalid_reason(exc))
+    except DecisionFailed as exc:
+        log.error(
+            "cannot decide on %s[%d]@%d",
+            record.topic,
+            record.partition,
+            record.offset,
+            exc_info=exc.cause,
+        )
+        park(str(exc))
+    else:
+        return True
+    return False
+
+
+def check_key(key: bytes, expected: str) -> None:
+    """A record's key must be the one its event names (`shop:customer`), or its state would be
+    kept under someone else's."""
+    if key.decode() != expected:
+        raise ValueError(f"record key {key.decode()!r} does not match the event ({expected!r})")
+
+
+async def send_due(
+    pop: Callable[[], list[tuple[str, float]]],
+    put_back: Callable[[str, float], None],
+    send: Callable[[bytes], Awaitable[None]],
+) -> int:
+    """Send a command for each key `pop` found due; those not sent go back to be retried on
+    the next tick. Returns how many were due."""
+    due = pop()
+    for position, (key, _due) in enumerate(due):
+        try:
+            await send(key.encode())
+        except Exception:
+            for unsent_key, unsent_due in due[position:]:
+                put_back(unsent_key, unsent_due)
+            raise
+    return len(due)

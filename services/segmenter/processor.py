@@ -32,8 +32,6 @@ import uuid
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 
-from pydantic import ValidationError
-
 from services.segmenter import metrics
 from services.segmenter.evaluation import Evaluator
 from services.segmenter.membership import Change, decide, next_change_at
@@ -61,9 +59,11 @@ from shared.stream_batch import (
     Outbox,
     OutputRecord,
     WriteScope,
+    check_key,
     deciding,
-    invalid_reason,
+    handle_record,
     no_scope,
+    send_due,
 )
 from shared.timer_index import TimerIndex
 from shared.topics import (
@@ -213,34 +213,23 @@ class Processor:
             self.index.set(key.decode(), unpack_due(stored))
 
     def _handle(self, batch: _Batch, record: InputRecord) -> None:
-        topic, key, value = record.topic, record.key, record.value
-        try:
-            if key is None or value is None:
-                raise ValueError("record without key or value")
-            if topic == SEGMENTER_COMMANDS.name:
-                self._on_command(batch, record, key, commands.decode(value))
-            else:
-                self._on_event(batch, record, key, _PARSERS[topic](value))
-        except (ValidationError, ValueError, KeyError, UnicodeDecodeError) as exc:
-            self._park(batch, record, invalid_reason(exc))
-        except DecisionFailed as exc:
-            log.error(
-                "cannot decide on %s[%d]@%d",
-                topic,
-                record.partition,
-                record.offset,
-                exc_info=exc.cause,
-            )
-            self._park(batch, record, str(exc))
-        else:
-            metrics.RECORDS.labels(topic, "processed").inc()
+        processed = handle_record(
+            record,
+            commands_topic=SEGMENTER_COMMANDS.name,
+            parsers=_PARSERS,
+            on_command=lambda key, value: self._on_command(
+                batch, record, key, commands.decode(value)
+            ),
+            on_event=lambda key, event: self._on_event(batch, record, key, event),
+            park=lambda reason: self._park(batch, record, reason),
+        )
+        if processed:
+            metrics.RECORDS.labels(record.topic, "processed").inc()
 
     def _on_event(
         self, batch: _Batch, record: InputRecord, key: bytes, event: EventEnvelope
     ) -> None:
-        expected = record_key(event.shopid, event.customerid, event.anonymousid)
-        if key.decode() != expected:
-            raise ValueError(f"record key {key.decode()!r} does not match the event ({expected!r})")
+        check_key(key, record_key(event.shopid, event.customerid, event.anonymousid))
         if isinstance(event, CustomerIdentifiedEvent) and event.customerid is None:
             self._hand_over_visitor(batch, record, key, event)
             return
@@ -442,16 +431,13 @@ class Processor:
 
     async def tick(self, limit: int) -> int:
         """Send a due command for each customer whose time came; return how many."""
-        due = self.index.pop_due(self.clock.now().timestamp(), limit)
-        for position, (key, _due) in enumerate(due):
-            try:
-                await self.outbox.send_command(key.encode(), commands.encode(commands.TimerDue()))
-            except Exception:
-                for unsent_key, unsent_due in due[position:]:  # retried on the next tick
-                    self.index.set(unsent_key, unsent_due)
-                raise
+        due = await send_due(
+            lambda: self.index.pop_due(self.clock.now().timestamp(), limit),
+            self.index.set,
+            lambda key: self.outbox.send_command(key, commands.encode(commands.TimerDue())),
+        )
         metrics.TIMERS_PENDING.set(len(self.index))
-        return len(due)
+        return due
 
     @staticmethod
     def _park(batch: _Batch, record: InputRecord, reason: str) -> None:
