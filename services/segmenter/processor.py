@@ -43,9 +43,9 @@ from shared import worker_commands as commands
 from shared.clock import Clock, seconds_at
 from shared.dead_letters import park
 from shared.events import (
-    parse_feedback_event,
+    parse_feedback_event_validated_upstream,
     parse_message_event,
-    parse_shop_event,
+    parse_shop_event_validated_upstream,
     record_key,
 )
 from shared.events.catalog import CustomerIdentifiedEvent
@@ -80,9 +80,9 @@ log = logging.getLogger(__name__)
 
 SOURCE = "/services/segmenter"
 _PARSERS = {
-    SHOP_EVENTS.name: parse_shop_event,
+    SHOP_EVENTS.name: parse_shop_event_validated_upstream,
     MESSAGES_STATUS.name: parse_message_event,
-    FEEDBACK_EVENTS.name: parse_feedback_event,
+    FEEDBACK_EVENTS.name: parse_feedback_event_validated_upstream,
     CONVERSIONS.name: parse_conversion_event,
 }
 _DUE = struct.Struct(">d")

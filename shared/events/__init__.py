@@ -6,6 +6,7 @@ from shared.events.catalog import (
     ShopEvent,
     dump_shop_event,
     parse_shop_event,
+    parse_shop_event_validated_upstream,
 )
 from shared.events.dead_letter import DeadLetter
 from shared.events.envelope import (
@@ -14,15 +15,26 @@ from shared.events.envelope import (
     new_event_id,
     record_key,
 )
-from shared.events.feedback import FEEDBACK_EVENT, FeedbackEvent, parse_feedback_event
+from shared.events.feedback import (
+    FEEDBACK_EVENT,
+    FeedbackEvent,
+    parse_feedback_event,
+    parse_feedback_event_validated_upstream,
+)
 from shared.events.messages import MESSAGE_EVENT, MessageEvent, message_id, parse_message_event
-from shared.events.segments import SEGMENT_EVENT, SegmentEvent, parse_segment_event
+from shared.events.segments import (
+    SEGMENT_EVENT,
+    SegmentEvent,
+    parse_segment_event,
+    parse_segment_event_validated_upstream,
+)
 from shared.events.triggers import (
     TRIGGER_EVENT,
     TriggerEvent,
     parse_trigger_event,
     trigger_id,
 )
+from shared.events.types import VALIDATED_UPSTREAM
 
 __all__ = [
     "EVENT_TYPES",
@@ -31,6 +43,7 @@ __all__ = [
     "SEGMENT_EVENT",
     "SHOP_EVENT",
     "TRIGGER_EVENT",
+    "VALIDATED_UPSTREAM",
     "DeadLetter",
     "EventEnvelope",
     "FeedbackEvent",
@@ -43,9 +56,12 @@ __all__ = [
     "message_id",
     "new_event_id",
     "parse_feedback_event",
+    "parse_feedback_event_validated_upstream",
     "parse_message_event",
     "parse_segment_event",
+    "parse_segment_event_validated_upstream",
     "parse_shop_event",
+    "parse_shop_event_validated_upstream",
     "parse_trigger_event",
     "record_key",
     "trigger_id",

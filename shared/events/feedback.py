@@ -11,11 +11,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import EmailStr, Field, TypeAdapter, model_validator
+from pydantic import Field, TypeAdapter, model_validator
 
 from shared.events.envelope import EventEnvelope
 from shared.events.shop import Channel
-from shared.events.types import Id, Model, PhoneE164
+from shared.events.types import VALIDATED_UPSTREAM, Email, Id, Model, PhoneE164
 
 Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 Tags = Annotated[list[Tag], Field(max_length=20)]
@@ -36,7 +36,7 @@ class ConsentChange(Model):
     channel: Channel
     source: Annotated[str, Field(min_length=1, max_length=100)]
     """How: `sms_keyword` (STOP/START), `one_click`, `mailto`, `complaint`, `preference_center`."""
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: PhoneE164 | None = None
     message: MessageRef | None = None
 
@@ -110,7 +110,7 @@ class BounceKind(StrEnum):
 
 
 class EmailBounced(Model):
-    email: EmailStr
+    email: Email
     kind: BounceKind
     diagnostic: Annotated[str, Field(max_length=1000)] | None = None
     message: MessageRef | None = None
@@ -119,7 +119,7 @@ class EmailBounced(Model):
 class ComplaintReceived(Model):
     """The recipient marked an email as spam: it suppresses the address like an opt-out."""
 
-    email: EmailStr
+    email: Email
     message: MessageRef | None = None
 
 
@@ -145,7 +145,7 @@ class AddressSuppressed(Model):
     transient bounces.
     """
 
-    email: EmailStr
+    email: Email
     scope: SuppressionScope
     reason: SuppressionReason
     detail: Annotated[str, Field(max_length=1000)] | None = None
@@ -155,7 +155,7 @@ class AddressSuppressed(Model):
 class AddressUnsuppressed(Model):
     """An operator cleared every suppression of this address in this shop (audited)."""
 
-    email: EmailStr
+    email: Email
     actor: Annotated[str, Field(min_length=1, max_length=100)]
     """Who cleared it (`nudge contacts unsuppress --by`, the operator's login by default)."""
     reason: Annotated[str, Field(min_length=1, max_length=500)]
@@ -295,3 +295,10 @@ FEEDBACK_EVENT: Final[TypeAdapter[FeedbackEvent]] = TypeAdapter(FeedbackEvent)
 def parse_feedback_event(raw: bytes | str) -> FeedbackEvent:
     """Parse one record value of `feedback.events.v1`; raises pydantic.ValidationError."""
     return FEEDBACK_EVENT.validate_json(raw)
+
+
+def parse_feedback_event_validated_upstream(raw: bytes | str) -> FeedbackEvent:
+    """Parse a record the feedback service wrote (and so validated) for the stream workers:
+    emails and phone numbers get a shape check only (`VALIDATED_UPSTREAM`), the rest the full
+    rules, so a malformed record is still refused with its reason."""
+    return FEEDBACK_EVENT.validate_json(raw, context=VALIDATED_UPSTREAM)

@@ -3,16 +3,22 @@
 Ids are strings because shop platforms use 64-bit ids (Shopify's exceed 2^53, which
 JSON numbers cannot carry exactly). Money is a decimal with its currency, never a float, in a
 declared range. Times carry an offset, are kept in UTC, and lie in a declared range.
+
+Emails and phone numbers get the libraries' full check, except in records parsed with the
+`VALIDATED_UPSTREAM` context: records of Nudge's own topics, whose writer already ran that
+check and stored the normalised form, so only the shape of that form is checked again.
 """
 
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated, Any
+from types import MappingProxyType
+from typing import Annotated, Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -27,9 +33,28 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
 )
+
+_UPSTREAM_KEY: Final = "nudge.validated_upstream"
+VALIDATED_UPSTREAM: Final[Mapping[str, object]] = MappingProxyType({_UPSTREAM_KEY: True})
+"""Validation context (`validate_json(raw, context=VALIDATED_UPSTREAM)`) for records of Nudge's
+own topics: the service that wrote them (ingest for `shop.events.v1`) already ran the full
+checks, so emails and phone numbers get a shape check of their normalised form instead.
+
+Structure and every other rule are still validated, so a poison record is still refused with
+its reason and parked (invariant 4). Never for input from outside: that needs the full check.
+"""
+
+
+def _validated_upstream(info: ValidationInfo) -> bool:
+    """Whether this validation runs with the `VALIDATED_UPSTREAM` context."""
+    context = info.context
+    return context is VALIDATED_UPSTREAM or (
+        isinstance(context, Mapping) and context.get(_UPSTREAM_KEY) is True
+    )
 
 
 class Model(BaseModel):
@@ -207,7 +232,27 @@ def _normalise_phone(value: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-PhoneE164 = Annotated[str, AfterValidator(_normalise_phone)]
+_E164_SHAPE = re.compile(r"\+[1-9][0-9]{5,18}")
+"""A number as `_normalise_phone` writes it: `+`, then 6 to 19 digits (ASCII only).
+
+Wider than E.164's 15 digits: phonenumbers takes some shorter (Iran, Austria, 6 digits) and
+longer (Japanese and Indonesian toll-free, 19 digits) numbers as valid, and a record that
+ingest accepted must never be refused here.
+"""
+
+
+def _phone(value: str, info: ValidationInfo) -> str:
+    """The full check and normalisation of `_normalise_phone`; in a record validated upstream,
+    which holds the normalised form already, only that form's shape is checked."""
+    if _validated_upstream(info):
+        if _E164_SHAPE.fullmatch(value) is None:
+            raise ValueError("phone must be in E.164 form, e.g. +14155550123")
+        return value
+    return _normalise_phone(value)
+
+
+PhoneE164 = Annotated[str, AfterValidator(_phone)]
+"""A dialable number, normalised to E.164 (only its shape checked under `VALIDATED_UPSTREAM`)."""
 
 _EMAILS: dict[str, str] = {}
 _EMAILS_KEPT = 4096
@@ -230,11 +275,54 @@ def _remembered_email(value: Any, full: ValidatorFunctionWrapHandler) -> Any:
     return known
 
 
-Email = Annotated[EmailStr, WrapValidator(_remembered_email)]
-"""An email address, as pydantic's `EmailStr` validates and normalises it."""
+EMAIL_MAX_LENGTH: Final = 254
+"""What email_validator accepts at most (RFC 5321's path limit, less the angle brackets)."""
 
 
+def _email_shaped(value: str) -> bool:
+    """Whether `value` has the shape of an address `EmailStr` normalised: at most 254
+    characters, exactly one `@` with text on both sides, no space, whitespace or control,
+    format, private-use or unassigned character (email_validator refuses all of these)."""
+    local, at, domain = value.partition("@")
+    return (
+        bool(at and local and domain)
+        and len(value) <= EMAIL_MAX_LENGTH
+        and "@" not in domain
+        and " " not in value
+        and value.isprintable()
+    )
+
+
+def _email(value: Any, full: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    """`EmailStr`'s full check (remembered: `_remembered_email`); in a record validated
+    upstream, a shape check of the normalised address instead (`_email_shaped`).
+
+    So an address email_validator refuses for its domain or its dots (`anna@example..com`)
+    passes the shape check: the writer of the record ran the full check, not this parse.
+    """
+    if type(value) is str and _validated_upstream(info):
+        if not _email_shaped(value):
+            raise ValueError(
+                "email must be a normalised address: one @ between a local part and a domain,"
+                f" no spaces or control characters, at most {EMAIL_MAX_LENGTH} characters"
+            )
+        return value
+    return _remembered_email(value, full)
+
+
+Email = Annotated[EmailStr, WrapValidator(_email)]
+"""An email address, as pydantic's `EmailStr` validates and normalises it (only its shape
+checked under `VALIDATED_UPSTREAM`)."""
+
+
+@lru_cache(maxsize=1024)
 def _check_time_zone(value: str) -> str:
+    """`value` when it names a zone of the IANA database, else a ValueError.
+
+    Remembered (refusals are not): `ZoneInfo` keeps only a few zones loaded, so a customer base
+    spread over many zones would load them from disk again and again; the database holds
+    fewer than 1,024 names, so every valid one stays remembered.
+    """
     if len(value) > 64:
         raise ValueError("time_zone is too long to be an IANA zone name")
     try:
