@@ -180,6 +180,7 @@ class WorkerSettings(Protocol):
     data_dir: Path
     replication_factor: int
     standby_replicas: int
+    producer_linger_s: float
 
 
 def make_app(settings: WorkerSettings, kafka: KafkaSettings, partitions: int) -> faust.App:
@@ -197,6 +198,9 @@ def make_app(settings: WorkerSettings, kafka: KafkaSettings, partitions: int) ->
         table_standby_replicas=settings.standby_replicas,
         consumer_auto_offset_reset="earliest",  # `latest`: pinned before joining, if asked
         producer_acks=-1,
+        # Lets the producer gather a batch's changelog writes and output records into a few
+        # produce requests instead of one or two per record (see the settings' field).
+        producer_linger=settings.producer_linger_s,
         # Record sizes from shared/limits.py: Faust's defaults (1,000,000 bytes to send, 1 MiB
         # to fetch) are below what the topics take.
         producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,

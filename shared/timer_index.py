@@ -1,8 +1,9 @@
 """Which customers have something due next (a triggers step, a segment re-evaluation),
 ordered by due time, in memory.
 
-The durable truth is the changelogged `timers` table (customer key -> due time); this index
-is rebuilt from it after every rebalance and kept in step with it afterwards.
+The durable truth is in a changelogged table (the triggers' customer states carry their due
+time; the segmenter keeps a `timers` table); this index is rebuilt from it after every
+rebalance and kept in step with it afterwards.
 
 Timers are kept in one bucket per whole second, and a min-heap orders the seconds that have
 buckets. A tick takes the due seconds off the heap and empties their buckets, so its cost

@@ -27,6 +27,11 @@ class SegmenterSettings(BaseSettings):
     """How often the due-timer index is looked at, in wall-clock seconds."""
     batch_max: int = Field(default=1000, ge=1, le=100_000)
     batch_window_s: float = Field(default=0.02, gt=0, le=5)
+    producer_linger_s: float = Field(default=0.01, ge=0, le=1)
+    """How long the producer waits to fill a request (Faust's `producer_linger`). A batch's
+    table writes are sent one by one as Faust makes them: without a wait each goes out in a
+    request of its own, which costs more CPU per record than deciding it (`make bench`). Adds
+    at most this much to a batch before its output is acknowledged."""
     max_due_per_tick: int = Field(default=10_000, ge=1)
     rfm_rebuild_s: float = Field(default=6 * 3600, ge=60)
     """How often (campaign time) the RFM quantiles are rebuilt from every profile."""

@@ -12,21 +12,18 @@ waits on. The order of effects is what makes restarts safe:
 2. the collected records are sent and *all* acknowledged by the broker before any state is
    written, so a crash in between fires the same trigger ids again (dispatch sends once)
    instead of losing them;
-3. each customer's last state and timer entry are written together, once per batch, and the
-   in-memory index follows.
+3. each customer's last state is written, once per batch (one table write per customer, the
+   only one), and the in-memory index follows.
 
-The timer table holds a lower bound of each customer's due time, not always the time itself:
-it is written when the due time appears or moves earlier, or once the bound has passed, but
-not when a step moves later (a cart changed again, another product viewed), which is what
-most records do. The in-memory index keeps the exact time. After a restart the index starts
-from the bounds, so a step may be looked at before it is due: the due command then finds
-nothing to fire and writes the exact time.
+The state carries its next due time in its header (`due_of` reads it without decoding), so
+the timer index is rebuilt from the states table after a rebalance or a restart, and no
+second table has to be written when a step is scheduled or moves.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import struct
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 
@@ -43,6 +40,7 @@ from services.triggers.journeys import (
     fire_due,
     merge_identified,
 )
+from services.triggers.journeys.state import UnsupportedStateVersion, due_of
 from shared import worker_commands as commands
 from shared.clock import Clock
 from shared.dead_letters import park
@@ -51,9 +49,9 @@ from shared.events import (
     FeedbackEvent,
     SegmentEvent,
     ShopEvent,
-    parse_feedback_event,
-    parse_segment_event,
-    parse_shop_event,
+    parse_feedback_event_validated_upstream,
+    parse_segment_event_validated_upstream,
+    parse_shop_event_validated_upstream,
     record_key,
 )
 from shared.events.catalog import CustomerIdentifiedEvent
@@ -91,14 +89,16 @@ log = logging.getLogger(__name__)
 InputEvent = ShopEvent | FeedbackEvent | SegmentEvent
 
 _PARSERS = {
-    SHOP_EVENTS.name: parse_shop_event,
-    FEEDBACK_EVENTS.name: parse_feedback_event,
-    SEGMENTS_CHANGES.name: parse_segment_event,
+    SHOP_EVENTS.name: parse_shop_event_validated_upstream,
+    FEEDBACK_EVENTS.name: parse_feedback_event_validated_upstream,
+    SEGMENTS_CHANGES.name: parse_segment_event_validated_upstream,
 }
-_DUE = struct.Struct(">d")
 QUIET_EXITS = frozenset({"completed"})
 """Journey ends that are not news: every other exit is published as `journey.exited`."""
 SOURCE = "/services/triggers"
+YIELD_EVERY = 2_000
+"""States read between two yields to the event loop while the index is rebuilt: a scan of
+millions must not hold up heartbeats and probes."""
 
 
 @dataclass
@@ -107,6 +107,9 @@ class _Batch:
 
     states: dict[bytes, CustomerState | None] = field(default_factory=dict)
     origins: dict[bytes, object] = field(default_factory=dict)
+    stored: set[bytes] = field(default_factory=set)
+    """Keys found in the table: only those are deleted (a lookup in Faust's RocksDB store
+    asks every partition's database)."""
     output: list[OutputRecord] = field(default_factory=list)
 
     def changed(self, key: bytes, state: CustomerState | None, origin: object) -> None:
@@ -117,20 +120,11 @@ class _Batch:
         self.output.append(OutputRecord(topic, key, value))
 
 
-def pack_due(due: float) -> bytes:
-    return _DUE.pack(due)
-
-
-def unpack_due(raw: bytes) -> float:
-    return float(_DUE.unpack(raw)[0])
-
-
 class Processor:
     def __init__(
         self,
         *,
         states: MutableMapping[bytes, bytes],
-        timers: MutableMapping[bytes, bytes],
         index: TimerIndex,
         catalog: CampaignCatalog,
         clock: Clock,
@@ -138,14 +132,11 @@ class Processor:
         scope: WriteScope = no_scope,
     ) -> None:
         self.states = states
-        self.timers = timers
         self.index = index
         self.catalog = catalog
         self.clock = clock
         self.outbox = outbox
         self.scope = scope
-        self._bounds: dict[str, float] = {}
-        """Keys whose table entry is earlier than their due time in the index: that entry."""
 
     async def on_record(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -179,14 +170,14 @@ class Processor:
             park=lambda reason: self._park(batch, record, reason),
         )
         if processed:
-            metrics.RECORDS.labels(record.topic, "processed").inc()
+            metrics.child(metrics.RECORDS, record.topic, "processed").inc()
 
     def _on_event(self, batch: _Batch, record: InputRecord, key: bytes, event: InputEvent) -> None:
         check_key(key, record_key(event.shopid, event.customerid, event.anonymousid))
         if isinstance(event, CustomerIdentifiedEvent) and event.customerid is None:
             self._hand_over_visitor(batch, record, key, event)
             return
-        state = self._load(batch, key)
+        state = self._load(batch, record, key)
         decision = deciding(decide, state, event, self.clock.now(), self.catalog)
         self._apply(batch, record, key, decision)
 
@@ -196,10 +187,12 @@ class Processor:
         if isinstance(command, commands.MergeVisitor):
             visitor = CustomerState.from_bytes(command.visitor_state)
             customer_id = key.decode().split(":", 1)[1]
-            merged = deciding(merge_identified, visitor, self._load(batch, key), customer_id)
+            merged = deciding(
+                merge_identified, visitor, self._load(batch, record, key), customer_id
+            )
             self._apply(batch, record, key, Decision(state=merged, actions=()))
             return
-        state = self._load(batch, key)
+        state = self._load(batch, record, key)
         if state is None:  # the customer's state was removed meanwhile: nothing is due
             batch.changed(key, None, record.origin)
             return
@@ -209,7 +202,7 @@ class Processor:
         self, batch: _Batch, record: InputRecord, key: bytes, event: CustomerIdentifiedEvent
     ) -> None:
         """Move the visitor's state to the customer's key, through the commands topic."""
-        state = self._load(batch, key)
+        state = self._load(batch, record, key)
         if state is None:
             return
         customer_key = record_key(event.shopid, event.data.customer_id, None).encode()
@@ -245,15 +238,15 @@ class Processor:
                 ),
             )
             if isinstance(action, FireStep):
-                metrics.FIRED.labels(action.data.campaign_id).inc()
+                metrics.child(metrics.FIRED, action.data.campaign_id).inc()
                 lateness = -self.clock.seconds_until(action.data.due_at)
                 metrics.TIMER_LATENESS.observe(max(lateness, 0.0))
             else:
-                metrics.EXPIRED.labels(action.data.campaign_id).inc()
+                metrics.child(metrics.EXPIRED, action.data.campaign_id).inc()
         elif isinstance(action, JourneyEntered):
-            metrics.ENTERED.labels(action.campaign_id).inc()
+            metrics.child(metrics.ENTERED, action.campaign_id).inc()
         else:
-            metrics.EXITED.labels(action.campaign_id, action.reason).inc()
+            metrics.child(metrics.EXITED, action.campaign_id, action.reason).inc()
             if action.reason not in QUIET_EXITS:
                 self._emit(batch, self._exit_record(key, action))
 
@@ -282,47 +275,43 @@ class Processor:
         value = record.model_dump_json(exclude_none=True).encode()
         batch.emit(TRIGGERS_FIRED.name, record.key.encode(), value)
 
-    def _load(self, batch: _Batch, key: bytes) -> CustomerState | None:
+    def _load(self, batch: _Batch, record: InputRecord, key: bytes) -> CustomerState | None:
         if key in batch.states:
             return batch.states[key]
-        raw = self.states.get(key)
-        return CustomerState.from_bytes(raw) if raw is not None else None
+        with self.scope(record.origin):  # Faust then reads the record's partition's store only
+            raw = self.states.get(key)
+        if raw is None:
+            return None
+        batch.stored.add(key)
+        return CustomerState.from_bytes(raw)
 
     def _store(self, batch: _Batch) -> None:
         for key, state in batch.states.items():
             with self.scope(batch.origins[key]):
                 if state is None:
-                    if key in self.states:
+                    if key in batch.stored:
                         del self.states[key]
-                    self._store_timer(key, None)
+                    self.index.set(key.decode(), None)
                 else:
                     self.states[key] = state.to_bytes()
-                    next_due = state.next_due_at()
-                    self._store_timer(key, next_due.timestamp() if next_due is not None else None)
+                    self.index.set(key.decode(), state.next_due_s())
         metrics.TIMERS_PENDING.set(len(self.index))
 
-    def _store_timer(self, key: bytes, due: float | None) -> None:
-        name = key.decode()
-        # What the table holds, when known: the bound, else the index's time (popped when due).
-        held = self._bounds.pop(name, None)
-        if held is None:
-            held = self.index.get(name)
-        if due is None:
-            if key in self.timers:
-                del self.timers[key]
-        elif held is not None and self.clock.now().timestamp() < held <= due:
-            if held != due:  # still a valid lower bound: no write
-                self._bounds[name] = held
-        else:
-            self.timers[key] = pack_due(due)
-        self.index.set(name, due)
-
-    def rebuild_index(self) -> None:
-        """Refill the index from the timer table (after a rebalance or a restart)."""
+    async def rebuild_index(self) -> None:
+        """Refill the index from the states' headers (after a rebalance or a restart),
+        yielding to the event loop as it goes. A state that cannot be read is left out and
+        logged: its records are parked when they come, as any other record of that key."""
         self.index.clear()
-        self._bounds.clear()
-        for key, raw in self.timers.items():
-            self.index.set(key.decode(), unpack_due(raw))
+        for count, (key, raw) in enumerate(self.states.items()):
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            try:
+                due = due_of(raw)
+            except UnsupportedStateVersion as exc:
+                log.error("state of %r left out of the timer index: %s", key, exc)
+                continue
+            if due is not None:
+                self.index.set(key.decode(), due)
         metrics.TIMERS_PENDING.set(len(self.index))
 
     async def tick(self, limit: int) -> int:
@@ -340,4 +329,4 @@ class Processor:
         """Onto the dead-letter topic of the record's own topic, sent with the batch."""
         parked = park(record, service="triggers", reason=reason)
         batch.emit(parked.topic, parked.key, parked.value)
-        metrics.RECORDS.labels(record.topic, "dead_lettered").inc()
+        metrics.child(metrics.RECORDS, record.topic, "dead_lettered").inc()

@@ -6,8 +6,11 @@ commit can pass one that is not done yet (faust-streaming issue 606). All four t
 same partition count and key, so a customer's events, due timers and hand-overs arrive on one
 partition, in order, and the table shard of that partition holds the customer's state.
 
-The durable timers are the `timers` table (customer key -> next due time), changelogged like
-the state; the in-memory `TimerIndex` is rebuilt from it whenever partitions are (re)assigned.
+The durable timers are the customers' states themselves: each state's header holds its next
+due time, so the one changelogged table (`journeys`) is the only write per customer, and the
+in-memory `TimerIndex` is rebuilt from those headers whenever partitions are (re)assigned.
+Deployments from before this layout also have a `timers` table's changelog topic: nothing
+reads it any more, and it can be deleted.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ OUTPUT_TOPICS = (
 )
 """Where the processor sends: its triggers, its commands, and the dead-letter topic of each
 input (a record is parked on the dead-letter topic of the topic it came from)."""
-TABLES = ("journeys", "timers")
+TABLES = ("journeys",)
 
 
 @dataclass
@@ -85,10 +88,9 @@ def create_worker(
 ) -> TriggersWorker:
     clock = clock or make_clock(settings.time_scale, settings.clock_origin)
     app = make_app(settings, kafka, partitions)
-    states, timers = (raw_table(app, name, partitions) for name in TABLES)
+    states = raw_table(app, TABLES[0], partitions)
     processor = Processor(
         states=states,
-        timers=timers,
         index=TimerIndex(),
         catalog=catalog,
         clock=clock,
@@ -107,9 +109,9 @@ def create_worker(
             await finish(processor.on_batch([input_record(event) for event in events]))
             yield None
 
-    @timers.on_recover
+    @states.on_recover
     async def rebuild_timer_index() -> None:
-        processor.rebuild_index()
+        await processor.rebuild_index()
         worker.recovered = True
         log.info("timer index rebuilt: %d customers with a pending step", len(processor.index))
 

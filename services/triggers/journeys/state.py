@@ -1,19 +1,18 @@
 """One customer's state: the facts campaigns decide on, and their open journeys.
 
 It is the value of a changelogged table keyed `shop_id:customer_id`, read and written for every
-event, so it is kept small and cheap to (de)serialise: plain dataclasses, times as UTC epoch
-seconds, shop data (cart lines, products) as the JSON the events carried, every list capped.
+event, so it is kept small and cheap to (de)serialise: msgspec structs, times as UTC epoch
+seconds, shop data (cart lines, products) as the JSON the events carried, every list capped
+(the MAX_* bounds below: a customer's history never grows the state past them).
 
-The bytes (format 3) are a JSON array whose first element is the format version, then each
-field by position: every dataclass is a nested array in its field order (see `_dump_*` and
-`_load_*`, which must follow the dataclasses field for field; a test checks they do). Without
-the keys the JSON is smaller, and building the objects from rows is about twice as fast as
-from keyword dicts. Format 2 (the same without the contact's suppressions) and format 1 (a
-JSON object with the field names, `"v": 1`) are still read, and written back as 3; anything
-else is refused with `UnsupportedStateVersion`. A change of the layout is a new version
-number, with a reader for the previous one kept here until every changelog is rewritten.
-Formats 1 and 2 recorded a complaint or a hard bounce as email consent withdrawn; such a
-statement cannot be told from one the customer made, so it is read as it stands.
+The bytes (format 4, see `to_bytes`) are a header with the next due time, then the structs as
+msgpack arrays. Format 3 (the same structs as JSON arrays), format 2 (format 3 without the
+contact's suppressions) and format 1 (a JSON object with the field names, `"v": 1`) are still
+read, and written back as 4 when the customer is next written; anything else is refused with
+`UnsupportedStateVersion`. A change of the layout is a new version number, with a reader for
+the previous one kept here until every changelog is rewritten. Formats 1 and 2 recorded a
+complaint or a hard bounce as email consent withdrawn; such a statement cannot be told from
+one the customer made, so it is read as it stands.
 Order of events is tracked by `seq` (one per applied event) rather than by timestamps, so
 "an order after the journey started" does not depend on the shops' clocks.
 """
@@ -21,15 +20,17 @@ Order of events is tracked by `seq` (one per applied event) rather than by times
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import math
+import struct
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import orjson
+from msgspec import Struct, field
 
-STATE_VERSION = 3
-"""The format `to_bytes` writes; `from_bytes` reads this one, 2 and 1."""
+STATE_VERSION = 4
+"""The format `to_bytes` writes; `from_bytes` reads this one, 3, 2 and 1."""
 MAX_SEEN_EVENTS = 64
 MAX_VIEWS = 10
 MAX_CARTS = 3
@@ -46,8 +47,12 @@ MAX_JOURNEY_IDS = 8
 Json = dict[str, Any]
 
 
-@dataclass(slots=True, kw_only=True)
-class ChannelConsent:
+class Row(Struct, kw_only=True, array_like=True, forbid_unknown_fields=True):
+    """The parts of the state: stored as arrays of their fields in order (no names), and an
+    array longer than its struct is an error rather than data silently dropped."""
+
+
+class ChannelConsent(Row, kw_only=True):
     granted: bool
     at: int
     """When it was recorded: an older statement never overrides a newer one."""
@@ -59,8 +64,7 @@ def category_key(category: str) -> str:
     return f"category:{category}"
 
 
-@dataclass(slots=True, kw_only=True)
-class Suppressed:
+class Suppressed(Row, kw_only=True):
     """One scope of a channel's suppression: since when (the newest report of it) and why."""
 
     at: int
@@ -68,8 +72,7 @@ class Suppressed:
     """`complaint`, `hard_bounce`, `soft_bounces`, ... (feedback's SuppressionReason)."""
 
 
-@dataclass(slots=True, kw_only=True)
-class Suppression:
+class Suppression(Row, kw_only=True):
     """A channel's address that feedback reported unusable, until an operator clears it.
 
     Not consent: the customer stated nothing. Ordered by event time as dispatch orders them
@@ -95,8 +98,7 @@ class Suppression:
         return any(self.counts(scope) for scope in self.scopes)
 
 
-@dataclass(slots=True, kw_only=True)
-class Contact:
+class Contact(Row, kw_only=True):
     time_zone: str | None = None
     birthday: str | None = None
     """ISO date, as the shop sent it (validated by the event model)."""
@@ -108,8 +110,7 @@ class Contact:
     """Per channel (`email` so far): what feedback reported about the address."""
 
 
-@dataclass(slots=True, kw_only=True)
-class Cart:
+class Cart(Row, kw_only=True):
     cart_id: str
     items: list[Json]
     """LineItem JSON, at most MAX_CART_ITEMS."""
@@ -118,8 +119,7 @@ class Cart:
     at: int
 
 
-@dataclass(slots=True, kw_only=True)
-class View:
+class View(Row, kw_only=True):
     """A product seen; only what decisions use (the browse journey keeps the full product)."""
 
     product_id: str
@@ -127,8 +127,7 @@ class View:
     at: int
 
 
-@dataclass(slots=True, kw_only=True)
-class OrderSummary:
+class OrderSummary(Row, kw_only=True):
     order_id: str
     order_number: str | None = None
     items: list[Json]
@@ -138,8 +137,7 @@ class OrderSummary:
     first_order: bool = False
 
 
-@dataclass(slots=True, kw_only=True)
-class Orders:
+class Orders(Row, kw_only=True):
     count: int = 0
     first_at: int | None = None
     last_at: int | None = None
@@ -151,16 +149,14 @@ class Orders:
     recent: list[OrderSummary] = field(default_factory=list)
 
 
-@dataclass(slots=True, kw_only=True)
-class ProductPurchases:
+class ProductPurchases(Row, kw_only=True):
     product_id: str
     category: str | None = None
     times: list[int] = field(default_factory=list)
     seq: int = 0
 
 
-@dataclass(slots=True, kw_only=True)
-class Journey:
+class Journey(Row, kw_only=True):
     """One instance of a campaign for this customer, waiting for its next step."""
 
     campaign_id: str
@@ -179,16 +175,14 @@ class Journey:
     occasion_date: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
-class CampaignMark:
+class CampaignMark(Row, kw_only=True):
     """What re-entry rules need: when the campaign was last entered, and which instances."""
 
     last_entry: int
     journey_ids: list[str] = field(default_factory=list)
 
 
-@dataclass(slots=True, kw_only=True)
-class CustomerState:
+class CustomerState(Row, kw_only=True):
     v: int = STATE_VERSION
     shop_id: str
     customer_id: str | None = None
@@ -217,9 +211,8 @@ class CustomerState:
 
     def next_due_at(self) -> datetime | None:
         """When `fire_due` should next run; None when nothing is pending (or anonymous)."""
-        if self.anonymous or not self.journeys:
-            return None
-        return datetime.fromtimestamp(min(j.due_at for j in self.journeys), UTC)
+        due = self.next_due_s()
+        return None if due is None else datetime.fromtimestamp(due, UTC)
 
     def cart(self, cart_id: str | None) -> Cart | None:
         for cart in self.carts:
@@ -233,238 +226,100 @@ class CustomerState:
                 return entry
         return None
 
+    def next_due_s(self) -> float | None:
+        """`next_due_at` as epoch seconds: what the bytes' header and the timer index hold."""
+        if self.anonymous or not self.journeys:
+            return None
+        return float(min(j.due_at for j in self.journeys))
+
     def to_bytes(self) -> bytes:
-        """Format STATE_VERSION (whatever `v` says: a state read from an older format is
-        written in the current one)."""
-        return orjson.dumps(_dump_state(self))
+        """Format STATE_VERSION: the header (version, next due time), then the msgpack body."""
+        due = self.next_due_s()
+        self.v = STATE_VERSION
+        body = _ENCODER.encode(self)
+        return _HEADER.pack(STATE_VERSION, _NOTHING_DUE if due is None else due) + body
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CustomerState:
-        """Read format 3, 2 or 1; raise UnsupportedStateVersion on any other."""
-        decoded = orjson.loads(raw)
-        if isinstance(decoded, list) and decoded and decoded[0] == STATE_VERSION:
-            return _load_state(decoded)
-        if isinstance(decoded, list) and decoded and decoded[0] == 2:
-            return _load_state(decoded, _load_contact_v2)
-        if isinstance(decoded, dict) and decoded.get("v") == 1:
-            return _state_v1(decoded)
-        version = decoded[0] if isinstance(decoded, list) and decoded else None
-        if isinstance(decoded, dict):
-            version = decoded.get("v")
-        raise UnsupportedStateVersion(version)
+        """Read format 4, 3, 2 or 1; raise UnsupportedStateVersion on any other."""
+        first = raw[:1]
+        if first == _FORMAT_4:
+            try:
+                return _DECODER.decode(memoryview(raw)[_HEADER.size :])
+            except msgspec.DecodeError as exc:
+                raise UnsupportedStateVersion(STATE_VERSION, exc) from exc
+        if first == b"[":
+            return _from_rows(raw)
+        if first == b"{":
+            decoded = orjson.loads(raw)
+            if decoded.get("v") == 1:
+                return _state_v1(decoded)
+            raise UnsupportedStateVersion(decoded.get("v"))
+        raise UnsupportedStateVersion(raw[0] if raw and raw[0] < 0x20 else None)
 
     def copy(self) -> CustomerState:
         """A deep copy (the decision functions update the state they are given in place)."""
-        return _load_state(orjson.loads(orjson.dumps(_dump_state(self))))
+        return _DECODER.decode(_ENCODER.encode(self))
 
 
 class UnsupportedStateVersion(ValueError):
     """State bytes of a format this code cannot read (written by a newer version, or not a
     state at all): refusing them beats misreading a customer's journeys."""
 
-    def __init__(self, version: object) -> None:
+    def __init__(self, version: object, problem: Exception | None = None) -> None:
+        detail = f" ({problem})" if problem is not None else ""
         super().__init__(
-            f"customer state in format {version!r}; this version reads formats "
-            f"{STATE_VERSION}, 2 and 1 only"
+            f"customer state in format {version!r}{detail}; this version reads formats "
+            f"{STATE_VERSION}, 3, 2 and 1 only"
         )
         self.version = version
 
 
-# Format 3: one JSON array per dataclass, fields in declaration order. The rows are built and
-# unpacked by hand (no reflection, no keyword dicts): this is the hottest code of the worker.
-# Objects are made with __new__ and filled by tuple assignment, which also checks each row's
-# length (a row of the wrong size raises ValueError instead of shifting fields).
-
-_new = object.__new__
-
-
-def _dump_state(s: CustomerState) -> list[Any]:
-    contact, orders = s.contact, s.orders
-    return [
-        STATE_VERSION,
-        s.shop_id,
-        s.customer_id,
-        s.anonymous_id,
-        s.seq,
-        [
-            contact.time_zone,
-            contact.birthday,
-            {k: [c.granted, c.at] for k, c in contact.consent.items()},
-            {
-                k: [{scope: [m.at, m.reason] for scope, m in c.scopes.items()}, c.cleared_at]
-                for k, c in contact.suppressions.items()
-            },
-        ],
-        [[c.cart_id, c.items, c.value, c.recovery_url, c.at] for c in s.carts],
-        s.last_cart_add_seq,
-        [[v.product_id, v.category, v.at] for v in s.views],
-        [
-            orders.count,
-            orders.first_at,
-            orders.last_at,
-            orders.last_seq,
-            orders.revenue,
-            orders.ids,
-            orders.cancelled,
-            [
-                [o.order_id, o.order_number, o.items, o.total, o.status_url, o.at, o.first_order]
-                for o in orders.recent
-            ],
-        ],
-        [[p.product_id, p.category, p.times, p.seq] for p in s.purchases],
-        s.surveys,
-        s.last_survey_seq,
-        s.segments,
-        [
-            [
-                j.campaign_id,
-                j.journey_id,
-                j.entered_seq,
-                j.entered_at,
-                j.anchor,
-                j.step,
-                j.due_at,
-                j.cart_id,
-                j.order_id,
-                j.product,
-                j.shipment,
-                j.segment_id,
-                j.occasion_date,
-            ]
-            for j in s.journeys
-        ],
-        {k: [m.last_entry, m.journey_ids] for k, m in s.campaigns.items()},
-        s.seen,
-    ]
+def due_of(raw: bytes) -> float | None:
+    """The next due time (epoch seconds) of a stored state, or None: read from format 4's
+    header without decoding the body, so that rebuilding the timer index after a rebalance
+    costs a read per customer, not a decode. Older formats are decoded."""
+    if raw[:1] == _FORMAT_4:
+        due = float(_HEADER.unpack_from(raw)[1])
+        return None if due == _NOTHING_DUE else due
+    return CustomerState.from_bytes(raw).next_due_s()
 
 
-def _load_state(
-    row: list[Any], load_contact: Callable[[list[Any]], Contact] | None = None
-) -> CustomerState:
-    """`load_contact`: the contact's reader for an older format (the rest did not change)."""
-    s: CustomerState = _new(CustomerState)
-    s.v = STATE_VERSION
-    (
-        _version,
-        s.shop_id,
-        s.customer_id,
-        s.anonymous_id,
-        s.seq,
-        contact,
-        carts,
-        s.last_cart_add_seq,
-        views,
-        orders,
-        purchases,
-        s.surveys,
-        s.last_survey_seq,
-        s.segments,
-        journeys,
-        campaigns,
-        s.seen,
-    ) = row
-    s.contact = (load_contact or _load_contact)(contact)
-    s.carts = [_load_cart(c) for c in carts]
-    s.views = [_load_view(v) for v in views]
-    s.orders = _load_orders(orders)
-    s.purchases = [_load_purchases(p) for p in purchases]
-    s.journeys = [_load_journey(j) for j in journeys]
-    s.campaigns = {k: _load_mark(m) for k, m in campaigns.items()}
-    return s
+# Format 4: a 9-byte header, then msgspec's msgpack of the structs as arrays (array_like:
+# fields by position, no names). The header is the format version (one byte, 4: never the
+# first byte of the JSON formats before it) and the next due time as a big-endian double
+# (+inf: nothing pending), kept outside the body so the timer index is rebuilt from the
+# states table without decoding them. The structs' field order is format 3's row order (`v`
+# first), so format 3 and 2 rows decode with the same types from JSON; a new field goes at the
+# end of its struct with a default (older bodies then still decode), any other change of the
+# layout is a new version with a reader for the previous one.
+
+_HEADER = struct.Struct(">Bd")
+_FORMAT_4 = bytes([STATE_VERSION])
+_NOTHING_DUE = math.inf
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(CustomerState)
+_ROWS = msgspec.json.Decoder(CustomerState)
 
 
-def _load_contact(row: list[Any]) -> Contact:
-    c: Contact = _new(Contact)
-    c.time_zone, c.birthday, consent, suppressions = row
-    c.consent = {k: _load_consent(v) for k, v in consent.items()}
-    c.suppressions = {k: _load_suppression(v) for k, v in suppressions.items()}
-    return c
-
-
-def _load_contact_v2(row: list[Any]) -> Contact:
-    """Format 2's contact: no suppressions (it kept a complaint or a hard bounce as consent
-    withdrawn, which stays as it was: nothing in the state tells it from the customer's own)."""
-    c: Contact = _new(Contact)
-    c.time_zone, c.birthday, consent = row
-    c.consent = {k: _load_consent(v) for k, v in consent.items()}
-    c.suppressions = {}
-    return c
-
-
-def _load_suppression(row: list[Any]) -> Suppression:
-    s: Suppression = _new(Suppression)
-    scopes, s.cleared_at = row
-    s.scopes = {k: _load_suppressed(v) for k, v in scopes.items()}
-    return s
-
-
-def _load_suppressed(row: list[Any]) -> Suppressed:
-    m: Suppressed = _new(Suppressed)
-    m.at, m.reason = row
-    return m
-
-
-def _load_consent(row: list[Any]) -> ChannelConsent:
-    c: ChannelConsent = _new(ChannelConsent)
-    c.granted, c.at = row
-    return c
-
-
-def _load_cart(row: list[Any]) -> Cart:
-    c: Cart = _new(Cart)
-    c.cart_id, c.items, c.value, c.recovery_url, c.at = row
-    return c
-
-
-def _load_view(row: list[Any]) -> View:
-    v: View = _new(View)
-    v.product_id, v.category, v.at = row
-    return v
-
-
-def _load_orders(row: list[Any]) -> Orders:
-    o: Orders = _new(Orders)
-    o.count, o.first_at, o.last_at, o.last_seq, o.revenue, o.ids, o.cancelled, recent = row
-    o.recent = [_load_order(r) for r in recent]
-    return o
-
-
-def _load_order(row: list[Any]) -> OrderSummary:
-    o: OrderSummary = _new(OrderSummary)
-    o.order_id, o.order_number, o.items, o.total, o.status_url, o.at, o.first_order = row
-    return o
-
-
-def _load_purchases(row: list[Any]) -> ProductPurchases:
-    p: ProductPurchases = _new(ProductPurchases)
-    p.product_id, p.category, p.times, p.seq = row
-    return p
-
-
-def _load_journey(row: list[Any]) -> Journey:
-    j: Journey = _new(Journey)
-    (
-        j.campaign_id,
-        j.journey_id,
-        j.entered_seq,
-        j.entered_at,
-        j.anchor,
-        j.step,
-        j.due_at,
-        j.cart_id,
-        j.order_id,
-        j.product,
-        j.shipment,
-        j.segment_id,
-        j.occasion_date,
-    ) = row
-    return j
-
-
-def _load_mark(row: list[Any]) -> CampaignMark:
-    m: CampaignMark = _new(CampaignMark)
-    m.last_entry, m.journey_ids = row
-    return m
+def _from_rows(raw: bytes) -> CustomerState:
+    """Formats 3 and 2: JSON arrays in the structs' field order, the version first. Format 2's
+    contact row lacks the suppressions (the field's default); it kept a complaint or a hard
+    bounce as email consent withdrawn, which stays as it was: nothing in the state tells it
+    from the customer's own statement."""
+    try:
+        state = _ROWS.decode(raw)
+    except msgspec.DecodeError as exc:
+        try:
+            decoded = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            decoded = None
+        version = decoded[0] if isinstance(decoded, list) and decoded else None
+        raise UnsupportedStateVersion(version, None if version not in (2, 3) else exc) from exc
+    if state.v not in (2, 3):
+        raise UnsupportedStateVersion(state.v)
+    state.v = STATE_VERSION
+    return state
 
 
 def _state_v1(d: Json) -> CustomerState:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,12 +17,14 @@ import pytest
 
 from services.triggers.campaigns import CampaignCatalog
 from services.triggers.journeys import CustomerState
-from services.triggers.processor import Processor, pack_due, unpack_due
+from services.triggers.journeys.state import due_of
+from services.triggers.processor import Processor
 from shared import worker_commands as commands
 from shared.dead_letters import payload_bytes
 from shared.events import EventEnvelope, dump_shop_event
 from shared.events import catalog as ev
 from shared.events.dead_letter import DeadLetter
+from shared.events.triggers import parse_trigger_event
 from shared.stream_batch import InputRecord, OutputRecord
 from shared.timer_index import TimerIndex
 from shared.topics import (
@@ -46,6 +49,8 @@ from tests.unit.triggers.builders import (
 )
 
 KEY = f"{SHOP}:c1".encode()
+GOLDEN = Path(__file__).parents[1] / "triggers" / "golden"
+"""States as earlier versions wrote them."""
 
 
 class RecordingOutbox:
@@ -77,12 +82,10 @@ class RecordingOutbox:
 class Runtime:
     def __init__(self) -> None:
         self.states: dict[bytes, bytes] = {}
-        self.timers: dict[bytes, bytes] = {}
         self.clock = PinnedClock(T0)
         self.outbox = RecordingOutbox()
         self.processor = Processor(
             states=self.states,
-            timers=self.timers,
             index=TimerIndex(),
             catalog=CampaignCatalog.load(None),
             clock=self.clock,
@@ -112,13 +115,26 @@ async def test_a_cart_reminder_fires_through_the_timer_and_the_next_one_is_sched
     await rt.event(customer_created(T0 - timedelta(days=30)))
     await rt.run_until(T0 - timedelta(days=1))
     await rt.event(cart_updated(T0))
-    assert unpack_due(rt.timers[KEY]) == (T0 + timedelta(minutes=30)).timestamp()
+    assert due_of(rt.states[KEY]) == (T0 + timedelta(minutes=30)).timestamp()
 
     await rt.run_until(at(minutes=29))
     assert "abandoned_cart/reminder-1" not in rt.outbox.fired()
     await rt.run_until(at(minutes=31))
     assert rt.outbox.fired()[-1] == "abandoned_cart/reminder-1"
-    assert unpack_due(rt.timers[KEY]) == (T0 + timedelta(hours=24)).timestamp()
+    assert due_of(rt.states[KEY]) == (T0 + timedelta(hours=24)).timestamp()
+
+
+async def test_fired_records_read_back_unchanged_through_the_validating_parser() -> None:
+    rt = Runtime()
+    await rt.event(customer_created(T0 - timedelta(days=30)))
+    await rt.run_until(T0 - timedelta(days=1))
+    await rt.event(cart_updated(T0))
+    await rt.run_until(at(minutes=31))
+    fired = [v for topic, _, v in rt.outbox.published if topic == TRIGGERS_FIRED.name]
+    assert {v["type"] for v in fired} >= {"trigger.fired"} and len(fired) >= 2
+    for value in fired:
+        parsed = parse_trigger_event(orjson.dumps(value))
+        assert parsed.model_dump(mode="json", exclude_none=True) == value
 
 
 async def test_an_order_cancels_the_reminders_and_says_so() -> None:
@@ -212,7 +228,8 @@ async def test_an_identified_visitor_moves_to_the_customer_key_through_a_command
         }
     )
     await rt.event(identified)
-    assert visitor_key not in rt.states and visitor_key not in rt.timers
+    assert visitor_key not in rt.states
+    assert rt.processor.index.get(visitor_key.decode()) is None
     ((command_key, command),) = rt.outbox.commands
     assert command_key == KEY
 
@@ -222,15 +239,46 @@ async def test_an_identified_visitor_moves_to_the_customer_key_through_a_command
     assert [cart.cart_id for cart in merged.carts] == ["cart-1"]
 
 
-async def test_the_index_is_rebuilt_from_the_timer_table() -> None:
+async def test_the_index_is_rebuilt_from_the_states_due_times() -> None:
     rt = Runtime()
-    rt.timers[b"acme:a"] = pack_due(T0.timestamp())
-    rt.timers[b"acme:b"] = pack_due((T0 + timedelta(hours=1)).timestamp())
-    rt.processor.rebuild_index()
-    assert len(rt.processor.index) == 2
-    rt.clock.moment = at(minutes=1)
+    for customer in ("a", "b", "quiet"):
+        await rt.event(customer_created(T0 - timedelta(days=30), customer=customer))
+    await rt.run_until(T0 - timedelta(days=1))
+    await rt.event(cart_updated(at(), customer="a"))
+    await rt.event(cart_updated(at(minutes=60), customer="b"))
+    rt.processor.index.clear()  # a restart: the index comes back from the states
+
+    await rt.processor.rebuild_index()
+
+    assert len(rt.processor.index) == 2  # "quiet" has nothing pending
+    rt.clock.moment = at(minutes=31)
     assert await rt.processor.tick(limit=10) == 1
     assert rt.outbox.commands == [(b"acme:a", commands.encode(commands.TimerDue()))]
+
+
+async def test_a_state_stored_in_format_3_before_the_upgrade_is_in_the_rebuilt_index() -> None:
+    rt = Runtime()
+    rt.states[KEY] = (GOLDEN / "state_format_3_busy.json").read_bytes().strip()
+    stored = CustomerState.from_bytes(rt.states[KEY])
+    assert stored.journeys  # the golden customer waits for a step
+
+    await rt.processor.rebuild_index()
+
+    assert rt.processor.index.get(KEY.decode()) == stored.next_due_s()
+
+
+async def test_an_unreadable_state_is_left_out_of_the_index_and_the_others_are_not() -> None:
+    rt = Runtime()
+    await rt.event(customer_created(T0 - timedelta(days=30)))
+    await rt.run_until(T0 - timedelta(days=1))
+    await rt.event(cart_updated(T0))
+    rt.states[b"acme:broken"] = b"\x09not a state"
+    rt.processor.index.clear()
+
+    await rt.processor.rebuild_index()
+
+    assert rt.processor.index.get(KEY.decode()) == at(minutes=30).timestamp()
+    assert rt.processor.index.get("acme:broken") is None
 
 
 async def cart_changed_twice() -> Runtime:
@@ -243,27 +291,27 @@ async def cart_changed_twice() -> Runtime:
     return rt
 
 
-async def test_a_step_moved_later_keeps_the_earlier_time_in_the_table() -> None:
+async def test_a_step_moved_later_is_stored_and_indexed_at_its_new_time() -> None:
     rt = await cart_changed_twice()
 
-    # The reminder now counts from the second change; the table keeps a lower bound (no write).
-    assert unpack_due(rt.timers[KEY]) == at(minutes=30).timestamp()
+    # The reminder now counts from the second change.
+    assert due_of(rt.states[KEY]) == at(minutes=40).timestamp()
     assert rt.processor.index.get(KEY.decode()) == at(minutes=40).timestamp()
     await rt.run_until(at(minutes=35))
     assert "abandoned_cart/reminder-1" not in rt.outbox.fired()
     await rt.run_until(at(minutes=41))
     assert rt.outbox.fired().count("abandoned_cart/reminder-1") == 1
-    assert unpack_due(rt.timers[KEY]) == at(minutes=10, hours=24).timestamp()
+    assert due_of(rt.states[KEY]) == at(minutes=10, hours=24).timestamp()
 
 
-async def test_after_a_restart_an_early_bound_fires_nothing_and_the_step_comes_on_time() -> None:
+async def test_after_a_restart_a_moved_step_comes_at_its_new_time_once() -> None:
     rt = await cart_changed_twice()
-    rt.processor.index.clear()  # a restart: the index comes back from the table
-    rt.processor.rebuild_index()
+    rt.processor.index.clear()  # a restart: the index comes back from the states
+    await rt.processor.rebuild_index()
 
-    await rt.run_until(at(minutes=31))  # the bound is due: looked at, nothing to fire yet
+    await rt.run_until(at(minutes=31))  # the step's first time: nothing due any more
     assert "abandoned_cart/reminder-1" not in rt.outbox.fired()
-    assert unpack_due(rt.timers[KEY]) == at(minutes=40).timestamp()
+    assert rt.outbox.commands == []
     await rt.run_until(at(minutes=41))
     assert rt.outbox.fired().count("abandoned_cart/reminder-1") == 1
 
@@ -273,9 +321,9 @@ async def test_a_step_moved_earlier_is_written_at_once() -> None:
     await rt.event(customer_created(T0 - timedelta(days=30)))
     await rt.run_until(T0 - timedelta(days=1))
     await rt.event(viewed(T0))  # browse abandonment: a reminder in an hour
-    assert unpack_due(rt.timers[KEY]) == at(hours=1).timestamp()
+    assert due_of(rt.states[KEY]) == at(hours=1).timestamp()
     await rt.event(cart_updated(at(minutes=5)))  # the cart reminder comes before it
-    assert unpack_due(rt.timers[KEY]) == at(minutes=35).timestamp()
+    assert due_of(rt.states[KEY]) == at(minutes=35).timestamp()
     assert rt.processor.index.get(KEY.decode()) == at(minutes=35).timestamp()
 
 
@@ -364,4 +412,4 @@ async def test_a_batch_whose_output_is_not_acknowledged_stores_nothing() -> None
         await rt.processor.on_batch(
             _records(cart_updated(T0), customer_created(T0, customer="c2"), order_placed(at()))
         )
-    assert rt.states == before and KEY not in rt.timers
+    assert rt.states == before

@@ -23,3 +23,18 @@ def test_the_app_sends_and_fetches_records_of_every_size_a_topic_takes(tmp_path:
     assert isinstance(outbox, FaustOutbox)
     for spec in INPUT_TOPICS:
         assert dead_letter_topic(spec.name).name in outbox.topic_names
+
+
+def test_the_producer_lingers_as_configured_so_a_batch_writes_in_few_requests(
+    tmp_path: Path,
+) -> None:
+    settings = TriggersSettings(store="memory://", data_dir=tmp_path, producer_linger_s=0.025)
+    worker = create_worker(settings, KafkaSettings(), CampaignCatalog.load(None), partitions=1)
+    assert worker.app.conf.producer_linger == 0.025
+    default = TriggersSettings(store="memory://", data_dir=tmp_path)
+    assert (
+        create_worker(
+            default, KafkaSettings(), CampaignCatalog.load(None), partitions=1
+        ).app.conf.producer_linger
+        > 0
+    )
