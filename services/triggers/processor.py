@@ -1,8 +1,8 @@
 """What the triggers worker does with its records: decode, decide, emit, then store.
 
-Kept apart from Faust so that the ordering rules are plain code: the state and the timer
-table are plain mappings here (Faust tables in the worker, dicts in unit tests), and
-`Outbox` is whatever sends records. Records are handled in batches (one record is a batch of
+Kept apart from Faust so that the ordering rules are plain code: the state table is a port
+(`StateTable`: Faust's table in the worker, a dict in unit tests), and `Outbox` is whatever
+sends records. Records are handled in batches (one record is a batch of
 one), because the broker round trips, not the decisions, are what a record-at-a-time worker
 waits on. The order of effects is what makes restarts safe:
 
@@ -12,8 +12,9 @@ waits on. The order of effects is what makes restarts safe:
 2. the collected records are sent and *all* acknowledged by the broker before any state is
    written, so a crash in between fires the same trigger ids again (dispatch sends once)
    instead of losing them;
-3. each customer's last state is written, once per batch (one table write per customer, the
-   only one), and the in-memory index follows.
+3. each changed customer's last state is written through the state table, once per batch
+   (shared/state_table.py: the changelog's records acknowledged, then the local store), and
+   the in-memory index follows.
 
 The state carries its next due time in its header (`due_of` reads it without decoding), so
 the timer index is rebuilt from the states table after a rebalance or a restart, and no
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from services.triggers import metrics
@@ -64,15 +65,14 @@ from shared.events.triggers import (
     TriggerFiredEvent,
     trigger_id,
 )
+from shared.state_table import Change, StateTable
 from shared.stream_batch import (
     InputRecord,
     Outbox,
     OutputRecord,
-    WriteScope,
     check_key,
     deciding,
     handle_record,
-    no_scope,
     send_due,
 )
 from shared.timer_index import TimerIndex
@@ -106,15 +106,15 @@ class _Batch:
     """What a batch decided so far: the states it changed (None: removed) and its output."""
 
     states: dict[bytes, CustomerState | None] = field(default_factory=dict)
-    origins: dict[bytes, object] = field(default_factory=dict)
+    records: dict[bytes, InputRecord] = field(default_factory=dict)
+    """Each changed key's last record: its partition and handle go with the key's write."""
     stored: set[bytes] = field(default_factory=set)
-    """Keys found in the table: only those are deleted (a lookup in Faust's RocksDB store
-    asks every partition's database)."""
+    """Keys found in the table: only those are deleted."""
     output: list[OutputRecord] = field(default_factory=list)
 
-    def changed(self, key: bytes, state: CustomerState | None, origin: object) -> None:
+    def changed(self, key: bytes, state: CustomerState | None, record: InputRecord) -> None:
         self.states[key] = state
-        self.origins[key] = origin
+        self.records[key] = record
 
     def emit(self, topic: str, key: bytes | None, value: bytes) -> None:
         self.output.append(OutputRecord(topic, key, value))
@@ -124,19 +124,17 @@ class Processor:
     def __init__(
         self,
         *,
-        states: MutableMapping[bytes, bytes],
+        states: StateTable,
         index: TimerIndex,
         catalog: CampaignCatalog,
         clock: Clock,
         outbox: Outbox,
-        scope: WriteScope = no_scope,
     ) -> None:
         self.states = states
         self.index = index
         self.catalog = catalog
         self.clock = clock
         self.outbox = outbox
-        self.scope = scope
 
     async def on_record(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -156,7 +154,7 @@ class Processor:
             self._handle(batch, record)
         if batch.output:
             await self.outbox.publish_all(batch.output)
-        self._store(batch)
+        await self._store(batch)
 
     def _handle(self, batch: _Batch, record: InputRecord) -> None:
         processed = handle_record(
@@ -194,7 +192,7 @@ class Processor:
             return
         state = self._load(batch, record, key)
         if state is None:  # the customer's state was removed meanwhile: nothing is due
-            batch.changed(key, None, record.origin)
+            batch.changed(key, None, record)
             return
         self._apply(batch, record, key, deciding(fire_due, state, self.clock.now(), self.catalog))
 
@@ -208,12 +206,12 @@ class Processor:
         customer_key = record_key(event.shopid, event.data.customer_id, None).encode()
         merge = commands.MergeVisitor(state.to_bytes())
         batch.emit(TRIGGERS_COMMANDS.name, customer_key, commands.encode(merge))
-        batch.changed(key, None, record.origin)
+        batch.changed(key, None, record)
 
     def _apply(self, batch: _Batch, record: InputRecord, key: bytes, decision: Decision) -> None:
         for action in decision.actions:
             self._act(batch, key, action)
-        batch.changed(key, decision.state, record.origin)
+        batch.changed(key, decision.state, record)
 
     def _act(
         self,
@@ -278,23 +276,23 @@ class Processor:
     def _load(self, batch: _Batch, record: InputRecord, key: bytes) -> CustomerState | None:
         if key in batch.states:
             return batch.states[key]
-        with self.scope(record.origin):  # Faust then reads the record's partition's store only
-            raw = self.states.get(key)
+        raw = self.states.get(key, record.origin)
         if raw is None:
             return None
         batch.stored.add(key)
         return CustomerState.from_bytes(raw)
 
-    def _store(self, batch: _Batch) -> None:
+    async def _store(self, batch: _Batch) -> None:
+        changes = []
         for key, state in batch.states.items():
-            with self.scope(batch.origins[key]):
-                if state is None:
-                    if key in batch.stored:
-                        del self.states[key]
-                    self.index.set(key.decode(), None)
-                else:
-                    self.states[key] = state.to_bytes()
-                    self.index.set(key.decode(), state.next_due_s())
+            record = batch.records[key]
+            if state is not None:
+                changes.append(Change(key, state.to_bytes(), record.partition, record.origin))
+            elif key in batch.stored:
+                changes.append(Change(key, None, record.partition, record.origin))
+        await self.states.write_all(changes)
+        for key, state in batch.states.items():
+            self.index.set(key.decode(), None if state is None else state.next_due_s())
         metrics.TIMERS_PENDING.set(len(self.index))
 
     async def rebuild_index(self) -> None:

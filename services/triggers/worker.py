@@ -7,8 +7,9 @@ same partition count and key, so a customer's events, due timers and hand-overs 
 partition, in order, and the table shard of that partition holds the customer's state.
 
 The durable timers are the customers' states themselves: each state's header holds its next
-due time, so the one changelogged table (`journeys`) is the only write per customer, and the
-in-memory `TimerIndex` is rebuilt from those headers whenever partitions are (re)assigned.
+due time, so the one changelogged table (`journeys`, written a batch at a time through
+shared/state_table.py) is the only write per customer, and the in-memory `TimerIndex` is
+rebuilt from those headers whenever partitions are (re)assigned.
 Deployments from before this layout also have a `timers` table's changelog topic: nothing
 reads it any more, and it can be deleted.
 """
@@ -29,12 +30,11 @@ from services.triggers.settings import TriggersSettings
 from shared.clock import Clock, make_clock
 from shared.faust_runtime import (
     FaustOutbox,
-    as_current_event,
     finish,
     input_record,
     make_app,
-    raw_table,
     raw_topic,
+    state_table,
 )
 from shared.faust_setup import changelog_topics, input_partitions
 from shared.health_http import health_app, start_site
@@ -88,14 +88,13 @@ def create_worker(
 ) -> TriggersWorker:
     clock = clock or make_clock(settings.time_scale, settings.clock_origin)
     app = make_app(settings, kafka, partitions)
-    states = raw_table(app, TABLES[0], partitions)
+    states = state_table(app, TABLES[0], partitions, kafka)
     processor = Processor(
         states=states,
         index=TimerIndex(),
         catalog=catalog,
         clock=clock,
         outbox=FaustOutbox(app, OUTPUT_TOPICS, TRIGGERS_COMMANDS.name),
-        scope=as_current_event,
     )
     worker = TriggersWorker(app=app, processor=processor)
     source = raw_topic(app, *(spec.name for spec in INPUT_TOPICS))
@@ -109,7 +108,7 @@ def create_worker(
             await finish(processor.on_batch([input_record(event) for event in events]))
             yield None
 
-    @states.on_recover
+    @states.table.on_recover
     async def rebuild_timer_index() -> None:
         await processor.rebuild_index()
         worker.recovered = True

@@ -6,6 +6,7 @@ worker), so the default catalog's real delays (+30 min, +24 h, +72 h) play out i
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -231,3 +232,44 @@ def test_a_worker_killed_before_the_due_time_still_fires_once_and_on_time(
     due = when(reminders[0].value["data"]["due_at"])
     assert abs(due - (cart_at + timedelta(minutes=30))) < timedelta(seconds=1)
     assert when(reminders[0].value["time"]) >= due
+
+
+def test_a_worker_whose_volume_is_lost_recovers_its_customers_from_the_changelog(
+    stack: Stack, logs_dir: Path, tmp_path: Path, stream: ShopStream, triggers: TopicWindow
+) -> None:
+    """The states are written to the changelog in batches (shared/state_table.py): a worker
+    that restarts on an empty data directory rebuilds them, and its timer index, from there."""
+    slow = ScaledClock(origin=time.time(), scale=120.0)  # +30 min is 15 s: time to restart
+    data = tmp_path / "data"
+    process = TriggersProcess(
+        stack.kafka_bootstrap,
+        data,
+        logs_dir / "triggers-lost-volume.log",
+        app_id=f"test-triggers-volume-{time.time_ns()}",
+        time_scale=slow.scale,
+        clock_origin=slow.origin,
+    )
+    process.start()
+    try:
+        stream.customer_created("c6", slow.now())
+        wait_for(triggers, stream.shop_id, lambda rs: steps(rs, "welcome") != [], 60)
+        cart_at = slow.now()
+        stream.cart_updated("c6", "cart-6", cart_at)
+        process.wait_caught_up()
+        process.stop()
+        shutil.rmtree(data)
+
+        process.start()
+        records = wait_for(
+            triggers, stream.shop_id, lambda rs: "reminder-1" in steps(rs, "abandoned_cart"), 60
+        )
+        time.sleep(3)  # a second firing, if there were one, would be out by now
+        records = triggers.for_shop(stream.shop_id)
+    finally:
+        process.stop()
+
+    assert steps(records, "welcome") == ["welcome"]  # the recovered state knew it was sent
+    reminders = [r for r in fired(records) if r.value["data"]["step_id"] == "reminder-1"]
+    assert len(reminders) == 1
+    due = when(reminders[0].value["data"]["due_at"])
+    assert abs(due - (cart_at + timedelta(minutes=30))) < timedelta(seconds=1)

@@ -15,11 +15,12 @@ from typing import Any
 
 from services.triggers.campaigns.catalog import CampaignSet
 from services.triggers.campaigns.model import Campaign, Kind
-from services.triggers.journeys.actions import Action, JourneyEntered
+from services.triggers.journeys.actions import Action, JourneyEntered, JourneyExited
 from services.triggers.journeys.exits import exit_reason
 from services.triggers.journeys.facts import DEFAULT_CART, checkout_cart_id, dump
 from services.triggers.journeys.state import (
     MAX_JOURNEY_IDS,
+    MAX_OPEN_PER_CAMPAIGN,
     CampaignMark,
     CustomerState,
     Journey,
@@ -86,6 +87,16 @@ def enter_from_event(
                 enter(state, campaign, seed, actions)
 
 
+def _make_room(state: CustomerState, campaign_id: str, actions: list[Action]) -> None:
+    """Keep a campaign's open journeys per customer under MAX_OPEN_PER_CAMPAIGN (a customer's
+    state stays bounded whatever their history): the oldest one is closed, said as an exit
+    with reason `superseded`."""
+    mine = [journey for journey in state.journeys if journey.campaign_id == campaign_id]
+    for oldest in mine[: max(len(mine) - MAX_OPEN_PER_CAMPAIGN + 1, 0)]:
+        state.journeys.remove(oldest)
+        actions.append(JourneyExited(campaign_id, oldest.journey_id, "superseded"))
+
+
 def open_journey(state: CustomerState, campaign_id: str) -> Journey | None:
     for journey in state.journeys:
         if journey.campaign_id == campaign_id:
@@ -124,6 +135,7 @@ def enter(
     )
     if exit_reason(journey, campaign, state) is not None:
         return None
+    _make_room(state, campaign.id, actions)
     state.journeys.append(journey)
     if mark is None:
         mark = state.campaigns[campaign.id] = CampaignMark(last_entry=seed.entered_at)

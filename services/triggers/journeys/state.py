@@ -43,6 +43,9 @@ MAX_PURCHASE_TIMES = 5
 MAX_SURVEYS = 10
 MAX_SEGMENTS = 50
 MAX_JOURNEY_IDS = 8
+MAX_OPEN_PER_CAMPAIGN = MAX_JOURNEY_IDS
+"""Open journeys of one campaign per customer (one per order, product or shipment at most
+this many at once): with the campaigns of a catalog, the bound on a state's journeys."""
 
 Json = dict[str, Any]
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 from services.triggers.journeys import CustomerState, decide
-from services.triggers.journeys.state import MAX_CART_ITEMS, MAX_SEEN_EVENTS, MAX_VIEWS
+from services.triggers.journeys.actions import Action
+from services.triggers.journeys.state import (
+    MAX_CART_ITEMS,
+    MAX_OPEN_PER_CAMPAIGN,
+    MAX_SEEN_EVENTS,
+    MAX_VIEWS,
+)
 from tests.unit.triggers.builders import (
     T0,
     added,
     at,
     cart_updated,
     consenting_customer,
+    exits,
     opened,
     order_placed,
     viewed,
@@ -79,3 +87,22 @@ def test_replaying_the_whole_input_creates_no_new_triggers() -> None:
     replayed = [customer.send(event, now=at(days=30)) for event in events]
     assert replayed == [(), (), ()]
     assert {fire.trigger_id for _, fire in customer.fired()} == fired
+
+
+def test_a_burst_of_orders_keeps_each_campaigns_open_journeys_bounded() -> None:
+    customer = consenting_customer()
+    orders = [f"o-{n}" for n in range(3 * MAX_OPEN_PER_CAMPAIGN)]
+    actions: list[Action] = []
+    for n, order_id in enumerate(orders):
+        products = [(f"p{n}-{k}", "coffee") for k in range(3)]
+        actions += customer.send(order_placed(at(minutes=n), order_id, products))
+    assert customer.state is not None
+
+    per_campaign = Counter(journey.campaign_id for journey in customer.state.journeys)
+    assert per_campaign and max(per_campaign.values()) == MAX_OPEN_PER_CAMPAIGN
+    crowded = [c for c, open_now in per_campaign.items() if open_now == MAX_OPEN_PER_CAMPAIGN]
+    for campaign_id in crowded:
+        assert "superseded" in exits(actions, campaign_id)  # said, not silently dropped
+        newest = {j.order_id for j in customer.state.journeys if j.campaign_id == campaign_id}
+        assert orders[-1] in newest and orders[0] not in newest
+    assert len(customer.state.to_bytes()) < 64_000

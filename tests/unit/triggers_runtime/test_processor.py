@@ -6,8 +6,7 @@ what is published, what is stored, and what happens when publishing fails.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from shared.events import EventEnvelope, dump_shop_event
 from shared.events import catalog as ev
 from shared.events.dead_letter import DeadLetter
 from shared.events.triggers import parse_trigger_event
+from shared.state_table import Change, MemoryStateTable
 from shared.stream_batch import InputRecord, OutputRecord
 from shared.timer_index import TimerIndex
 from shared.topics import (
@@ -85,7 +85,7 @@ class Runtime:
         self.clock = PinnedClock(T0)
         self.outbox = RecordingOutbox()
         self.processor = Processor(
-            states=self.states,
+            states=MemoryStateTable(self.states),
             index=TimerIndex(),
             catalog=CampaignCatalog.load(None),
             clock=self.clock,
@@ -327,53 +327,29 @@ async def test_a_step_moved_earlier_is_written_at_once() -> None:
     assert rt.processor.index.get(KEY.decode()) == at(minutes=35).timestamp()
 
 
-class ScopeLog:
-    """Records which record's origin each table write ran under (Faust's current event)."""
+class WriteLog(MemoryStateTable):
+    """Records every `write_all` call: which keys, on which partition, under which origin."""
 
-    def __init__(self, tables: Runtime) -> None:
-        self.current: object = None
-        self.writes: list[tuple[bytes, object]] = []
-        tables.processor.scope = self.scope
-        tables.processor.states = _Watched(tables.states, self)
+    def __init__(self, data: dict[bytes, bytes]) -> None:
+        super().__init__(data)
+        self.calls: list[list[Change]] = []
 
-    @contextmanager
-    def scope(self, origin: object) -> Iterator[object]:
-        self.current = origin
-        try:
-            yield origin
-        finally:
-            self.current = None
-
-
-class _Watched(dict[bytes, bytes]):
-    def __init__(self, backing: dict[bytes, bytes], log: ScopeLog) -> None:
-        super().__init__()
-        self.backing, self.log = backing, log
-
-    def __getitem__(self, key: bytes) -> bytes:
-        return self.backing[key]
-
-    def get(self, key: bytes, default: Any = None) -> Any:
-        return self.backing.get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.backing
-
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        self.log.writes.append((key, self.log.current))
-        self.backing[key] = value
+    async def write_all(self, changes: Sequence[Change]) -> None:
+        self.calls.append(list(changes))
+        await super().write_all(changes)
 
 
 def _records(*events: EventEnvelope) -> list[InputRecord]:
     return [
-        InputRecord(SHOP_EVENTS.name, 0, n, e.key.encode(), dump_shop_event(e), origin=f"r{n}")
+        InputRecord(SHOP_EVENTS.name, n, n, e.key.encode(), dump_shop_event(e), origin=f"r{n}")
         for n, e in enumerate(events)
     ]
 
 
 async def test_a_batch_decides_in_order_and_writes_each_customer_once() -> None:
     rt = Runtime()
-    log = ScopeLog(rt)
+    log = WriteLog(rt.states)
+    rt.processor.states = log
     batch = _records(
         customer_created(T0 - timedelta(days=30)),
         customer_created(T0 - timedelta(days=30), customer="c2"),
@@ -385,8 +361,13 @@ async def test_a_batch_decides_in_order_and_writes_each_customer_once() -> None:
 
     exits = [v["data"] for _, _, v in rt.outbox.published if v["type"] == "journey.exited"]
     assert any(e["campaign_id"] == "abandoned_cart" for e in exits)
-    # One write per customer, under the origin of that customer's last record.
-    assert sorted(log.writes, key=lambda w: w[0]) == [(KEY, "r3"), (b"acme:c2", "r1")]
+    # One write per customer, in one call, on the partition and under the origin of that
+    # customer's last record.
+    ((*changes,),) = log.calls
+    assert sorted((c.key, c.partition, c.origin) for c in changes) == [
+        (KEY, 3, "r3"),
+        (b"acme:c2", 1, "r1"),
+    ]
     open_journeys = CustomerState.from_bytes(rt.states[KEY]).journeys
     assert "abandoned_cart" not in {journey.campaign_id for journey in open_journeys}
 

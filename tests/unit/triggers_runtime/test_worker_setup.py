@@ -4,11 +4,14 @@ outbox can send (every dead-letter topic the processor may park a record on)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
+
+from faust.types import TP
 
 from services.triggers.campaigns import CampaignCatalog
 from services.triggers.settings import TriggersSettings
 from services.triggers.worker import INPUT_TOPICS, create_worker
-from shared.faust_runtime import FaustOutbox
+from shared.faust_runtime import FaustOutbox, LivenessMonitor
 from shared.settings import KafkaSettings
 from shared.topics import ALL_TOPICS, dead_letter_topic
 
@@ -38,3 +41,14 @@ def test_the_producer_lingers_as_configured_so_a_batch_writes_in_few_requests(
         ).app.conf.producer_linger
         > 0
     )
+
+
+def test_the_lean_monitor_still_tells_faust_that_streams_are_processing(tmp_path: Path) -> None:
+    """Faust's consumer logs a partition as stalled when its Monitor saw no record there."""
+    settings = TriggersSettings(store="memory://", data_dir=tmp_path)
+    app = create_worker(settings, KafkaSettings(), CampaignCatalog.load(None), partitions=1).app
+    assert isinstance(app.monitor, LivenessMonitor)  # Faust adds it to its sensors at start
+    tp = TP("shop.events.v1", 0)
+    assert app.monitor.on_stream_event_in(tp, 7, cast(Any, None), cast(Any, None)) is None
+    assert tp in app.monitor.stream_inbound_time
+    assert app.monitor.events_total == 0  # the per-record statistics stay off
