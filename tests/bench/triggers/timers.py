@@ -31,15 +31,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import orjson
 
 from services.triggers.campaigns import CampaignCatalog
 from services.triggers.journeys import decide
-from services.triggers.processor import Processor, pack_due
+from services.triggers.processor import Processor
 from services.triggers.settings import TriggersSettings
 from shared.clock import SystemClock
 from shared.events import parse_shop_event
+from shared.state_table import MemoryStateTable
 from shared.stream_batch import OutputRecord
 from shared.timer_index import TimerIndex
 from shared.topics import TRIGGERS_COMMANDS, TRIGGERS_FIRED
@@ -140,18 +142,18 @@ def _fill(
     rng: random.Random,
 ) -> None:
     template = _due_state(workload, catalog, len(workload.customers) - 1, int(start + 86_400))
+    states = cast(MemoryStateTable, processor.states)
     due_soon = set(rng.sample(range(len(workload.customers) - 1), fires))
     first, last = int(start) + 1, int(start + window)
     for n, person in enumerate(workload.customers):
         key = f"{workload.shop_id}:{person.customer_id}".encode()
         if n in due_soon:
             due = rng.randint(first, last)
-            processor.states[key] = _due_state(workload, catalog, n, due)
+            states.data[key] = _due_state(workload, catalog, n, due)
         else:
             due = int(start) + rng.randint(3_600, 72 * 3_600)
-            processor.states[key] = template  # never read: only its timer weighs on the index
-        processor.timers[key] = pack_due(float(due))
-    processor.rebuild_index()
+            states.data[key] = template  # never read: only its timer weighs on the index
+        processor.index.set(key.decode(), float(due))  # as the rebuild from the states sets it
 
 
 def lateness(pending: int, fires: int, window: float) -> Lateness:
@@ -160,8 +162,7 @@ def lateness(pending: int, fires: int, window: float) -> Lateness:
     rng = random.Random(11)
     outbox = LoopbackOutbox()
     processor = Processor(
-        states={},
-        timers={},
+        states=MemoryStateTable(),
         index=TimerIndex(),
         catalog=catalog,
         clock=SystemClock(),
@@ -220,8 +221,7 @@ def lateness(pending: int, fires: int, window: float) -> Lateness:
 def _processor(pending: int, due: int, rng: random.Random) -> Processor:
     """An index of `pending - due` timers hours ahead (the `due` ones are added per sample)."""
     processor = Processor(
-        states={},
-        timers={},
+        states=MemoryStateTable(),
         index=TimerIndex(),
         catalog=CampaignCatalog.load(None),
         clock=SystemClock(),

@@ -5,6 +5,12 @@ can fire), then a weighted mix of browsing, carts, checkouts, orders and shipmen
 states the worker keeps have the size they have in production (views, carts, orders, open
 journeys). Records are built as JSON directly (pydantic per event would make producing the
 benchmark input slower than processing it); `check_sample` proves they parse.
+
+A seeded workload (`seeded=True`) is for customers whose states are already in the worker's
+table (population.py): no `customer.created` phase, and its customers are drawn by number and
+made on first use, so that a million of them cost nothing until they have an event. `timeline`
+gives the histories those states are made from: most customers with a few events, some with
+long ones, spread over the past weeks.
 """
 
 from __future__ import annotations
@@ -33,7 +39,15 @@ WEIGHTS: dict[str, int] = {
     "shipment.delivered": 6,
 }
 """After the customer's `customer.created`: what each further event is, relatively."""
+HISTORY = ((0.6, 0, 3), (0.3, 4, 20), (0.1, 30, 150))
+"""A history's length: (share of the customers, fewest, most further events after
+`customer.created`): most customers did little, a tenth have a long history."""
 STATUSES = ("in_transit", "out_for_delivery", "delayed", "confirmed")
+
+
+def customer_id(n: int) -> str:
+    """Customer number `n`'s id (seeded states are keyed with it too)."""
+    return f"cust-{n}"
 
 
 @dataclass(slots=True)
@@ -70,25 +84,62 @@ def _total(items: list[dict[str, Any]]) -> dict[str, str]:
 
 
 class Workload:
-    """`events` key/value pairs for `customers` distinct customers of one shop."""
+    """`events` key/value pairs for `customers` distinct customers of one shop.
 
-    def __init__(self, shop_id: str, customers: int, seed: int = 7) -> None:
+    `seeded`: the customers exist already (their states were seeded), so none is created and
+    `customers` stays empty: they are made on first draw (see `customer`).
+    """
+
+    def __init__(
+        self, shop_id: str, customers: int, seed: int = 7, *, seeded: bool = False
+    ) -> None:
         self.shop_id = shop_id
         self.rng = random.Random(seed)
-        self.customers = [Customer(f"cust-{n}", []) for n in range(customers)]
+        self.count = customers
+        self.seeded = seeded
+        self.customers = [] if seeded else [Customer(customer_id(n), []) for n in range(customers)]
+        self._met: dict[int, Customer] = {}
         self._types = list(WEIGHTS)
         self._weights = list(WEIGHTS.values())
         self._serial = 0
 
+    def customer(self, n: int) -> Customer:
+        """Customer number `n` (of a seeded workload: made when first met)."""
+        if not self.seeded:
+            return self.customers[n]
+        found = self._met.get(n)
+        if found is None:
+            found = self._met[n] = Customer(customer_id(n), [])
+        return found
+
     def records(self, events: int) -> Iterator[tuple[bytes, bytes]]:
-        """The first len(customers) events create the customers; the rest are the mix."""
+        """Unless seeded, the first len(customers) events create the customers; the rest (all,
+        when seeded) are the mix, each for a customer drawn at random."""
+        created = 0 if self.seeded else self.count
         for n in range(events):
-            if n < len(self.customers):
+            if n < created:
                 yield self._record(self.customers[n], "customer.created")
             else:
-                customer = self.rng.choice(self.customers)
+                customer = self.customer(self.rng.randrange(self.count))
                 kind = self.rng.choices(self._types, self._weights)[0]
                 yield self._record(customer, kind)
+
+    def timeline(self, days: float, end: float) -> list[tuple[float, int, str]]:
+        """Every customer's history as (epoch seconds, customer number, kind), in time order:
+        `customer.created` at a random moment of the `days` before `end`, then a HISTORY-long
+        mix at random moments between then and `end`."""
+        rng, start = self.rng, end - days * 86_400
+        shares = [share for share, _fewest, _most in HISTORY]
+        events: list[tuple[float, int, str]] = []
+        for n in range(self.count):
+            created = rng.uniform(start, end - 3_600)
+            events.append((created, n, "customer.created"))
+            _share, fewest, most = rng.choices(HISTORY, shares)[0]
+            for _ in range(rng.randint(fewest, most)):
+                kind = rng.choices(self._types, self._weights)[0]
+                events.append((rng.uniform(created + 1, end), n, kind))
+        events.sort()
+        return events
 
     def _record(self, customer: Customer, kind: str) -> tuple[bytes, bytes]:
         return self.record_for(customer, kind, datetime.fromtimestamp(time.time(), UTC))
