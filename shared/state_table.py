@@ -100,7 +100,7 @@ class FaustStateTable:
     local store is written, then the store's persisted offset (where Faust resumes recovery
     from its changelog) moves past them. A crash before the end leaves the persisted offset
     behind the acknowledged records, so recovery reads them again: nothing is lost. `scope`
-    makes a record the Faust's current event, which picks the store's partition database.
+    makes a record Faust's current event, which picks the store's partition database.
     """
 
     def __init__(

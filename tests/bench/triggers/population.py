@@ -44,8 +44,8 @@ from shared.timer_index import TimerIndex
 from shared.topics import SHOP_EVENTS, TRIGGERS_COMMANDS
 from tests.bench.triggers.workload import HISTORY, Workload, customer_id
 
-STATES_TABLE = next(name for name in TABLES if name == "journeys")
-"""The worker's customer-state table (a StopIteration here: it was renamed)."""
+(STATES_TABLE,) = TABLES
+"""The worker's one table, the customers' states."""
 TEMPLATE_SHOP = "bench-template"
 HISTORY_DAYS = 60.0
 TICK_S = 600.0
@@ -168,9 +168,8 @@ def templates(count: int, seed: int = 3) -> Templates:
     sizes = sorted(len(raw) for raw in made)
     open_journeys: dict[int, int] = {}
     for raw in made:
-        journeys = getattr(CustomerState.from_bytes(raw), "journeys", None)
-        if journeys is not None:
-            open_journeys[len(journeys)] = open_journeys.get(len(journeys), 0) + 1
+        count = len(CustomerState.from_bytes(raw).journeys)
+        open_journeys[count] = open_journeys.get(count, 0) + 1
     return Templates(
         states=made,
         history_events=fed,
