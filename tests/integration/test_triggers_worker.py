@@ -265,6 +265,8 @@ def test_a_worker_whose_volume_is_lost_recovers_its_customers_from_the_changelog
         )
         time.sleep(3)  # a second firing, if there were one, would be out by now
         records = triggers.for_shop(stream.shop_id)
+        stream.cart_updated("c6", "cart-6", slow.now())
+        process.wait_caught_up(timeout=60)  # and it commits its progress again
     finally:
         process.stop()
 
