@@ -53,6 +53,7 @@ from shared.events.conversions import parse_conversion_event
 from shared.events.envelope import EventEnvelope
 from shared.events.name_ids import NameIds
 from shared.events.segments import SegmentChange, SegmentEnteredEvent, SegmentExitedEvent
+from shared.metric_children import child
 from shared.stream_batch import (
     DecisionFailed,
     InputRecord,
@@ -224,7 +225,7 @@ class Processor:
             park=lambda reason: self._park(batch, record, reason),
         )
         if processed:
-            metrics.RECORDS.labels(record.topic, "processed").inc()
+            child(metrics.RECORDS, record.topic, "processed").inc()
 
     def _on_event(
         self, batch: _Batch, record: InputRecord, key: bytes, event: EventEnvelope
@@ -235,11 +236,11 @@ class Processor:
             return
         profile = self._load(batch, key)
         if profile is None and not applies(event):  # nobody to keep a profile of
-            metrics.RECORDS.labels(record.topic, "unchanged").inc()
+            child(metrics.RECORDS, record.topic, "unchanged").inc()
             return
         updated = deciding(apply, profile, event, self.clock.now().timestamp())
         if updated is profile:  # a duplicate, or nothing this service keeps
-            metrics.RECORDS.labels(record.topic, "unchanged").inc()
+            child(metrics.RECORDS, record.topic, "unchanged").inc()
             return
         batch.updated(key, profile, updated, record)
 
@@ -328,7 +329,7 @@ class Processor:
             event.key.encode(),
             event.model_dump_json(exclude_none=True).encode(),
         )
-        metrics.CHANGES.labels(change.segment_id, direction).inc()
+        child(metrics.CHANGES, change.segment_id, direction).inc()
 
     def _emit_profile(
         self,
@@ -444,4 +445,4 @@ class Processor:
         """Onto the dead-letter topic of the record's own topic, sent with the batch."""
         parked = park(record, service="segmenter", reason=reason)
         batch.emit(parked.topic, parked.key, parked.value)
-        metrics.RECORDS.labels(record.topic, "dead_lettered").inc()
+        child(metrics.RECORDS, record.topic, "dead_lettered").inc()

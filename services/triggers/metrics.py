@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from prometheus_client import Counter, Gauge, Histogram
 
 RECORDS = Counter(
@@ -31,10 +29,3 @@ TIMER_LATENESS = Histogram(
     "How long after its due time a step fired, in wall-clock seconds",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
-
-
-@cache
-def child(metric: Counter, *labels: str) -> Counter:
-    """`metric.labels(*labels)`, remembered: the lookup costs more than the increment, it runs
-    for every record, and the label values (topics, campaigns, reasons) are a small set."""
-    return metric.labels(*labels)

@@ -65,6 +65,7 @@ from shared.events.triggers import (
     TriggerFiredEvent,
     trigger_id,
 )
+from shared.metric_children import child
 from shared.state_table import Change, StateTable
 from shared.stream_batch import (
     InputRecord,
@@ -168,7 +169,7 @@ class Processor:
             park=lambda reason: self._park(batch, record, reason),
         )
         if processed:
-            metrics.child(metrics.RECORDS, record.topic, "processed").inc()
+            child(metrics.RECORDS, record.topic, "processed").inc()
 
     def _on_event(self, batch: _Batch, record: InputRecord, key: bytes, event: InputEvent) -> None:
         check_key(key, record_key(event.shopid, event.customerid, event.anonymousid))
@@ -236,15 +237,15 @@ class Processor:
                 ),
             )
             if isinstance(action, FireStep):
-                metrics.child(metrics.FIRED, action.data.campaign_id).inc()
+                child(metrics.FIRED, action.data.campaign_id).inc()
                 lateness = -self.clock.seconds_until(action.data.due_at)
                 metrics.TIMER_LATENESS.observe(max(lateness, 0.0))
             else:
-                metrics.child(metrics.EXPIRED, action.data.campaign_id).inc()
+                child(metrics.EXPIRED, action.data.campaign_id).inc()
         elif isinstance(action, JourneyEntered):
-            metrics.child(metrics.ENTERED, action.campaign_id).inc()
+            child(metrics.ENTERED, action.campaign_id).inc()
         else:
-            metrics.child(metrics.EXITED, action.campaign_id, action.reason).inc()
+            child(metrics.EXITED, action.campaign_id, action.reason).inc()
             if action.reason not in QUIET_EXITS:
                 self._emit(batch, self._exit_record(key, action))
 
@@ -327,4 +328,4 @@ class Processor:
         """Onto the dead-letter topic of the record's own topic, sent with the batch."""
         parked = park(record, service="triggers", reason=reason)
         batch.emit(parked.topic, parked.key, parked.value)
-        metrics.child(metrics.RECORDS, record.topic, "dead_lettered").inc()
+        child(metrics.RECORDS, record.topic, "dead_lettered").inc()
