@@ -61,6 +61,16 @@ class TransientSendError(SendError):
         """The provider's own Retry-After, when it gave one: wait at least this long."""
 
 
+class ProviderConfigError(TransientSendError):
+    """The provider cannot be reached as configured (a redirect, a proxy asking for
+    credentials, a refused certificate): nothing about the message or its recipient is wrong.
+    Dispatch keeps the message, pauses the whole channel and says why; an operator fixes the
+    setting. Never sent, so `maybe_sent` is always false."""
+
+    def __init__(self, reason: str, *, http_status: int | None = None) -> None:
+        super().__init__(reason, http_status=http_status)
+
+
 class PermanentSendError(SendError):
     """Do not retry this message: SMTP 5xx, HTTP 4xx other than 429."""
 

@@ -1,26 +1,20 @@
-"""The provider adapters against the real local sinks, each run as its own process.
+"""The SMTP adapter against the real local SMTP sink, run as its own process.
 
-The sinks are what `make run` uses (deploy/local/sinks/); here they stand in for an SMTP relay
-and Twilio, including their failures: refusing mail, 503, 429 with Retry-After, invalid
-numbers, slow answers. No Kafka, no PostgreSQL.
+The sink is what `make run` uses (deploy/local/sinks/); here it stands in for an SMTP relay,
+including its failures: refusing mail, unknown recipients, dropped connections, slow answers.
+No Kafka, no PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -29,72 +23,13 @@ from services.dispatch.providers import (
     PermanentSendError,
     SmtpSender,
     TransientSendError,
-    TwilioSettings,
-    TwilioSms,
     build_email,
 )
 from tests.support.certificates import self_signed
-from tests.support.ingest_process import ROOT, free_port
+from tests.support.ingest_process import free_port
+from tests.support.sinks import Sink, smtp_sink
 
-SINK_SID = "AC" + "0" * 32
-SINK_TOKEN = "sms-sink-token"
 UNSUBSCRIBE = "https://t.nudge.example.com/u/" + "eyJzaG9wIjoiZGVtby1jb2ZmZWUifQ" * 4
-
-
-@dataclass(frozen=True)
-class Sink:
-    port: int
-    control: str
-    log: Path
-
-    def messages(self) -> dict[str, Any]:
-        answer: dict[str, Any] = httpx.get(f"{self.control}/messages", timeout=5).json()
-        return answer
-
-    def tell(self, **settings: object) -> None:
-        httpx.post(f"{self.control}/control", json=settings, timeout=5).raise_for_status()
-
-    def reset(self) -> None:
-        httpx.delete(f"{self.control}/messages", timeout=5).raise_for_status()
-
-
-@contextmanager
-def sink_process(module: str, args: list[str], health: str, output: Path) -> Iterator[None]:
-    with output.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{module} exited: {output.read_text()[-2000:]}")
-            try:
-                if httpx.get(health, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{module} not ready: {output.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@contextmanager
-def smtp_sink(folder: Path, *extra: str) -> Iterator[Sink]:
-    port, control = free_port(), free_port()
-    log = folder / "smtp-sink.jsonl"
-    args = ["--port", str(port), "--control-port", str(control), "--log", str(log), *extra]
-    base = f"http://127.0.0.1:{control}"
-    with sink_process("deploy.local.sinks.smtp_sink", args, f"{base}/healthz", folder / "out"):
-        yield Sink(port, base, log)
 
 
 @pytest.fixture(scope="module")
@@ -103,27 +38,12 @@ def smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sink]:
         yield sink
 
 
-@pytest.fixture(scope="module")
-def sms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sink]:
-    folder = tmp_path_factory.mktemp("sms-sink")
-    port = free_port()
-    log = folder / "sms-sink.jsonl"
-    base = f"http://127.0.0.1:{port}"
-    args = ["--port", str(port), "--log", str(log)]
-    with sink_process("deploy.local.sinks.sms_sink", args, f"{base}/healthz", folder / "out"):
-        yield Sink(port, base, log)
-
-
 @pytest.fixture(autouse=True)
-def clean_sinks(request: pytest.FixtureRequest) -> None:
-    """Each test starts with empty sinks that behave (only those the test uses)."""
+def clean_sink(request: pytest.FixtureRequest) -> None:
+    """Each test starts with an empty sink that behaves (when the test uses it)."""
     if "smtp" in request.fixturenames:
         sink: Sink = request.getfixturevalue("smtp")
         sink.tell(refuse_for_s=0, delay_ms=0, reject=[])
-        sink.reset()
-    if "sms" in request.fixturenames:
-        sink = request.getfixturevalue("sms")
-        sink.tell(fail_status=None, delay_ms=0, retry_after_s=None, opted_out=[], idempotency=True)
         sink.reset()
 
 
@@ -334,159 +254,3 @@ async def test_starttls_and_auth(tmp_path: Path) -> None:
         assert [m["message_id"] for m in secured.messages()["messages"]] == [
             "<trg-8.email@mail.nudge.example>"
         ]
-
-
-# --- SMS -----------------------------------------------------------------------------------
-
-
-def twilio(sink: Sink, **overrides: Any) -> TwilioSms:
-    fields: dict[str, Any] = {
-        "base_url": sink.control,
-        "account_sid": SINK_SID,
-        "auth_token": SINK_TOKEN,
-        "from_number": "+15005550006",
-    }
-    fields.update(overrides)
-    return TwilioSms(TwilioSettings(**fields))
-
-
-async def test_the_sink_records_what_twilio_would_send(sms: Sink) -> None:
-    provider = twilio(sms)
-    try:
-        result = await provider.send(
-            "+4915112345678",
-            "Demo Coffee: your beans are waiting https://dc.example/c/1",
-            idempotency_key="trg-1:sms",
-            status_callback="https://hooks.nudge.example/twilio/status",
-        )
-    finally:
-        await provider.close()
-    assert result.provider_id.startswith("SM") and result.status == "queued"
-    (message,) = sms.messages()["messages"]
-    assert message["sid"] == result.provider_id
-    assert message["to"] == "+4915112345678"
-    assert message["from"] == "+15005550006"
-    assert message["body"] == "Demo Coffee: your beans are waiting https://dc.example/c/1"
-    assert message["status_callback"] == "https://hooks.nudge.example/twilio/status"
-    logged = [json.loads(line) for line in sms.log.read_text().splitlines()]
-    assert logged[-1]["sid"] == result.provider_id
-
-
-async def test_a_repeated_idempotency_key_is_one_message(sms: Sink) -> None:
-    provider = twilio(sms, messaging_service_sid="MG" + "1" * 32, from_number=None)
-    try:
-        first = await provider.send("+4915112345678", "Hi", idempotency_key="trg-2:sms")
-        again = await provider.send("+4915112345678", "Hi", idempotency_key="trg-2:sms")
-        other = await provider.send("+4915112345678", "Hi", idempotency_key="trg-3:sms")
-    finally:
-        await provider.close()
-    assert first.provider_id == again.provider_id != other.provider_id
-    seen = sms.messages()
-    assert seen["count"] == 2
-    assert seen["duplicates"] == 1
-
-
-async def test_a_failing_provider_is_transient_and_then_recovers(sms: Sink) -> None:
-    sms.tell(fail_status=503, fail_count=2)
-    provider = twilio(sms)
-    try:
-        for _ in range(2):
-            with pytest.raises(TransientSendError) as caught:
-                await provider.send("+4915112345678", "Hi", idempotency_key="trg-4:sms")
-            assert caught.value.http_status == 503
-        result = await provider.send("+4915112345678", "Hi", idempotency_key="trg-4:sms")
-    finally:
-        await provider.close()
-    assert [m["sid"] for m in sms.messages()["messages"]] == [result.provider_id]
-
-
-async def test_throttling_says_when_to_come_back(sms: Sink) -> None:
-    sms.tell(fail_status=429, fail_count=None, retry_after_s=7)
-    provider = twilio(sms)
-    try:
-        with pytest.raises(TransientSendError) as caught:
-            await provider.send("+4915112345678", "Hi", idempotency_key="trg-5:sms")
-    finally:
-        await provider.close()
-    assert caught.value.http_status == 429
-    assert caught.value.retry_after_s == 7.0
-    assert sms.messages()["count"] == 0
-
-
-async def test_an_invalid_number_is_permanent(sms: Sink) -> None:
-    provider = twilio(sms)
-    try:
-        with pytest.raises(PermanentSendError) as caught:
-            await provider.send("015112345678", "Hi", idempotency_key="trg-6:sms")
-    finally:
-        await provider.close()
-    assert (caught.value.http_status, caught.value.code) == (400, 21211)
-    assert not caught.value.opted_out
-
-
-async def test_an_unsubscribed_recipient_is_an_opt_out(sms: Sink) -> None:
-    sms.tell(opted_out=["+4915199999999"])
-    provider = twilio(sms)
-    try:
-        with pytest.raises(PermanentSendError) as caught:
-            await provider.send("+4915199999999", "Hi", idempotency_key="trg-7:sms")
-    finally:
-        await provider.close()
-    assert caught.value.code == 21610
-    assert caught.value.opted_out
-
-
-async def test_wrong_credentials_are_permanent(sms: Sink) -> None:
-    provider = twilio(sms, auth_token="not-the-token")
-    try:
-        with pytest.raises(PermanentSendError) as caught:
-            await provider.send("+4915112345678", "Hi", idempotency_key="trg-8:sms")
-    finally:
-        await provider.close()
-    assert (caught.value.http_status, caught.value.code) == (401, 20003)
-
-
-async def test_a_timeout_may_have_sent_and_the_retry_with_the_same_key_does_not_resend(
-    sms: Sink,
-) -> None:
-    """The crash window in miniature: accepted, answer lost, retried with the same key."""
-    sms.tell(delay_ms=3000)
-    provider = twilio(sms, timeout_s=0.3)
-    try:
-        with pytest.raises(TransientSendError) as caught:
-            await provider.send("+4915112345678", "Hi", idempotency_key="trg-9:sms")
-        assert caught.value.maybe_sent
-        sms.tell(delay_ms=0)
-        result = await provider.send("+4915112345678", "Hi", idempotency_key="trg-9:sms")
-    finally:
-        await provider.close()
-    seen = sms.messages()
-    assert [m["sid"] for m in seen["messages"]] == [result.provider_id]
-    assert seen["duplicates"] == 1
-
-
-async def test_an_earlier_attempt_is_found_in_the_messages_list(sms: Sink) -> None:
-    provider = twilio(sms)
-    since = dt.datetime.now(dt.UTC)
-    try:
-        sent = await provider.send("+4915112345678", "Your order shipped", idempotency_key="a")
-        await provider.send("+4915112345678", "Another text", idempotency_key="b")
-        await provider.send("+4915199999999", "Your order shipped", idempotency_key="c")
-        found = await provider.find("+4915112345678", "Your order shipped", since=since)
-        missing = await provider.find("+4915112345678", "Never sent", since=since)
-        too_old = await provider.find(
-            "+4915112345678", "Your order shipped", since=since + dt.timedelta(minutes=5)
-        )
-    finally:
-        await provider.close()
-    assert found is not None and found.provider_id == sent.provider_id
-    assert missing is None and too_old is None
-
-
-async def test_the_list_refuses_other_credentials(sms: Sink) -> None:
-    provider = twilio(sms, auth_token="wrong")
-    try:
-        with pytest.raises(TransientSendError, match="cannot read the Messages list"):
-            await provider.find("+4915112345678", "Hi", since=dt.datetime.now(dt.UTC))
-    finally:
-        await provider.close()
