@@ -28,6 +28,11 @@ class Clock(Protocol):
         """This clock's time once `seconds` of wall-clock time have passed (retry delays)."""
         ...
 
+    def monotonic(self) -> float:
+        """Seconds of wall time that never go back: for pauses and rates, which concern real
+        providers and real clients even when campaign time runs scaled."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -38,6 +43,9 @@ class SystemClock:
 
     def after(self, seconds: float) -> datetime:
         return self.now() + timedelta(seconds=seconds)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,9 @@ class ScaledClock:
 
     def after(self, seconds: float) -> datetime:
         return self.now() + timedelta(seconds=seconds * self.scale)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 def seconds_at(clock: Clock, wall: float) -> float:

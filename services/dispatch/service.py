@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import time
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer
@@ -32,7 +31,7 @@ from services.dispatch.settings import DispatchSettings
 from services.dispatch.shop_profiles import ShopProfiles
 from services.dispatch.statuses import KafkaStatuses, status_producer
 from services.dispatch.templates.store import TemplateStore
-from shared.clock import make_clock
+from shared.clock import Clock, make_clock
 from shared.db.engine import make_engine
 from shared.events.shop import Channel
 from shared.garbage import tune_garbage_collector
@@ -41,30 +40,16 @@ from shared.kafka import consumer_fetch_options, pin_new_group_to_end
 from shared.keyring import LinkKeys
 from shared.polls import PollGivenBack
 from shared.settings import DatabaseSettings, KafkaSettings, LinkKeySettings
+from shared.token_bucket import TokenBucket
 
 log = logging.getLogger(__name__)
 OUTBOX_IDLE_S = 2.0
 """How often an empty outbox is looked at again."""
 
 
-def throttle(per_s: float) -> Callable[[], Awaitable[None]]:
-    """A token bucket for one provider: at most `per_s` calls per second, bursts of one second."""
-    tokens, last = per_s, time.monotonic()
-    lock = asyncio.Lock()
-
-    async def wait() -> None:
-        nonlocal tokens, last
-        async with lock:
-            while True:
-                now = time.monotonic()
-                tokens = min(per_s, tokens + (now - last) * per_s)
-                last = now
-                if tokens >= 1:
-                    tokens -= 1
-                    return
-                await asyncio.sleep((1 - tokens) / per_s)
-
-    return wait
+def pace(per_s: float, clock: Clock) -> Callable[[], Awaitable[None]]:
+    """At most `per_s` calls a second to one provider, bursts of one second."""
+    return TokenBucket(per_s, per_s, clock.monotonic).acquire
 
 
 def link_keys(settings: DispatchSettings) -> LinkKeys | None:
@@ -112,8 +97,8 @@ async def serve(settings: DispatchSettings, links: LinkKeys | None) -> None:
             link_keys=links,
             clock=clock,
             throttles={
-                Channel.EMAIL: throttle(settings.email_per_s),
-                Channel.SMS: throttle(settings.sms_per_s),
+                Channel.EMAIL: pace(settings.email_per_s, clock),
+                Channel.SMS: pace(settings.sms_per_s, clock),
             },
         )
     stopping = asyncio.Event()

@@ -6,34 +6,7 @@ import math
 import time
 from collections.abc import Callable
 
-
-class TokenBucket:
-    """Allows `rate` events per second on average, bursts up to `burst`."""
-
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float]) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._tokens = burst
-        self._clock = clock
-        self._at = clock()
-
-    def take(self, cost: float) -> float:
-        """Take `cost` tokens; returns 0 when allowed, else seconds until it would be.
-
-        A request dearer than the whole burst (a batch whose items each became two events)
-        is let through once the bucket is full and leaves it in debt, so it is slowed to the
-        rate rather than refused forever.
-        """
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-        self._at = now
-        if cost <= self._tokens or self._tokens >= self.burst:
-            self._tokens -= cost
-            return 0.0
-        return (min(cost, self.burst) - self._tokens) / self.rate
-
-    def refund(self, cost: float) -> None:
-        self._tokens = min(self.burst, self._tokens + cost)
+from shared.token_bucket import TokenBucket
 
 
 class ShopRateLimiter:

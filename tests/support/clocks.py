@@ -6,10 +6,19 @@ from datetime import datetime, timedelta
 
 
 class PinnedClock:
-    """Always `moment` (tests move it by assigning); `after` counts from it."""
+    """Always `moment` (tests move it by assigning, or with `advance`, which moves the
+    monotonic reading too); `after` counts from it."""
 
     def __init__(self, moment: datetime) -> None:
         self.moment = moment
+        self.elapsed = 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+        self.elapsed += seconds
+
+    def monotonic(self) -> float:
+        return self.elapsed
 
     def now(self) -> datetime:
         return self.moment

@@ -12,10 +12,11 @@ from pydantic import SecretStr
 
 from services.ingest.access import Access, sign_native, sign_shopify
 from services.ingest.dedup import RecentIds
-from services.ingest.rate_limit import ShopRateLimiter, TokenBucket
+from services.ingest.rate_limit import ShopRateLimiter
 from shared.credentials import issue_api_key
 from shared.http.problems import Problem
 from shared.tenancy import AccessSnapshot, ShopAccess
+from shared.token_bucket import TokenBucket
 
 
 class Clock:
