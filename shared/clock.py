@@ -95,8 +95,8 @@ _date_headers: dict[bool, tuple[int, str]] = {}
 
 def date_header_now(*, usegmt: bool = False) -> str:
     """Now as an RFC 5322 date (`Tue, 24 Nov 2026 18:30:00 +0000`, or `GMT` with `usegmt`),
-    formatted once a second: it has a resolution of seconds, and `format_datetime` costs
-    about 10 us, which adds up at thousands of emails or provider answers a second."""
+    formatted once a second: it has a resolution of seconds, and formatting it for every
+    email and provider answer would cost more than the rest of building the header."""
     second = int(time.time())
     cached = _date_headers.get(usegmt)
     if cached is None or cached[0] != second:

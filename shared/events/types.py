@@ -221,7 +221,7 @@ class Money(Model):
 def _normalise_phone(value: str) -> str:
     """Return the number in E.164 or raise: we only ever store dialable numbers.
 
-    Remembered (refusals are not), as parsing costs ~30 µs and customers' numbers recur.
+    Remembered (refusals are not), as parsing a number is dear and customers' numbers recur.
     """
     try:
         parsed = phonenumbers.parse(value, None)
@@ -259,7 +259,7 @@ _EMAILS_KEPT = 4096
 
 
 def _remembered_email(value: Any, full: ValidatorFunctionWrapHandler) -> Any:
-    """`EmailStr`'s answer for an address seen before; `full` (~40 µs) for any other input.
+    """`EmailStr`'s answer for an address seen before; `full` (the dear check) for any other input.
 
     Only text without surrounding whitespace is remembered, so the answer never depends on
     whether the model strips whitespace first; refusals are never remembered.
