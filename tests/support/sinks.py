@@ -13,10 +13,11 @@ from typing import Any
 
 import httpx
 
+from deploy.local.sinks.sms_sink import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
 from tests.support.ingest_process import ROOT, free_port
 
-SINK_SID = "AC" + "0" * 32
-SINK_TOKEN = "sms-sink-token"
+SINK_SID = DEFAULT_ACCOUNT_SID
+SINK_TOKEN = DEFAULT_AUTH_TOKEN
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,11 @@ class Sink:
         return answer
 
     def tell(self, **settings: object) -> None:
-        httpx.post(f"{self.control}/control", json=settings, timeout=5).raise_for_status()
+        """Change the sink's behaviour (`POST /control`); a refusal raises with the sink's
+        reason, which names the field."""
+        answer = httpx.post(f"{self.control}/control", json=settings, timeout=5)
+        if answer.status_code != 200:
+            raise ValueError(f"the sink refused {settings}: {answer.text}")
 
     def reset(self) -> None:
         httpx.delete(f"{self.control}/messages", timeout=5).raise_for_status()

@@ -2,13 +2,22 @@
 
     python -m deploy.local.sinks.smtp_sink --port 10025 --log .local/smtp-sink.jsonl \
         [--control-port 10026] [--auth USER:PASSWORD] [--tls-cert FILE --tls-key FILE] [--print]
-        [--no-pipelining]
+        [--no-pipelining] [--latency-ms 40]
 
-Built on aiosmtpd's threaded `Controller` (DATA read in blocks: `smtp_server.py`). Every
-message is recorded in memory and appended to `--log` as one JSON line: envelope sender and
-recipients, Message-ID, Subject, every header (decoded, and raw as it came over the wire,
-unfolded), the first lines of the text part and every web link in it (what a test opens, as
-the reader would: a survey, an unsubscribe or a tracked link).
+Built on aiosmtpd's threaded `Controller` and `SMTP` server with a handler (the hooks below).
+Every message is recorded in memory and appended to `--log` as one JSON line: envelope sender
+and recipients, Message-ID, Subject, whether the session was under TLS, every header (decoded,
+and raw as it came over the wire, unfolded), the first lines of the text part and every web
+link in it (what a test opens, as the reader would: a survey, an unsubscribe or a tracked
+link).
+
+Latency (`--latency-ms`, or `latency_ms` on /control): a relay far away. What the client
+sends reaches the server that much later, so every round trip (EHLO, MAIL, RCPT, DATA and its
+354, the end of the content, RSET, NOOP, QUIT) takes at least that long, and commands sent
+together (PIPELINING) wait once, together, as over a real network. Done on the connection's
+reading side (`SlowLinkSMTP`, asyncio's `data_received`) rather than by sleeping in each
+handler hook: hooks run one command after another, so a pipelined MAIL, RCPT and DATA would
+pay three round trips instead of one, and the 354 has no hook.
 
 Duplicates: a message whose Message-ID was seen before is acknowledged with 250 like any
 other, but counted as a duplicate (its JSON line says `"duplicate": true`), not as a new
@@ -22,15 +31,17 @@ Control (only with `--control-port`), HTTP with JSON:
 - `POST /control`, every field optional, only given fields change:
   `{"refuse_for_s": 60` (answer MAIL and DATA with a temporary error for that long; 0 or null
   ends it), `"refuse_code": 451, "delay_ms": 0` (answer DATA this much later, after
-  recording), `"reject": ["nobody@example.com"]` (answer RCPT with 550 for these),
+  recording), `"latency_ms": 0` (see above; at once, open connections too),
+  `"reject": ["nobody@example.com"]` (answer RCPT with 550 for these),
   `"drop_connections": true` (close every open client connection, as a relay that restarts
   or times idle clients out)`}`.
 - `GET /messages`: `{"count", "duplicates", "duplicate_ids": {message_id: n}, "connections",
   "refused", "refused_by_sender": {envelope sender: n}, "messages": [...]}` (`refused`: MAIL
   and DATA commands answered with the outage's temporary error, which is how a test sees
   whether a client backs off or hammers a relay that is down); `DELETE /messages` forgets
-  them; `GET /healthz`. `GET /messages?brief=1` gives only the envelope, Message-ID, size and
-  arrival time of each message: the full record parses the message, too slow for thousands.
+  them; `GET /healthz`. `GET /messages?brief=1` gives only the envelope, Message-ID, size,
+  TLS and arrival time of each message: the full record parses the message, too slow for
+  thousands.
 """
 
 from __future__ import annotations
@@ -43,6 +54,8 @@ import ssl
 import threading
 import time
 import weakref
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -51,14 +64,64 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from selectolax.lexbor import LexborHTMLParser
 
 from deploy.local.sinks.common import JsonLinesLog, until_signalled
-from deploy.local.sinks.smtp_server import BlockDataController
 
 TEXT_LINES = 5
 _WEB_LINK = re.compile(r"https?://[^\s<>\"]+")
+
+
+class SlowLinkSMTP(SMTP):
+    """aiosmtpd's `SMTP` behind a slow link: each chunk the client sends is handed on
+    `latency()` seconds after it arrived, in order, so every answer leaves at least that long
+    after what it answers (asyncio's `Protocol.data_received`, which aiosmtpd does not use
+    for anything but feeding its reader)."""
+
+    def __init__(self, handler: Any, *, latency: Callable[[], float], **options: Any) -> None:
+        super().__init__(handler, **options)
+        self._latency = latency
+        self._in_transit: deque[tuple[float, bytes]] = deque()
+        self._arrival: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        delay = self._latency()
+        if delay <= 0 and not self._in_transit:
+            super().data_received(data)
+            return
+        loop = asyncio.get_running_loop()
+        self._in_transit.append((loop.time() + delay, data))
+        if self._arrival is None:
+            self._arrival = loop.call_at(self._in_transit[0][0], self._arrive)
+
+    def _arrive(self) -> None:
+        self._arrival = None
+        loop = asyncio.get_running_loop()
+        while self._in_transit and self._in_transit[0][0] <= loop.time():
+            super().data_received(self._in_transit.popleft()[1])
+        if self._in_transit:
+            self._arrival = loop.call_at(self._in_transit[0][0], self._arrive)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._arrival is not None:
+            self._arrival.cancel()
+            self._arrival = None
+        self._in_transit.clear()
+        super().connection_lost(error)
+
+
+class SlowLinkController(Controller):
+    """aiosmtpd's threaded controller serving `SlowLinkSMTP` (`factory` is its documented
+    place for a custom server)."""
+
+    def __init__(self, handler: Any, *, latency: Callable[[], float], **options: Any) -> None:
+        super().__init__(handler, **options)
+        self._latency = latency
+
+    def factory(self) -> SMTP:
+        return SlowLinkSMTP(self.handler, latency=self._latency, **self.SMTP_kwargs)
 
 
 class SmtpSink:
@@ -82,6 +145,7 @@ class SmtpSink:
         self.refuse_until = 0.0
         self.refuse_code = 451
         self.delay_ms = 0
+        self.latency_ms = 0
         self.reject: set[str] = set()
         self._open: weakref.WeakSet[SMTP] = weakref.WeakSet()
         self._smtp_loop: asyncio.AbstractEventLoop | None = None
@@ -150,6 +214,7 @@ class SmtpSink:
             mail_from=envelope.mail_from or "",
             rcpt_tos=list(envelope.rcpt_tos),
             received_at=datetime.now(UTC).isoformat(),
+            tls=_under_tls(server, session),
         )
         message_id = arrival.message_id
         with self._lock:
@@ -171,6 +236,10 @@ class SmtpSink:
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
         return f"250 2.0.0 OK queued as sink-{number}" + (" (duplicate)" if duplicate else "")
+
+    def latency_s(self) -> float:
+        """How late what a client sends reaches the server (read from aiosmtpd's thread)."""
+        return self.latency_ms / 1000
 
     def _refusal(self, sender: str) -> str | None:
         with self._lock:
@@ -197,19 +266,32 @@ class SmtpSink:
             body = None
         if not isinstance(body, dict):
             return web.json_response({"error": "JSON object expected"}, status=400)
+        unknown = sorted(set(body) - _CONTROL_FIELDS)
+        if unknown:
+            known = ", ".join(sorted(_CONTROL_FIELDS))
+            return _refused(f"{unknown[0]}: not a setting of this sink (known: {known})")
+        for name in ("refuse_for_s", "delay_ms", "latency_ms"):
+            value = body.get(name)
+            if value is not None and not (_is_number(value) and value >= 0):
+                return _refused(f"{name}: a number, 0 or more")
+        code = body.get("refuse_code", 451)
+        if not (_is_number(code) and code == int(code) and 400 <= code <= 599):
+            return _refused("refuse_code: an SMTP code 400-599")
+        reject = body.get("reject") or []
+        if not isinstance(reject, list) or not all(isinstance(a, str) for a in reject):
+            return _refused("reject: a list of addresses")
         with self._lock:
             if "refuse_for_s" in body:
                 seconds = float(body["refuse_for_s"] or 0)
                 self.refuse_until = time.monotonic() + seconds if seconds > 0 else 0.0
             if "refuse_code" in body:
-                code = int(body["refuse_code"])
-                if not 400 <= code <= 599:
-                    return web.json_response({"error": "refuse_code: 4xx or 5xx"}, status=400)
-                self.refuse_code = code
+                self.refuse_code = int(code)
             if "delay_ms" in body:
-                self.delay_ms = max(0, int(body["delay_ms"] or 0))
+                self.delay_ms = int(body["delay_ms"] or 0)
+            if "latency_ms" in body:
+                self.latency_ms = int(body["latency_ms"] or 0)
             if "reject" in body:
-                self.reject = {str(a).lower() for a in body["reject"] or []}
+                self.reject = {a.lower() for a in reject}
             if body.get("drop_connections") and self._smtp_loop is not None:
                 for server in list(self._open):
                     if server.transport is not None:
@@ -218,6 +300,7 @@ class SmtpSink:
                 "refusing_for_s": max(0.0, self.refuse_until - time.monotonic()),
                 "refuse_code": self.refuse_code,
                 "delay_ms": self.delay_ms,
+                "latency_ms": self.latency_ms,
                 "reject": sorted(self.reject),
             }
         return web.json_response(state)
@@ -251,6 +334,27 @@ class SmtpSink:
         return web.json_response({"status": "ok"})
 
 
+_CONTROL_FIELDS = frozenset(
+    {"refuse_for_s", "refuse_code", "delay_ms", "latency_ms", "reject", "drop_connections"}
+)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _refused(why: str) -> web.Response:
+    return web.json_response({"error": why}, status=400)
+
+
+def _under_tls(server: SMTP, session: Session) -> bool:
+    """Whether the session runs over TLS (after STARTTLS): the transport's SSL object."""
+    transport = server.transport
+    if transport is not None and transport.get_extra_info("ssl_object") is not None:
+        return True
+    return session.ssl is not None
+
+
 @dataclass
 class Arrival:
     """One message as received. Parsing it costs far more than receiving it, so that waits
@@ -261,6 +365,7 @@ class Arrival:
     mail_from: str
     rcpt_tos: list[str]
     received_at: str
+    tls: bool = False
     message_id: str | None = field(init=False)
     _record: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
@@ -275,6 +380,7 @@ class Arrival:
             "rcpt_tos": self.rcpt_tos,
             "message_id": self.message_id,
             "size": len(self.raw),
+            "tls": self.tls,
         }
 
     def record(self) -> dict[str, Any]:
@@ -347,6 +453,7 @@ def _authenticator(user: str, password: str) -> Any:
 async def serve(args: argparse.Namespace) -> None:
     log = JsonLinesLog(args.log)
     sink = SmtpSink(log, echo=args.print, pipelining=not args.no_pipelining)
+    sink.latency_ms = args.latency_ms
     options: dict[str, Any] = {"enable_SMTPUTF8": True}
     if args.auth:
         user, _, password = args.auth.partition(":")
@@ -359,8 +466,13 @@ async def serve(args: argparse.Namespace) -> None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
         options["tls_context"] = context
-    controller = BlockDataController(
-        sink, hostname=args.host, port=args.port, server_hostname="nudge-smtp-sink", **options
+    controller = SlowLinkController(
+        sink,
+        latency=sink.latency_s,
+        hostname=args.host,
+        port=args.port,
+        server_hostname="nudge-smtp-sink",
+        **options,
     )
     controller.start()
     runner: web.AppRunner | None = None
@@ -392,9 +504,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-pipelining", action="store_true", help="do not offer PIPELINING (RFC 2920)"
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        help="what clients send reaches the server this much later (a distant relay)",
+    )
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
+    if args.latency_ms < 0:
+        parser.error("--latency-ms: 0 or more")
     asyncio.run(serve(args))
 
 

@@ -34,7 +34,14 @@ def test_the_cheap_read_agrees_with_the_parser_on_our_emails() -> None:
     record = arrival.record()
     assert record["subject"] == "Still thinking it over?"
     assert record["parts"] == ["text/plain", "text/html"]
-    assert arrival.brief().keys() == {"received_at", "mail_from", "rcpt_tos", "message_id", "size"}
+    assert arrival.brief().keys() == {
+        "received_at",
+        "mail_from",
+        "rcpt_tos",
+        "message_id",
+        "size",
+        "tls",
+    }
 
 
 def test_the_record_lists_the_text_parts_web_links_once_each() -> None:
