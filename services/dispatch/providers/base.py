@@ -67,8 +67,10 @@ class ProviderConfigError(TransientSendError):
     Dispatch keeps the message, pauses the whole channel and says why; an operator fixes the
     setting. Never sent, so `maybe_sent` is always false."""
 
-    def __init__(self, reason: str, *, http_status: int | None = None) -> None:
-        super().__init__(reason, http_status=http_status)
+    def __init__(
+        self, reason: str, *, code: int | None = None, http_status: int | None = None
+    ) -> None:
+        super().__init__(reason, code=code, http_status=http_status)
 
 
 class PermanentSendError(SendError):
