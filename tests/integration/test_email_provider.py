@@ -1,26 +1,32 @@
-"""The SMTP adapter against the real local SMTP sink, run as its own process.
+"""The SMTP adapter against real SMTP servers: the local SMTP sink, run as its own process,
+and aiosmtpd in the test's own event loop for TLS.
 
 The sink is what `make run` uses (deploy/local/sinks/); here it stands in for an SMTP relay,
 including its failures: refusing mail, unknown recipients, dropped connections, slow answers.
-No Kafka, no PostgreSQL.
+The TLS relays answer for a real host name (`relay.nudge.test`, reached on 127.0.0.1 through
+`SmtpSender`'s `resolve_to`) with a certificate from a private CA. No Kafka, no PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiosmtplib
 import pytest
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from pydantic import SecretStr
 
 from services.dispatch.providers import (
     EmailSettings,
     PermanentSendError,
+    ProviderConfigError,
     SmtpSender,
     TransientSendError,
     build_email,
@@ -28,6 +34,11 @@ from services.dispatch.providers import (
 from tests.support.certificates import self_signed
 from tests.support.ingest_process import free_port
 from tests.support.sinks import Sink, smtp_sink
+from tests.support.tls_origin import TestCa
+
+pytestmark = pytest.mark.integration
+
+RELAY = "relay.nudge.test"
 
 UNSUBSCRIBE = "https://t.nudge.example.com/u/" + "eyJzaG9wIjoiZGVtby1jb2ZmZWUifQ" * 4
 
@@ -180,7 +191,7 @@ async def test_a_relay_that_does_not_answer_in_time_is_transient_and_maybe_sent(
             await sender.send(marketing_email(20))
         assert time.monotonic() - started < 1.5
         assert caught.value.maybe_sent
-        assert caught.value.reason == "timeout at end of data"
+        assert caught.value.reason == "timeout at data"
         smtp.tell(delay_ms=0)
         await sender.send(marketing_email(20))  # the retry carries the same Message-ID
     finally:
@@ -198,45 +209,9 @@ async def test_a_server_that_is_not_there_is_transient() -> None:
     assert not caught.value.maybe_sent
 
 
-async def offers_pipelining(sink: Sink) -> bool:
-    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=sink.port, timeout=5)
-    await client.connect()
-    offered = client.supports_extension("pipelining")
-    await client.quit()
-    return offered
-
-
-async def test_the_sink_offers_pipelining(smtp: Sink) -> None:
-    assert await offers_pipelining(smtp)
-
-
-async def test_a_relay_without_pipelining_gets_one_command_at_a_time(tmp_path: Path) -> None:
-    """The same outcomes when each command waits for its reply (the relay does not offer
-    PIPELINING): delivery, an unknown recipient, a temporary refusal."""
-    with smtp_sink(tmp_path, "--no-pipelining") as relay:
-        assert not await offers_pipelining(relay)
-        relay.reset()
-        relay.tell(reject=["nobody@example.org"])
-        sender = SmtpSender(email_settings(relay, pool_size=2))
-        try:
-            await asyncio.gather(*(sender.send(marketing_email(n)) for n in range(10)))
-            with pytest.raises(PermanentSendError) as unknown:
-                await sender.send(marketing_email(10, to="nobody@example.org"))
-            relay.tell(refuse_for_s=300)
-            with pytest.raises(TransientSendError) as refused:
-                await sender.send(marketing_email(11))
-            relay.tell(refuse_for_s=0)
-            await sender.send(marketing_email(11))
-        finally:
-            await sender.close()
-        seen = relay.messages()
-    assert (unknown.value.code, unknown.value.reason[:16]) == (550, "smtp 550 at rcpt")
-    assert (refused.value.code, refused.value.reason[:16]) == (451, "smtp 451 at mail")
-    assert seen["count"] == 11
-    assert seen["connections"] <= 2
-
-
-async def test_starttls_and_auth(tmp_path: Path) -> None:
+async def test_starttls_and_auth_on_the_sink(tmp_path: Path) -> None:
+    """Bad credentials are the relay's configuration, not the message's fault: the channel
+    pauses (`ProviderConfigError`) rather than every email failing for good."""
     cert, key = self_signed(tmp_path)
     extra = ["--auth", "nudge:s3cret", "--tls-cert", str(cert), "--tls-key", str(key)]
     with smtp_sink(tmp_path, *extra) as secured:
@@ -245,7 +220,7 @@ async def test_starttls_and_auth(tmp_path: Path) -> None:
         bad = SmtpSender(email_settings(secured, password=SecretStr("wrong"), **common))
         try:
             await good.send(marketing_email(8))
-            with pytest.raises(PermanentSendError) as caught:
+            with pytest.raises(ProviderConfigError) as caught:
                 await bad.send(marketing_email(9))
         finally:
             await good.close()
@@ -254,3 +229,179 @@ async def test_starttls_and_auth(tmp_path: Path) -> None:
         assert [m["message_id"] for m in secured.messages()["messages"]] == [
             "<trg-8.email@mail.nudge.example>"
         ]
+
+
+# --- TLS and AUTH against aiosmtpd ---------------------------------------------------------
+
+
+@dataclass
+class Arrival:
+    mail_from: str
+    tls: bool
+    """Whether the session that carried it was encrypted (implicit TLS or STARTTLS)."""
+
+
+@dataclass
+class TlsRelay:
+    port: int
+    arrivals: list[Arrival] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+    """Every AUTH attempt's user name, successful or not."""
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert server.transport is not None and envelope.mail_from is not None
+        encrypted = server.transport.get_extra_info("sslcontext") is not None
+        self.arrivals.append(Arrival(envelope.mail_from, encrypted))
+        return "250 OK queued"
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        self.logins.append(data.login.decode())
+        return AuthResult(success=data == LoginPassword(b"nudge", b"s3cret"))
+
+
+@asynccontextmanager
+async def tls_relay(
+    *, implicit: ssl.SSLContext | None = None, starttls: ssl.SSLContext | None = None
+) -> AsyncIterator[TlsRelay]:
+    """aiosmtpd on 127.0.0.1: implicit TLS, STARTTLS offered, or plain; AUTH offered even
+    in plain text (as a careless relay would), so that the client's own refusal is tested."""
+    relay = TlsRelay(0)
+    loop = asyncio.get_running_loop()
+
+    def protocol() -> SMTP:
+        return SMTP(
+            relay,
+            hostname=RELAY,
+            tls_context=starttls,
+            authenticator=relay.authenticate,
+            auth_require_tls=False,
+            loop=loop,
+        )
+
+    server = await loop.create_server(protocol, "127.0.0.1", 0, ssl=implicit)
+    relay.port = server.sockets[0].getsockname()[1]
+    try:
+        yield relay
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> TestCa:
+    return TestCa.create(tmp_path_factory.mktemp("smtp-ca"))
+
+
+@pytest.fixture(scope="module")
+def relay_tls(ca: TestCa) -> ssl.SSLContext:
+    """The server side of TLS for `relay.nudge.test`, signed by `ca`."""
+    cert, key = ca.leaf(RELAY)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def relay_sender(relay: TlsRelay, *, host: str = RELAY, **settings: Any) -> SmtpSender:
+    options: dict[str, Any] = {"timeout_s": 5, "pool_size": 1, **settings}
+    return SmtpSender(
+        EmailSettings(host=host, port=465, **options), resolve_to=("127.0.0.1", relay.port)
+    )
+
+
+CREDENTIALS: dict[str, Any] = {"username": "nudge", "password": SecretStr("s3cret")}
+
+
+async def test_implicit_tls_with_the_private_ca_and_auth(
+    ca: TestCa, relay_tls: ssl.SSLContext
+) -> None:
+    async with tls_relay(implicit=relay_tls) as relay:
+        sender = relay_sender(relay, security="tls", ca_file=ca.cert, **CREDENTIALS)
+        try:
+            await sender.send(marketing_email(1))
+        finally:
+            await sender.close()
+    assert relay.arrivals == [Arrival("hello@demo-coffee.example", tls=True)]
+    assert relay.logins == ["nudge"]
+
+
+@pytest.mark.parametrize(
+    ("host", "trust", "refusal"),
+    [
+        (RELAY, False, "certificate verify failed"),  # the system CAs do not know ours
+        ("mail.nudge.test", True, "mismatch"),  # ours, but for another name
+    ],
+)
+async def test_implicit_tls_refuses_a_certificate_it_cannot_trust(
+    ca: TestCa, relay_tls: ssl.SSLContext, host: str, trust: bool, refusal: str
+) -> None:
+    async with tls_relay(implicit=relay_tls) as relay:
+        ca_file = ca.cert if trust else None
+        sender = relay_sender(relay, host=host, security="tls", ca_file=ca_file, **CREDENTIALS)
+        with pytest.raises(ProviderConfigError) as caught:
+            await sender.send(marketing_email(1))
+        await sender.close()
+    assert refusal in caught.value.reason and host in caught.value.reason
+    assert not caught.value.maybe_sent
+    assert (relay.arrivals, relay.logins) == ([], [])
+
+
+async def test_opportunistic_upgrades_when_the_relay_offers_starttls(
+    ca: TestCa, relay_tls: ssl.SSLContext
+) -> None:
+    async with tls_relay(starttls=relay_tls) as relay:
+        sender = relay_sender(relay, ca_file=ca.cert, **CREDENTIALS)  # opportunistic: default
+        try:
+            await sender.send(marketing_email(1))
+        finally:
+            await sender.close()
+    assert relay.arrivals == [Arrival("hello@demo-coffee.example", tls=True)]
+    assert relay.logins == ["nudge"]
+
+
+async def test_opportunistic_never_falls_back_to_plain_text_over_a_refused_certificate(
+    relay_tls: ssl.SSLContext,
+) -> None:
+    async with tls_relay(starttls=relay_tls) as relay:
+        sender = relay_sender(relay, **CREDENTIALS)  # no ca_file: the system CAs
+        with pytest.raises(ProviderConfigError, match="certificate verify failed"):
+            await sender.send(marketing_email(1))
+        await sender.close()
+    assert (relay.arrivals, relay.logins) == ([], [])
+
+
+async def test_opportunistic_stays_plain_when_starttls_is_not_offered() -> None:
+    async with tls_relay() as relay:
+        sender = relay_sender(relay)
+        try:
+            await sender.send(marketing_email(1))
+        finally:
+            await sender.close()
+    assert relay.arrivals == [Arrival("hello@demo-coffee.example", tls=False)]
+
+
+async def test_no_auth_over_plain_text_to_a_relay_that_is_not_loopback() -> None:
+    """The relay offers AUTH without STARTTLS; its name is not loopback (even though the test
+    reaches it on 127.0.0.1): the password stays home and the channel pauses."""
+    async with tls_relay() as relay:
+        sender = relay_sender(relay, **CREDENTIALS)
+        with pytest.raises(ProviderConfigError, match="refusing to send NUDGE_SMTP_PASSWORD"):
+            await sender.send(marketing_email(1))
+        await sender.close()
+        loopback = relay_sender(relay, host="127.0.0.1", **CREDENTIALS)
+        try:
+            await loopback.send(marketing_email(2))  # the same relay as 127.0.0.1: allowed
+        finally:
+            await loopback.close()
+    assert relay.logins == ["nudge"]
+    assert relay.arrivals == [Arrival("hello@demo-coffee.example", tls=False)]
+
+
+async def test_required_starttls_that_is_not_offered_pauses_the_channel() -> None:
+    async with tls_relay() as relay:
+        sender = relay_sender(relay, security="starttls")
+        with pytest.raises(ProviderConfigError, match="STARTTLS"):
+            await sender.send(marketing_email(1))
+        await sender.close()
+    assert relay.arrivals == []
