@@ -61,7 +61,9 @@ def dead_letter(
     topic: str | None = None,
 ) -> Parked:
     """The dead letter of one source record, for `source_topic`'s dead-letter topic (or for
-    `topic`, where a service parks on a topic of its own: dispatch's `messages.dlq.v1`)."""
+    `topic`, where a service parks on a topic of its own: dispatch's `messages.dlq.v1`), parked
+    at `now` (a service's clock; the wall clock without one). Every dead letter Nudge writes is
+    built here: `park` for a consumed record, dispatch's given-up triggers (statuses.py)."""
     key_text = key.decode(errors="replace") if key is not None else None
     if key_text is not None and len(key_text) > MAX_KEY_CHARS:
         key_text = key_text[:MAX_KEY_CHARS] + "..."
@@ -81,7 +83,7 @@ def dead_letter(
     )
 
 
-def park(record: SourceRecord, *, service: str, reason: str) -> Parked:
+def park(record: SourceRecord, *, service: str, reason: str, now: datetime | None = None) -> Parked:
     """The dead letter of a consumed record, for its own topic's dead-letter topic."""
     return dead_letter(
         source_topic=record.topic,
@@ -91,6 +93,7 @@ def park(record: SourceRecord, *, service: str, reason: str) -> Parked:
         value=record.value,
         service=service,
         reason=reason,
+        now=now,
     )
 
 

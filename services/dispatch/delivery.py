@@ -7,6 +7,7 @@ message by the provider (providers/ says what each real provider does with it).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,9 +52,9 @@ class ProviderDelivery:
         )
 
     async def find_sms(
-        self, *, to: str, rendered: RenderedSms, since: datetime
+        self, *, to: str, body: str, since: datetime, taken: Collection[str]
     ) -> SendResult | None:
-        return await self.sms_provider.find(to, rendered.body, since=since)
+        return await self.sms_provider.find(to, body, since=since, taken=taken)
 
     async def close(self) -> None:
         await self.smtp.close()

@@ -30,10 +30,11 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.dispatch import contacts, message_log, metrics, profiles
+from services.dispatch import contacts, metrics, profiles
+from services.dispatch.ports import Store, Transaction
 from services.dispatch.sender import StatusSink
+from shared.clock import Clock
 from shared.db import errors as db_errors
 from shared.dead_letters import Parked, park
 from shared.events import feedback as fb
@@ -87,17 +88,21 @@ class Stored:
 
 
 class Intake:
+    """Reads the topics into the store; built by bootstrap.build_dispatch."""
+
     def __init__(
         self,
         consumer: AIOKafkaConsumer,
         producer: LoopProducer,
-        engine: AsyncEngine,
+        store: Store,
         statuses: StatusSink,
+        clock: Clock,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
-        self.engine = engine
+        self.store = store
         self.statuses = statuses
+        self.clock = clock
 
     async def run_once(self, timeout_ms: int = 500, max_records: int = 1000) -> int:
         """Read one poll, store or park every record of it, then commit its offsets
@@ -119,19 +124,20 @@ class Intake:
             try:
                 effects = _effects(record)
             except (ValidationError, ValueError) as exc:
-                parked.append(_letter(record, f"invalid record: {exc}", "invalid"))
+                parked.append(self._letter(record, f"invalid record: {exc}", "invalid"))
                 continue
             except Exception as exc:  # a bug met on this record: it must not hold up the rest
                 log.exception(
                     "cannot read %s[%d]@%d", record.topic, record.partition, record.offset
                 )
-                parked.append(_letter(record, f"internal error: {exc!r}", "internal"))
+                parked.append(self._letter(record, f"internal error: {exc!r}", "internal"))
                 continue
             if effects is not None:
                 work.append(effects)
         stored = await self._store(work)
         parked += [
-            _letter(record, f"cannot be stored: {why}", "refused") for record, why in stored.refused
+            self._letter(record, f"cannot be stored: {why}", "refused")
+            for record, why in stored.refused
         ]
         metrics.TRIGGERS.labels("queued").inc(len(stored.new))
         metrics.TRIGGERS.labels("repeat").inc(len(stored.fired) - len(stored.new))
@@ -144,10 +150,10 @@ class Intake:
     async def _store(self, work: Sequence[Effects]) -> Stored:
         """The whole poll in one transaction; when PostgreSQL refuses a row, record by record."""
         try:
-            async with self.engine.begin() as conn:
+            async with self.store.transaction() as tx:
                 stored = Stored(fired=[e.fired for e in work if e.fired is not None])
-                stored.new = await _write(conn, work)
-                stored.waiting = await _waiting(conn, stored)
+                stored.new = await _write(tx, work)
+                stored.waiting = await _waiting(tx, stored)
                 return stored
         except Exception as exc:
             if not db_errors.is_permanent(exc):
@@ -157,12 +163,12 @@ class Intake:
                 db_errors.describe(exc),
                 len(work),
             )
-        async with self.engine.begin() as conn:
+        async with self.store.transaction() as tx:
             stored = Stored()
             for effects in work:
                 try:
-                    async with conn.begin_nested():
-                        stored.new |= await _write(conn, [effects])
+                    async with tx.savepoint():
+                        stored.new |= await _write(tx, [effects])
                 except Exception as exc:
                     if not db_errors.is_permanent(exc):
                         raise
@@ -170,8 +176,13 @@ class Intake:
                     continue
                 if effects.fired is not None:
                     stored.fired.append(effects.fired)
-            stored.waiting = await _waiting(conn, stored)
+            stored.waiting = await _waiting(tx, stored)
             return stored
+
+    def _letter(self, record: Record, reason: str, kind: str) -> Parked:
+        """The dead letter of `record`, for its own topic's dead-letter topic."""
+        metrics.INTAKE_PARKED.labels(record.topic, kind).inc()
+        return park(record, service="dispatch", reason=reason, now=self.clock.now())
 
     async def _announce(self, stored: Stored) -> list[Awaitable[object]]:
         """`queued` for every trigger no sender has taken yet, repeats included: a repeat is how
@@ -211,27 +222,21 @@ def _effects(record: Record) -> Effects | None:
     return Effects(record, facts=facts, engagement=engagement)
 
 
-async def _write(conn: AsyncConnection, work: Iterable[Effects]) -> set[str]:
+async def _write(tx: Transaction, work: Iterable[Effects]) -> set[str]:
     """Write the effects; return the ids of the triggers that were new."""
     items = list(work)
-    await contacts.record(conn, [e.facts for e in items if e.facts is not None])
-    await profiles.record(conn, [e.profile for e in items if e.profile is not None])
-    new = await message_log.enqueue(conn, [e.fired for e in items if e.fired is not None])
+    await tx.contacts.record([e.facts for e in items if e.facts is not None])
+    await tx.contacts.record_profiles([e.profile for e in items if e.profile is not None])
+    new = await tx.log.enqueue([e.fired for e in items if e.fired is not None])
     for effects in items:
         if effects.engagement is not None:
-            await message_log.engaged(conn, *effects.engagement)
+            await tx.log.engaged(*effects.engagement)
     return new
 
 
-async def _waiting(conn: AsyncConnection, stored: Stored) -> set[str]:
+async def _waiting(tx: Transaction, stored: Stored) -> set[str]:
     repeats = [t.id for t in stored.fired if t.id not in stored.new]
-    return await message_log.still_queued(conn, repeats)
-
-
-def _letter(record: Record, reason: str, kind: str) -> Parked:
-    """The dead letter of `record`, for its own topic's dead-letter topic."""
-    metrics.INTAKE_PARKED.labels(record.topic, kind).inc()
-    return park(record, service="dispatch", reason=reason)
+    return await tx.log.still_queued(repeats)
 
 
 def _queued(trigger: TriggerFiredEvent) -> MessageUpdate:

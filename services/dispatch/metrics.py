@@ -30,7 +30,10 @@ PROVIDER_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 PROVIDER_ERRORS = Counter(
-    "nudge_dispatch_provider_errors_total", "Failed provider calls", ["channel", "kind"]
+    "nudge_dispatch_provider_errors_total",
+    "Failed provider calls by channel and kind (transient, permanent, misconfigured: the "
+    "provider cannot be reached as configured and the channel is paused)",
+    ["channel", "kind"],
 )
 BACKOFF_SECONDS = Histogram(
     "nudge_dispatch_backoff_seconds",

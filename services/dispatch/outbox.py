@@ -2,9 +2,9 @@
 
 The sender publishes its status records and dead letters, and waits (boundedly) for the
 broker, before it commits the outcome they describe. Whatever is still unacknowledged then is
-written in that same transaction, so a broker outage longer than the wait loses nothing: the
-relay republishes the kept records, oldest first, and deletes each once the broker has it.
-While the broker answers, the outbox stays empty and costs nothing.
+written in that same unit of work (ports.py), so a broker outage longer than the wait loses
+nothing: the relay republishes the kept records, oldest first, and deletes each once the broker
+has it. While the broker answers, the outbox stays empty and costs nothing.
 
 A record may reach its topic twice (acknowledged late, then relayed): both copies carry the
 same event id, and readers drop the repeat by id.
@@ -16,11 +16,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-
-from sqlalchemy import bindparam, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import TYPE_CHECKING
 
 from services.dispatch import metrics
+
+if TYPE_CHECKING:
+    from services.dispatch.ports import Outbox, Store
 
 log = logging.getLogger(__name__)
 
@@ -63,46 +64,33 @@ def _consume_failure(delivery: asyncio.Future[object]) -> None:
         delivery.exception()  # retrieved: the record is in the outbox already
 
 
-_KEEP = text("INSERT INTO dispatch_outbox (topic, key, value) VALUES (:topic, :key, :value)")
-
-
-async def keep(conn: AsyncConnection, records: Sequence[Outbound]) -> None:
-    """Write `records` in the caller's transaction, for the relay to publish."""
+async def keep(outbox: Outbox, records: Sequence[Outbound]) -> None:
+    """Write `records` in the outbox's transaction, for the relay to publish."""
     if not records:
         return
-    await conn.execute(_KEEP, [{"topic": r.topic, "key": r.key, "value": r.value} for r in records])
+    await outbox.keep(records)
     metrics.OUTBOX.labels("kept").inc(len(records))
     log.warning("%d records unacknowledged by the broker kept in the outbox", len(records))
 
 
-_OLDEST = text(
-    "SELECT id, topic, key, value FROM dispatch_outbox ORDER BY id LIMIT :limit "
-    "FOR UPDATE SKIP LOCKED"
-)
-_DELETE = text("DELETE FROM dispatch_outbox WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True)
-)
-
-
 @dataclass
 class Relay:
-    """Republishes kept records; several dispatch processes share the work (SKIP LOCKED)."""
+    """Republishes kept records; several dispatch processes share the work (each transaction
+    holds the records it took)."""
 
-    engine: AsyncEngine
+    store: Store
     send: Send
     ack_timeout_s: float
     batch: int = 500
 
     async def run_once(self) -> int:
         """Relay one batch; return how many records the broker acknowledged (0: idle)."""
-        async with self.engine.begin() as conn:
-            rows = (await conn.execute(_OLDEST, {"limit": self.batch})).all()
-            if not rows:
+        async with self.store.transaction() as tx:
+            kept = await tx.outbox.oldest(self.batch)
+            if not kept:
                 return 0
-            records = [Outbound(r.topic, bytes(r.key), bytes(r.value)) for r in rows]
-            acked = await deliver(self.send, records, self.ack_timeout_s)
-            done = [row.id for row, ok in zip(rows, acked, strict=True) if ok]
-            if done:
-                await conn.execute(_DELETE, {"ids": done})
+            acked = await deliver(self.send, [k.record for k in kept], self.ack_timeout_s)
+            done = [k.id for k, ok in zip(kept, acked, strict=True) if ok]
+            await tx.outbox.remove(done)
         metrics.OUTBOX.labels("relayed").inc(len(done))
         return len(done)

@@ -19,18 +19,22 @@ import contextlib
 import dataclasses
 import logging
 import random
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections import OrderedDict
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+)
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import formataddr
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
-from services.dispatch import contacts, message_log, metrics, outbox, tracked_text
-from services.dispatch.contacts import OPTED_OUT, WITHDRAWN
+from services.dispatch import metrics, outbox, tracked_text
+from services.dispatch.contacts import OPTED_OUT
 from services.dispatch.incentives import Incentive, incentive_for
 from services.dispatch.links import LinkSigner, finish_email
 from services.dispatch.message_log import CustomerHistory, MessageRow
@@ -44,10 +48,17 @@ from services.dispatch.policy import (
     consent_refusal,
     plan_message,
 )
-from services.dispatch.providers.base import SendError, SendResult, TransientSendError
+from services.dispatch.ports import Sending, Settle, Store
+from services.dispatch.providers.base import (
+    ProviderConfigError,
+    SendError,
+    SendResult,
+    TransientSendError,
+)
 from services.dispatch.settings import DispatchSettings
 from services.dispatch.shop_profiles import ShopProfiles
 from services.dispatch.templates.errors import RenderError
+from services.dispatch.templates.sms import measure
 from services.dispatch.templates.store import RenderedEmail, RenderedSms, TemplateStore
 from services.dispatch.templates.variables import MessageLinks, RecipientView, render_variables
 from shared.clock import Clock
@@ -59,9 +70,17 @@ from shared.unsubscribe import Unsubscribe, sign
 
 log = logging.getLogger(__name__)
 HISTORY_WINDOW = timedelta(days=30)
-Outcome = tuple[MessageRow, dict[str, Any], MessageUpdate]
-"""A row's decided state: the log row, its settle parameters and its status record."""
+Outcome = tuple[MessageRow, Settle, MessageUpdate]
+"""A row's decided state: the log row, its outcome and its status record."""
 CONTACT_RETRY_S = 2.0
+TAKEN_MARGIN = timedelta(minutes=5)
+"""Provider ids recorded this long before a row was created still count as taken: the provider
+looks back a minute before `since` for clock skew, and taking too many costs nothing."""
+RECENT_SMS_IDS = 100_000
+"""Provider ids of this process's SMS (sent or matched) kept as taken, newest last."""
+PROVIDER_SETTINGS = {Channel.EMAIL: "NUDGE_SMTP_*", Channel.SMS: "NUDGE_TWILIO_*"}
+"""Where a channel's provider is configured, for the error a misconfiguration logs."""
+MISCONFIGURED = "provider misconfigured"
 
 
 class Delivery(Protocol):
@@ -81,8 +100,11 @@ class Delivery(Protocol):
     async def sms(self, *, to: str, rendered: RenderedSms, message_id: str) -> SendResult: ...
 
     async def find_sms(
-        self, *, to: str, rendered: RenderedSms, since: datetime
-    ) -> SendResult | None: ...
+        self, *, to: str, body: str, since: datetime, taken: Collection[str]
+    ) -> SendResult | None:
+        """The provider's message to `to` with exactly `body`, created since `since`, whose id
+        is not in `taken`; None when there is none (a doubt raises TransientSendError)."""
+        ...
 
 
 class StatusSink(Protocol):
@@ -121,34 +143,91 @@ class Job:
 
 @dataclass
 class Circuit:
-    """Pauses a provider after consecutive transient failures, doubling the pause each time."""
+    """Pauses a provider after consecutive transient failures, doubling the pause each time;
+    a provider misconfigured is paused for the longest pause at once (`trip`)."""
 
     threshold: int
     max_pause_s: float
+    monotonic: Callable[[], float]
+    """Wall-time seconds (`Clock.monotonic`): pauses concern the real provider."""
     failures: int = 0
     open_until: float = 0.0
     pause_s: float = 1.0
 
     def is_open(self) -> bool:
-        return time.monotonic() < self.open_until
+        return self.monotonic() < self.open_until
+
+    def remaining_s(self) -> float:
+        """Seconds until the pause ends (0 when closed)."""
+        return max(0.0, self.open_until - self.monotonic())
 
     def failed(self) -> None:
         if self.is_open():  # calls already in flight when it opened: the same outage, one pause
             return
         self.failures += 1
         if self.failures >= self.threshold:
-            self.open_until = time.monotonic() + self.pause_s
+            self.open_until = self.monotonic() + self.pause_s
             self.pause_s = min(self.pause_s * 2, self.max_pause_s)
             self.failures = 0
+
+    def trip(self) -> bool:
+        """Pause for `max_pause_s` from now; False when a pause that long was already on
+        (calls in flight meeting the same misconfiguration)."""
+        until = self.monotonic() + self.max_pause_s
+        if self.open_until >= until - 1.0:
+            return False
+        self.open_until, self.failures = until, 0
+        return True
 
     def succeeded(self) -> None:
         self.failures = 0
         self.pause_s = 1.0
 
 
+class _Either(Collection[str]):
+    """The ids in either collection, without copying them (the recent ones are many)."""
+
+    def __init__(self, first: Collection[str], second: Collection[str]) -> None:
+        self._first, self._second = first, second
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._first or item in self._second
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._first
+        yield from (item for item in self._second if item not in self._first)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _Turns:
+    """One holder at a time per key (an SMS recipient's number), without keeping a lock for
+    every key ever seen."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 @dataclass
 class Sender:
-    engine: AsyncEngine
+    """Claims, decides and sends; built by bootstrap.build_dispatch."""
+
+    store: Store
     templates: TemplateStore
     shops: ShopProfiles
     delivery: Delivery
@@ -158,18 +237,16 @@ class Sender:
     """Sign the unsubscribe, survey and tracking links (derived link keys only: never a
     master key)."""
     clock: Clock
+    circuits: dict[Channel, Circuit]
     throttles: dict[Channel, Callable[[], Awaitable[None]]] = field(default_factory=dict)
-    circuits: dict[Channel, Circuit] = field(init=False)
     _calls: asyncio.Semaphore = field(init=False)
     _rounds: asyncio.Semaphore = field(init=False)
     _sending: set[asyncio.Task[None]] = field(init=False, default_factory=set)
     _links: LinkSigner = field(init=False)
+    _sms_turns: _Turns = field(init=False, default_factory=_Turns)
+    _recent_sms_ids: OrderedDict[str, None] = field(init=False, default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
-        self.circuits = {
-            c: Circuit(self.settings.circuit_failures, self.settings.circuit_max_pause_s)
-            for c in Channel
-        }
         self._calls = asyncio.Semaphore(self.settings.in_flight)
         self._rounds = asyncio.Semaphore(self.settings.rounds_in_flight)
         self._links = LinkSigner(
@@ -217,26 +294,24 @@ class Sender:
     async def _decide_round(self) -> tuple[int, list[Job]]:
         """Claim, decide and record one batch; return the count and the sends to make."""
         now = self.clock.now()
-        async with self.engine.begin() as conn:
-            rows = await message_log.claim(
-                conn, self.settings.claim_batch, self.settings.lease_s, now
-            )
+        async with self.store.transaction() as tx:
+            rows = await tx.log.claim(self.settings.claim_batch, self.settings.lease_s, now)
         if not rows:
             return 0, []
         try:
             return len(rows), await self._decide_claimed(rows, now)
         except Exception:
             with contextlib.suppress(Exception):  # else they wait for their lease, as before
-                async with self.engine.begin() as conn:
-                    await message_log.release(conn, rows)
+                async with self.store.transaction() as tx:
+                    await tx.log.release(rows)
             raise
 
     async def _decide_claimed(self, rows: list[MessageRow], now: datetime) -> list[Job]:
         keys = {(r.shop_id, r.customer_id) for r in rows}
-        async with self.engine.connect() as conn:
-            known = await contacts.load(conn, keys)
+        async with self.store.transaction() as tx:
+            known = await tx.contacts.load(keys)
             deciding = [r.trigger_id for r in rows]
-            histories = await message_log.history(conn, keys, now, HISTORY_WINDOW, deciding)
+            histories = await tx.log.history(keys, now, HISTORY_WINDOW, deciding)
         jobs: list[Job] = []
         outcomes: list[Outcome] = []
         for row in sorted(rows, key=lambda r: r.created_at):
@@ -261,10 +336,10 @@ class Sender:
                 and (row.state, row.reason) == ("deferred", update.reason)
             )
         )
-        async with self.engine.begin() as conn:
-            await message_log.mark_sending(conn, [_sending(job) for job in jobs])
-            await message_log.settle(conn, [settle for _, settle, _ in outcomes], now)
-            await outbox.keep(conn, unacknowledged)
+        async with self.store.transaction() as tx:
+            await tx.log.mark_sending([_sending(job) for job in jobs])
+            await tx.log.settle([settle for _, settle, _ in outcomes], now)
+            await outbox.keep(tx.outbox, unacknowledged)
         return jobs
 
     def _decide(
@@ -274,8 +349,7 @@ class Sender:
         if row.state == "sending" and row.channel is not None and row.address is not None:
             return self._resume(row, contact, now)
         if contact is None:
-            waited = datetime.now(UTC) - row.created_at  # wall time, like created_at
-            if waited < timedelta(seconds=self.settings.contact_wait_s):
+            if row.age_s < self.settings.contact_wait_s:  # the store's time, like created_at
                 return self._wait(row, self.clock.after(CONTACT_RETRY_S), "contact_unknown")
             return self._skip(row, Skip(SkipReason.NO_ADDRESS, detail="contact unknown"))
         profile = self.shops.for_shop(row.shop_id)
@@ -291,7 +365,7 @@ class Sender:
         if isinstance(plan, Defer):
             return self._wait(row, plan.until, plan.reason, channel=plan.channel)
         try:
-            job = self._render(row, contact, plan, now)
+            job = self._stored_sms(row, plan) or self._render(row, contact, plan, now)
         except RenderError as exc:
             return self._skip(row, Skip(SkipReason.RENDER_ERROR, plan.channel, exc.reason))
         history.sent(row.journey_id, plan.channel, now, not fired.transactional)
@@ -420,10 +494,30 @@ class Sender:
             reason, stated = consent_refusal(state)
             detail = f"{stated} after an interrupted send"
             return self._skip(row, Skip(reason, row.channel, detail))
+        plan = Send(row.channel, row.address)
         try:
-            return self._render(row, contact, Send(row.channel, row.address), now)
+            return self._stored_sms(row, plan) or self._render(row, contact, plan, now)
         except RenderError as exc:
             return self._skip(row, Skip(SkipReason.RENDER_ERROR, row.channel, exc.reason))
+
+    def _stored_sms(self, row: MessageRow, plan: Send) -> Job | None:
+        """An SMS attempted before under the same message id goes out as it was recorded, not
+        rendered again: what the provider is asked about (and what a customer may already
+        have) is that body, whatever changed since (a template, a tracked link's token)."""
+        the_id = message_id(row.trigger_id, plan.channel)
+        if plan.channel is not Channel.SMS or row.sent_body is None or row.message_id != the_id:
+            return None
+        size = measure(row.sent_body)
+        return Job(
+            row=row,
+            channel=plan.channel,
+            address=plan.address,
+            message_id=the_id,
+            rendered=RenderedSms(row.sent_body, size.encoding, size.segments, locale_used=""),
+            unsubscribe=None,
+            template_id=row.trigger.template_id,
+            locale=None,
+        )
 
     def _skip(self, row: MessageRow, skip: Skip) -> Outcome:
         reason = skip.reason.value if skip.detail is None else f"{skip.reason}: {skip.detail}"
@@ -464,26 +558,41 @@ class Sender:
         records = [self.statuses.status(r.shop_id, r.customer_id, u) for r, _, u in results]
         records += [job.dead_letter for job in jobs if job.dead_letter is not None]
         unacknowledged = await self._announce(records)
-        async with self.engine.begin() as conn:
-            await message_log.settle(conn, [settle for _, settle, _ in results], now)
-            await outbox.keep(conn, unacknowledged)
+        async with self.store.transaction() as tx:
+            await tx.log.settle([settle for _, settle, _ in results], now)
+            await outbox.keep(tx.outbox, unacknowledged)
             for job, (_, _, update) in zip(jobs, results, strict=True):
                 if update.status is MessageStatus.QUEUED:  # refused for the address: remember
-                    await _mark_contact(conn, job, update.reason or "rejected", now)
+                    key = (job.row.shop_id, job.row.customer_id)
+                    reason = update.reason or "rejected"
+                    await tx.contacts.refused(key, job.channel, reason, now)
 
     async def _send(self, job: Job) -> Outcome:
         row, circuit = job.row, self.circuits[job.channel]
         if circuit.is_open():  # the provider is resting: keep the message, spend no attempt
-            until = self.clock.after(circuit.pause_s)
+            until = self.clock.after(max(circuit.remaining_s(), circuit.pause_s))
             return self._retry(job, until, "provider paused after repeated failures", True)
         throttle = self.throttles.get(job.channel)
         if throttle is not None:
             await throttle()
-        started = time.perf_counter()
-        found = None
+        started = self.clock.monotonic()
+        found = False
         try:
-            found = await self._find_earlier_attempt(job)
-            result = found or await self._call(job)
+            result, found = await self._deliver(job)
+        except ProviderConfigError as exc:
+            metrics.PROVIDER_ERRORS.labels(job.channel.value, "misconfigured").inc()
+            if circuit.trip():
+                log.error(
+                    "%s provider misconfigured (check %s): %s; %s paused for %.0f s",
+                    job.channel.value,
+                    getattr(exc, "setting", None) or PROVIDER_SETTINGS[job.channel],
+                    exc.reason,
+                    job.channel.value,
+                    circuit.remaining_s(),
+                )
+            until = self.clock.after(max(circuit.remaining_s(), 1.0))
+            reason = f"{MISCONFIGURED}: {exc.reason}"
+            return self._retry(job, until, reason, True, label=MISCONFIGURED)
         except TransientSendError as exc:
             circuit.failed()
             metrics.PROVIDER_ERRORS.labels(job.channel.value, "transient").inc()
@@ -503,7 +612,7 @@ class Sender:
             return self._fail(job, f"internal error: {exc!r}"[:1000])
         finally:
             metrics.PROVIDER_SECONDS.labels(job.channel.value).observe(
-                time.perf_counter() - started
+                self.clock.monotonic() - started
             )
         circuit.succeeded()
         metrics.MESSAGES.labels(job.channel.value, "sent", "reconciled" if found else "").inc()
@@ -517,18 +626,39 @@ class Sender:
         )
         return row, settle, update
 
-    async def _find_earlier_attempt(self, job: Job) -> SendResult | None:
+    async def _deliver(self, job: Job) -> tuple[SendResult, bool]:
+        """Send the job; for an SMS, first look for an earlier attempt at the provider. Returns
+        the result and whether it was such an earlier attempt (reconciled, not sent now).
+
+        SMS to one number take turns in this process, and the provider ids this process sent
+        or matched count as taken: of two identical texts to one customer, each matches its
+        own provider message, or is sent."""
+        if job.channel is not Channel.SMS or not isinstance(job.rendered, RenderedSms):
+            return await self._call(job), False
+        async with self._sms_turns.turn(job.address):
+            found = await self._find_earlier_attempt(job, job.rendered)
+            result = found or await self._call(job)
+            self._recent_sms_ids[result.provider_id] = None
+            while len(self._recent_sms_ids) > RECENT_SMS_IDS:
+                self._recent_sms_ids.popitem(last=False)
+            return result, found is not None
+
+    async def _find_earlier_attempt(self, job: Job, rendered: RenderedSms) -> SendResult | None:
         """An SMS whose earlier attempt may have reached the provider (the sender died during
         the call, or the call timed out) is looked up there before it is sent again: Twilio
         has no idempotency key, so a second POST would be a second message to the customer.
-        Email needs no lookup: the repeat carries the same Message-ID."""
-        if job.channel is not Channel.SMS or not isinstance(job.rendered, RenderedSms):
-            return None
+        It is looked up by the body recorded with that attempt (the job carries it), and a
+        provider message already matched to another row of the log, or to another send of
+        this process, is never taken for it. Email needs no lookup: the repeat carries the
+        same Message-ID."""
         row = job.row
         if row.message_id != job.message_id or row.state not in ("sending", "retrying"):
             return None  # no earlier attempt of this message on this channel
+        async with self.store.transaction() as tx:
+            logged = await tx.log.sms_provider_ids(job.address, row.created_at - TAKEN_MARGIN)
+        taken = _Either(logged, self._recent_sms_ids.keys())
         return await self.delivery.find_sms(
-            to=job.address, rendered=job.rendered, since=row.created_at
+            to=job.address, body=rendered.body, since=row.created_at, taken=taken
         )
 
     async def _call(self, job: Job) -> SendResult:
@@ -553,8 +683,10 @@ class Sender:
         ceiling = min(self.settings.backoff_cap_s, self.settings.backoff_base_s * 2**attempts)
         return random.uniform(ceiling / 2, ceiling)
 
-    def _retry(self, job: Job, until: datetime, reason: str, refund: bool) -> Outcome:
-        metrics.MESSAGES.labels(job.channel.value, "retrying", "").inc()
+    def _retry(
+        self, job: Job, until: datetime, reason: str, refund: bool, *, label: str = ""
+    ) -> Outcome:
+        metrics.MESSAGES.labels(job.channel.value, "retrying", label).inc()
         settle = _settle(job.row, "retrying", reason, next_attempt_at=until, refund=refund)
         update = _update(
             job.row, MessageStatus.DEFERRED, job.channel, job=job, reason=reason, until=until
@@ -604,38 +736,13 @@ def _about_the_address(channel: Channel, exc: SendError) -> bool:
     return exc.code in codes
 
 
-async def _mark_contact(conn: AsyncConnection, job: Job, reason: str, now: datetime) -> None:
-    """Record a refusal on the contact: the address is unusable (until the customer gives
-    another one), and an opt-out the provider knows of also withdraws marketing consent. The
-    provider blocks every send to a number that opted out, transactional ones too, so the
-    address is unusable either way; re-deciding must not pick it again."""
-    channel = job.channel.value
-    who = {"shop": job.row.shop_id, "customer": job.row.customer_id}
-    if OPTED_OUT in reason:
-        statement = (
-            f"UPDATE contacts SET {channel}_consent = false, {channel}_consent_at = :at, "
-            f"{channel}_consent_source = :source "
-            "WHERE shop_id = :shop AND customer_id = :customer"
-        )
-        await conn.execute(text(statement), {**who, "at": now, "source": WITHDRAWN + "provider"})
-    statement = (
-        f"UPDATE contacts SET {channel}_undeliverable = :reason "
-        "WHERE shop_id = :shop AND customer_id = :customer"
-    )
-    await conn.execute(text(statement), {**who, "reason": reason[:300]})
-
-
 def _label(channel: Channel | None) -> str:
     return channel.value if channel is not None else "none"
 
 
-def _sending(job: Job) -> dict[str, Any]:
-    return {
-        "trigger_id": job.row.trigger_id,
-        "channel": job.channel.value,
-        "message_id": job.message_id,
-        "address": job.address,
-    }
+def _sending(job: Job) -> Sending:
+    body = job.rendered.body if isinstance(job.rendered, RenderedSms) else None
+    return Sending(job.row.trigger_id, job.channel, job.message_id, job.address, body)
 
 
 def _settle(
@@ -646,15 +753,8 @@ def _settle(
     next_attempt_at: datetime | None = None,
     provider_id: str | None = None,
     refund: bool = False,
-) -> dict[str, Any]:
-    return {
-        "trigger_id": row.trigger_id,
-        "state": state,
-        "reason": reason,
-        "next_attempt_at": next_attempt_at,
-        "provider_id": provider_id,
-        "refund": 1 if refund else 0,
-    }
+) -> Settle:
+    return Settle(row.trigger_id, state, reason, next_attempt_at, provider_id, refund)
 
 
 def _update(

@@ -17,39 +17,31 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.dispatch import metrics
+from services.dispatch.bootstrap import Intakes, Senders, build_dispatch
 from services.dispatch.delivery import ProviderDelivery
-from services.dispatch.intake import EVENT_TOPICS, TOPICS, Intake
-from services.dispatch.outbox import Relay
+from services.dispatch.intake import EVENT_TOPICS, TOPICS
+from services.dispatch.ports import Store
 from services.dispatch.providers.email import EmailSettings, SmtpSender
 from services.dispatch.providers.sms import TwilioSettings, TwilioSms
-from services.dispatch.sender import Sender
 from services.dispatch.settings import DispatchSettings
 from services.dispatch.shop_profiles import ShopProfiles
 from services.dispatch.statuses import KafkaStatuses, status_producer
+from services.dispatch.stores.postgres import PostgresStore
 from services.dispatch.templates.store import TemplateStore
-from shared.clock import Clock, make_clock
+from shared.clock import make_clock
 from shared.db.engine import make_engine
-from shared.events.shop import Channel
 from shared.garbage import tune_garbage_collector
 from shared.health_http import health_app, start_site
 from shared.kafka import consumer_fetch_options, pin_new_group_to_end
 from shared.keyring import LinkKeys
 from shared.polls import PollGivenBack
 from shared.settings import DatabaseSettings, KafkaSettings, LinkKeySettings
-from shared.token_bucket import TokenBucket
 
 log = logging.getLogger(__name__)
 OUTBOX_IDLE_S = 2.0
 """How often an empty outbox is looked at again."""
-
-
-def pace(per_s: float, clock: Clock) -> Callable[[], Awaitable[None]]:
-    """At most `per_s` calls a second to one provider, bursts of one second."""
-    return TokenBucket(per_s, per_s, clock.monotonic).acquire
 
 
 def link_keys(settings: DispatchSettings) -> LinkKeys | None:
@@ -62,14 +54,17 @@ def link_keys(settings: DispatchSettings) -> LinkKeys | None:
 
 
 async def serve(settings: DispatchSettings, links: LinkKeys | None) -> None:
+    """Make the real adapters, build the parts (bootstrap.build_dispatch), run them until
+    SIGTERM / SIGINT, then stop them."""
     kafka, database = KafkaSettings(), DatabaseSettings()
     if "intake" in settings.roles and settings.start_from == "latest":
         await asyncio.to_thread(pin_new_group_to_end, kafka, settings.group_id, EVENT_TOPICS)
     engine = make_engine(database)
+    store = PostgresStore(engine)
     clock = make_clock(settings.time_scale, settings.clock_origin)
     producer = status_producer(kafka, settings)
     statuses = KafkaStatuses(producer, clock)
-    consumer: AIOKafkaConsumer | None = None
+    reading: Intakes | None = None
     if "intake" in settings.roles:
         consumer = AIOKafkaConsumer(
             *TOPICS,
@@ -79,61 +74,60 @@ async def serve(settings: DispatchSettings, links: LinkKeys | None) -> None:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
+        reading = Intakes(consumer, producer)
     delivery: ProviderDelivery | None = None
-    sender: Sender | None = None
+    sending: Senders | None = None
     if links is not None:
         delivery = ProviderDelivery(
             SmtpSender(EmailSettings()),
             TwilioSms(TwilioSettings()),  # account, token and sender from NUDGE_TWILIO_*
             status_callback=settings.sms_status_callback_url,
         )
-        sender = Sender(
-            engine=engine,
+        sending = Senders(
+            delivery=delivery,
             templates=TemplateStore.load(settings.templates_dir),
             shops=ShopProfiles.load(settings.shops_dir, settings.default_shop_url),
-            delivery=delivery,
-            statuses=statuses,
-            settings=settings,
             link_keys=links,
-            clock=clock,
-            throttles={
-                Channel.EMAIL: pace(settings.email_per_s, clock),
-                Channel.SMS: pace(settings.sms_per_s, clock),
-            },
         )
+    parts = build_dispatch(
+        settings, store=store, statuses=statuses, clock=clock, sending=sending, reading=reading
+    )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
 
     def not_ready() -> str | None:
-        if consumer is not None and not consumer.assignment():
+        if reading is not None and not reading.consumer.assignment():
             return "no partitions assigned yet"
         return None
 
     await producer.start()
-    if consumer is not None:
-        await consumer.start()
+    if reading is not None:
+        await reading.consumer.start()
     site = await start_site(health_app(not_ready), settings.host, settings.port)
     tune_garbage_collector()  # templates and clients loaded: what exists now lives long
     log.info(
         "dispatch running: %s (group %s)", " and ".join(sorted(settings.roles)), settings.group_id
     )
-    tasks = [asyncio.create_task(_count_waiting(stopping, engine), name="gauge")]
-    if consumer is not None:
-        intake = Intake(consumer, producer, engine, statuses)
-        tasks.append(asyncio.create_task(_forever(stopping, intake.run_once, 0), name="intake"))
-    if sender is not None:
-        relay = Relay(engine, statuses.send, settings.status_ack_timeout_s)
+    tasks = [asyncio.create_task(_count_waiting(stopping, store), name="gauge")]
+    if parts.intake is not None:
+        tasks.append(
+            asyncio.create_task(_forever(stopping, parts.intake.run_once, 0), name="intake")
+        )
+    if parts.sender is not None:
         tasks += [
             asyncio.create_task(
-                _forever(stopping, sender.run_round, settings.poll_interval_s),
+                _forever(stopping, parts.sender.run_round, settings.poll_interval_s),
                 name=f"decider-{n}",
             )
             for n in range(settings.deciders)
         ]
+    if parts.relay is not None:
         tasks.append(
-            asyncio.create_task(_forever(stopping, relay.run_once, OUTBOX_IDLE_S), name="outbox")
+            asyncio.create_task(
+                _forever(stopping, parts.relay.run_once, OUTBOX_IDLE_S), name="outbox"
+            )
         )
     try:
         await stopping.wait()
@@ -143,10 +137,10 @@ async def serve(settings: DispatchSettings, links: LinkKeys | None) -> None:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if sender is not None:
-            await sender.cancel_sends()
-        if consumer is not None:
-            await consumer.stop()
+        if parts.sender is not None:
+            await parts.sender.cancel_sends()
+        if reading is not None:
+            await reading.consumer.stop()
         await producer.stop()
         if delivery is not None:
             await delivery.close()
@@ -178,12 +172,11 @@ async def _forever(
             await asyncio.sleep(idle_s)
 
 
-async def _count_waiting(stopping: asyncio.Event, engine: AsyncEngine) -> None:
-    query = text("SELECT count(*) FROM messages WHERE state IN ('queued', 'deferred', 'retrying')")
+async def _count_waiting(stopping: asyncio.Event, store: Store) -> None:
     while not stopping.is_set():
         with contextlib.suppress(Exception):
-            async with engine.connect() as conn:
-                metrics.WAITING.set((await conn.execute(query)).scalar_one())
+            async with store.transaction() as tx:
+                metrics.WAITING.set(await tx.log.waiting())
         await asyncio.sleep(5)
 
 

@@ -508,10 +508,11 @@ def test_an_sms_whose_answer_was_lost_is_found_at_the_provider_not_sent_again(
     dispatch: DispatchProcess, sinks: Sinks, shop: Shop, statuses: TopicWindow
 ) -> None:
     """Twilio keeps no idempotency key: after a timeout the repeat would be a second text.
-    The sink is told to behave the same (no deduplication) and to answer after dispatch gave
-    up waiting; the retry finds the first message in the Messages list instead of resending."""
+    The sink behaves the same (it never deduplicates) and is told to answer after dispatch
+    gave up waiting; the retry finds the first message in the Messages list instead of
+    resending."""
     number = "+14155550999"
-    sinks.control_sms(idempotency=False, delay_ms=(SMS_TIMEOUT_S + 2) * 1000)
+    sinks.control_sms(delay_ms=(SMS_TIMEOUT_S + 2) * 1000)
     try:
         shop.customer("c10", time_zone=_zone_in_daytime(), phone=number)
         fired = shop.trigger(
@@ -523,7 +524,7 @@ def test_an_sms_whose_answer_was_lost_is_found_at_the_provider_not_sent_again(
         assert first.value["type"] == "message.deferred"  # timed out: retried later
         status = wait_until(lambda: status_of(statuses, shop, fired, "message.sent"), 60, "sent")
     finally:
-        sinks.control_sms(idempotency=True, delay_ms=0)
+        sinks.control_sms(delay_ms=0)
     time.sleep(1)
     texts = texts_to(sinks, number)
     assert len(texts) == 1, texts

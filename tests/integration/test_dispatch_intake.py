@@ -17,10 +17,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from services.dispatch import contacts
 from services.dispatch.intake import Intake
 from services.dispatch.outbox import Outbound
 from services.dispatch.policy import Contact
+from services.dispatch.stores.postgres import PostgresStore
+from shared.clock import SystemClock
 from shared.events.messages import MessageUpdate
 from shared.events.shop import Channel
 from shared.events.triggers import TriggerFiredEvent
@@ -61,7 +62,7 @@ async def test_a_repeated_trigger_still_waiting_is_announced_again(engine: Async
     shop = f"intake-{uuid.uuid4().hex[:8]}"
     statuses = RecordedStatuses()
     consumer, producer = cast(AIOKafkaConsumer, None), cast(LoopProducer, None)
-    intake = Intake(consumer, producer, engine, statuses)  # handle() uses neither
+    intake = Intake(consumer, producer, PostgresStore(engine), statuses, SystemClock())
     waiting, taken = fired(shop, "c1", "reminder-1"), fired(shop, "c2", "reminder-1")
 
     await intake.handle([waiting, taken])
@@ -110,7 +111,11 @@ async def test_the_newest_profile_is_kept_and_read_with_the_contact(engine: Asyn
     make an unknown customer a contact; a tombstone forgets the profile, not the contact."""
     shop = f"profiles-{uuid.uuid4().hex[:8]}"
     intake = Intake(
-        cast(AIOKafkaConsumer, None), cast(LoopProducer, None), engine, RecordedStatuses()
+        cast(AIOKafkaConsumer, None),
+        cast(LoopProducer, None),
+        PostgresStore(engine),
+        RecordedStatuses(),
+        SystemClock(),
     )
     newer = profile(shop, "c1", at=NOON, engagement=sms_engaged(), monetary=5)
     older = profile(
@@ -123,8 +128,8 @@ async def test_the_newest_profile_is_kept_and_read_with_the_contact(engine: Asyn
     stranger = profile(shop, "c2", engagement=sms_engaged(), monetary=3)
 
     async def contacts_now() -> dict[tuple[str, str], Contact]:
-        async with engine.connect() as conn:
-            return await contacts.load(conn, {(shop, "c1"), (shop, "c2")})
+        async with PostgresStore(engine).transaction() as tx:
+            return await tx.contacts.load({(shop, "c1"), (shop, "c2")})
 
     await intake.handle([customer_created(shop, "c1"), record(newer), record(stranger)])
     await intake.handle([record(older)])  # late, and alone in its poll

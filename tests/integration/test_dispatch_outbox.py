@@ -15,6 +15,7 @@ from services.dispatch import outbox
 from services.dispatch.outbox import Outbound, Relay
 from services.dispatch.settings import DispatchSettings
 from services.dispatch.statuses import KafkaStatuses, status_producer
+from services.dispatch.stores.postgres import PostgresStore
 from shared.clock import SystemClock
 from shared.loop_producer import LoopProducer
 from shared.settings import KafkaSettings
@@ -65,10 +66,15 @@ async def test_kept_records_reach_the_topic_in_order_and_leave_the_outbox(
 ) -> None:
     shop = f"outbox-{uuid.uuid4().hex[:8]}"
     window = TopicWindow(stack.kafka_bootstrap, MESSAGES_STATUS.name)
-    async with engine.begin() as conn:
-        await outbox.keep(conn, statuses(shop, 7))
+    async with PostgresStore(engine).transaction() as tx:
+        await outbox.keep(tx.outbox, statuses(shop, 7))
 
-    relay = Relay(engine, KafkaStatuses(producer, SystemClock()).send, ack_timeout_s=10, batch=5)
+    relay = Relay(
+        PostgresStore(engine),
+        KafkaStatuses(producer, SystemClock()).send,
+        ack_timeout_s=10,
+        batch=5,
+    )
     assert await relay.run_once() == 5
     assert await relay.run_once() == 2
     assert await relay.run_once() == 0
@@ -91,10 +97,10 @@ async def test_records_the_broker_does_not_acknowledge_stay_kept(engine: AsyncEn
         answer.set_result("acknowledged")
         return answer
 
-    async with engine.begin() as conn:
-        await outbox.keep(conn, statuses("shop-x", 3))
+    async with PostgresStore(engine).transaction() as tx:
+        await outbox.keep(tx.outbox, statuses("shop-x", 3))
 
-    assert await Relay(engine, send, ack_timeout_s=0.2).run_once() == 2
+    assert await Relay(PostgresStore(engine), send, ack_timeout_s=0.2).run_once() == 2
     assert acknowledged == [b"shop-x:c-0", b"shop-x:c-2"]
     async with engine.connect() as conn:
         left = (await conn.execute(text("SELECT key FROM dispatch_outbox"))).scalars().all()
@@ -111,10 +117,12 @@ async def test_two_relays_never_publish_the_same_kept_record(engine: AsyncEngine
         loop.call_later(0.2, answer.set_result, "acknowledged")
         return answer
 
-    async with engine.begin() as conn:
-        await outbox.keep(conn, statuses("shop-y", 40))
+    async with PostgresStore(engine).transaction() as tx:
+        await outbox.keep(tx.outbox, statuses("shop-y", 40))
 
-    first, second = (Relay(engine, slow_send, ack_timeout_s=10, batch=25) for _ in range(2))
+    first, second = (
+        Relay(PostgresStore(engine), slow_send, ack_timeout_s=10, batch=25) for _ in range(2)
+    )
     counts = await asyncio.gather(first.run_once(), second.run_once())
 
     assert sorted(counts) == [15, 25]

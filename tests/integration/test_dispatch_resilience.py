@@ -184,6 +184,7 @@ def test_an_smtp_outage_delays_email_without_losing_or_doubling_it(
     dispatch = DispatchProcess(
         stack.kafka_bootstrap, database, sinks, logs_dir / "dispatch-outage.log"
     )
+    dispatch.env["NUDGE_SMTP_POOL_SIZE"] = str(SMTP_POOL)
     planned: list[Planned] = []
     started = time.monotonic()
     dispatch.start()

@@ -16,7 +16,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.dispatch.intake import Intake
+from services.dispatch.ports import Store
 from services.dispatch.sender import StatusSink
+from services.dispatch.stores.postgres import PostgresStore
+from shared.clock import make_clock
 from shared.loop_producer import LoopProducer
 from shared.polls import PollGivenBack
 from shared.topics import SHOP_EVENTS
@@ -78,11 +81,13 @@ async def unreachable_database() -> AsyncIterator[AsyncEngine]:
 def intake(
     consumer: Consumer, engine: AsyncEngine | None = None, kind: type[Intake] = Intake
 ) -> Intake:
+    store = cast(Store, None) if engine is None else PostgresStore(engine)
     return kind(
         cast(AIOKafkaConsumer, consumer),
         cast(LoopProducer, None),
-        cast(AsyncEngine, engine),
+        store,
         cast(StatusSink, None),
+        make_clock(),
     )
 
 

@@ -11,11 +11,12 @@ from typing import Any, cast
 
 import orjson
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.dispatch.intake import Effects, Intake, Stored, _effects
+from services.dispatch.ports import Store
 from services.dispatch.profiles import ProfileFacts, facts_from, last_words
 from services.dispatch.sender import StatusSink
+from shared.clock import make_clock
 from shared.events.shop import Channel
 from shared.loop_producer import LoopProducer
 from tests.support.dispatch_profiles import NOON, profile, record, sms_engaged
@@ -86,8 +87,9 @@ async def test_records_that_cannot_be_read_are_parked_with_the_reason() -> None:
     intake = Storing(
         cast(AIOKafkaConsumer, None),
         cast(LoopProducer, producer),
-        cast(AsyncEngine, None),
+        cast(Store, None),
         cast(StatusSink, None),
+        make_clock(),
     )
 
     await intake.handle([record(good), not_json, wrong_key, no_key])

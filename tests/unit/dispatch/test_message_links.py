@@ -59,6 +59,7 @@ def sender(
         settings=DispatchSettings(public_url=PUBLIC),
         link_keys=TEST_LINK_KEYS,
         clock=make_clock(),
+        circuits={},
     )
 
 

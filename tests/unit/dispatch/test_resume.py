@@ -32,6 +32,7 @@ def sender() -> Sender:
         settings=DispatchSettings(),
         link_keys=TEST_LINK_KEYS,
         clock=make_clock(),
+        circuits={},
     )
 
 

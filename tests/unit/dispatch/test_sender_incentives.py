@@ -40,6 +40,7 @@ def sender(shops_dir: Path) -> Sender:
         settings=DispatchSettings(),
         link_keys=TEST_LINK_KEYS,
         clock=make_clock(),
+        circuits={},
     )
 
 
