@@ -1,28 +1,32 @@
-"""`python -m tests.bench.dispatch`: dispatch's sending rate and trigger-to-sink latency.
+"""`python -m tests.bench.dispatch`: dispatch against providers as production sees them, then
+its CPU per message with providers that answer at once.
 
 Needs the local broker and PostgreSQL (`deploy/local/run.sh infra`; KAFKA_BOOTSTRAP_SERVERS and
 DATABASE_URL override them). Runs in a database of its own (`nudge_bench`, next to
 DATABASE_URL's, created and migrated here), so that no other dispatch shares its message log.
 
-1. Reference: raw aiosmtplib sends to the local SMTP sink (same pool size as dispatch, same
-   message size) and raw POSTs to the SMS sink (dispatch's HTTP client, same connection
-   limit): what the sinks and this machine allow without any bookkeeping. Then the floor
-   (tests/bench/dispatch_floor.py): only the steps every dispatch must take, batched.
-2. Throughput: customers first, then N email triggers produced while dispatch is stopped;
-   dispatch starts and works through them (Kafka intake, PostgreSQL claim / decide / record /
-   settle, render, send). Rate = messages between the sinks' first and last receive times.
-   The same for SMS. Dispatch's own rate limits are raised above the targets for this run
-   (NUDGE_DISPATCH_EMAIL_PER_S / SMS_PER_S default to 2,000 / 1,000 per second).
-3. Latency: triggers at a steady rate below capacity; trigger event time -> the sink's
-   receive time, p50 / p99.
-4. Email to a second SMTP server, postfix's smtp-sink (C; accepts and discards; unpacked by
-   `make bench-tools`): the raw reference and dispatch again, the rate from dispatch's own
-   send records. The Python sink costs about as much CPU per email as dispatch, on the same
-   two cores; this shows dispatch's rate without that.
+1. Production-like (reported first, with a target). A real provider is far away and caps
+   concurrency: the SMS sink answers each request `--sms-delay-ms` later (80) and refuses
+   requests past `--concurrency` in flight (100, Twilio's limit) with 429/20429; the SMTP sink
+   adds `--smtp-latency-ms` (40) to every round trip. The most any client can send is then
+   concurrency / latency for SMS, and pool size / (round trips per message x latency) for
+   email. One dispatch process, given as many Twilio connections as the limit allows, its
+   rate limits above those maxima and enough sends in flight, must keep the allowed
+   concurrency saturated: a rate of at least 90% of the maximum (PASS, else MISS), with no
+   429. Its CPU per message comes from the process's CPU time. Beside it, raw references with
+   kept clients (aiohttp, aiosmtplib) against the same slow sinks.
+2. CPU figures (no targets): the sinks answer at once, so the rate is bounded by CPU. Raw
+   references (aiohttp POSTs to the SMS sink, aiosmtplib sends to the SMTP sink), the floor
+   (tests/bench/dispatch_floor.py: only the steps every dispatch must take, batched), then
+   dispatch: triggers produced while it is stopped, worked through after it starts (Kafka
+   intake, PostgreSQL claim / decide / record / settle, render, send); rate between the sinks'
+   first and last receive times; CPU per message. Then trigger -> sink latency at a steady
+   rate below capacity, and email to postfix's smtp-sink (C; accepts and discards; unpacked
+   by `make bench-tools`), which takes the Python sink's CPU off the cores.
 
-`--split` runs 1-3 with intake in a process of its own beside the `--processes` sending ones
-(NUDGE_DISPATCH_ROLES), as a deployment that scales them apart would; `make bench` runs one
-process with both roles, then intake beside two senders.
+`--split` runs the CPU figures with intake in a process of its own beside the `--processes`
+sending ones (NUDGE_DISPATCH_ROLES); the production-like regime always runs one process.
+`make bench` runs both configurations.
 
 Figures go to stdout and .local/bench/dispatch.json (dispatch-split.json); progress to stderr.
 Nothing asserts.
@@ -32,7 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
+import math
 import os
 import socket
 import statistics
@@ -46,15 +50,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
+import aiohttp
 import aiosmtplib
 import httpx
 import orjson
 
 from deploy.local.sinks.sms_sink import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
-from services.dispatch.providers.email import build_email
-from services.dispatch.providers.http_pool import HttpPool
+from services.dispatch.providers.email import EmailSettings, build_email
 from shared.kafka import create_topics
 from shared.settings import DatabaseSettings, KafkaSettings
 from tests.bench.dispatch_floor import (
@@ -81,15 +84,14 @@ from tests.support.ingest_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".local" / "bench"
-EMAIL_TARGET_PER_S = 1_000
-SMS_TARGET_PER_S = 2_000
 IN_FLIGHT = 64
 """NUDGE_DISPATCH_IN_FLIGHT's default: requests the SMS reference keeps in progress."""
+SATURATED = 0.9
+"""The production-like target: this share of the provider's theoretical maximum rate."""
 POLL_S = 1.0
 """How often a run asks the message log whether it is done: each look is a new connection and
 a count over the shop's rows (17 ms of PostgreSQL's time by the end of a run), on the cores
 dispatch is measured on; the rates come from the sinks' times, not from these looks."""
-FORM = "application/x-www-form-urlencoded"
 SMTP_SINK_BIN = ROOT / ".cache" / "postfix" / "usr" / "sbin" / "smtp-sink"
 """Postfix's smtp-sink, unpacked from Debian's package by `make bench-tools` (mk/bench.mk)."""
 
@@ -172,7 +174,9 @@ class Latency:
 # --- reference: the sinks without dispatch --------------------------------------------------
 
 
-async def raw_smtp(port: int, count: int) -> Rate:
+async def raw_smtp(port: int, count: int, pool: int = SMTP_POOL) -> Rate:
+    """aiosmtplib's `sendmail` over `pool` connections (one command at a time: it does not
+    pipeline)."""
     body = email_text()
     payloads = [
         build_email(
@@ -195,37 +199,35 @@ async def raw_smtp(port: int, count: int) -> Rate:
         await smtp.quit()
 
     started = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(SMTP_POOL)))
+    await asyncio.gather(*(connection() for _ in range(pool)))
     return Rate(count, time.perf_counter() - started)
 
 
-async def raw_sms(base_url: str, count: int) -> Rate:
-    path = f"/2010-04-01/Accounts/{DEFAULT_ACCOUNT_SID}/Messages.json"
-    credentials = base64.b64encode(f"{DEFAULT_ACCOUNT_SID}:{DEFAULT_AUTH_TOKEN}".encode())
-    auth = {"Authorization": "Basic " + credentials.decode()}
-    client = HttpPool(
-        base_url,
-        max_connections=SMS_CONNECTIONS,
-        timeout_s=10.0,
-        connect_timeout_s=3.0,
-        headers=auth,
-    )
-    gate = asyncio.Semaphore(IN_FLIGHT)
+async def raw_sms(
+    base_url: str, count: int, connections: int = SMS_CONNECTIONS, in_flight: int = IN_FLIGHT
+) -> Rate:
+    """Form POSTs to the Messages API over aiohttp's client, `connections` keep-alive
+    connections, `in_flight` requests in progress."""
+    path = f"{base_url}/2010-04-01/Accounts/{DEFAULT_ACCOUNT_SID}/Messages.json"
+    auth = aiohttp.encode_basic_auth(DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN)
+    gate = asyncio.Semaphore(in_flight)
+    connector = aiohttp.TCPConnector(limit=connections)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, headers={"Authorization": auth}
+    ) as client:
 
-    async def one(i: int) -> None:
-        async with gate:
-            form = {"To": f"+14152{i:06d}", "From": "+15005550006", "Body": SMS_BODY}
-            headers = {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": FORM}
-            body = urlencode(form).encode()
-            answer = await client.request("POST", path, body=body, headers=headers)
-            if answer.status != 201:
-                raise RuntimeError(f"the SMS sink answered {answer.status} {answer.reason}")
+        async def one(i: int) -> None:
+            async with gate:
+                form = {"To": f"+14152{i:06d}", "From": "+15005550006", "Body": SMS_BODY}
+                headers = {"Idempotency-Key": str(uuid.uuid4())}
+                async with client.post(path, data=form, headers=headers) as answer:
+                    await answer.read()
+                    if answer.status != 201:
+                        raise RuntimeError(f"the SMS sink answered {answer.status}")
 
-    started = time.perf_counter()
-    try:
+        started = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(count)))
-    finally:
-        await client.close()
     return Rate(count, time.perf_counter() - started)
 
 
@@ -373,19 +375,230 @@ def c_server_phase(
         return {"dispatch_per_s": rate.per_s, "raw_per_s": raw.per_s, "messages": sent}
 
 
+# --- production-like: latency and the provider's concurrency limit ------------------------
+
+
+def smtp_round_trips() -> int:
+    """Round trips per email on an open connection: 2 when dispatch pipelines MAIL, RCPT and
+    DATA (RFC 2920) and the sink offers it, else 4 (MAIL, RCPT, DATA, the content)."""
+    pipelining = EmailSettings.model_fields.get("pipelining")
+    return 2 if pipelining is not None and pipelining.default else 4
+
+
+@dataclass(frozen=True)
+class Saturation:
+    """One channel's production-like run against its theoretical maximum."""
+
+    channel: str
+    messages: int
+    rate: Rate
+    """Between the sink's first and last receive times."""
+    ceiling_per_s: float
+    """The most any client can send: allowed concurrency / time per message at the sink."""
+    ceiling: str
+    """How the ceiling was worked out, for the report."""
+    wall_s: float
+    cpu_s: float
+    """Dispatch's CPU seconds from ready until all were sent."""
+    too_many_requests: int
+    resends: int
+    sink_cpu_s: float
+    """The sink's CPU seconds over the same time: it shares the cores with dispatch."""
+    raw_per_s: float
+    """A raw client's rate against the same sink (kept library, no bookkeeping)."""
+
+    @property
+    def share(self) -> float:
+        return self.rate.per_s / self.ceiling_per_s
+
+    @property
+    def cpu_us_per_message(self) -> float:
+        return self.cpu_s / self.messages * 1e6
+
+
+def saturation_json(run: Saturation) -> dict[str, Any]:
+    return {
+        **asdict(run),
+        "per_s": run.rate.per_s,
+        "share": run.share,
+        "passed": run.share >= SATURATED,
+        "cpu_us_per_message": run.cpu_us_per_message,
+        "sink_cpu_us_per_message": run.sink_cpu_s / run.messages * 1e6,
+    }
+
+
+def production_like(
+    opts: argparse.Namespace, kafka: KafkaSettings, database: str, sinks: Sinks, logs: Path
+) -> dict[str, Any]:
+    """The sinks slowed down and capped as a real provider is; one dispatch process sized to
+    the provider's limits; raw references with kept clients against the same sinks."""
+    concurrency, delay_s = opts.concurrency, opts.sms_delay_ms / 1000
+    pool, latency_s, trips = opts.smtp_pool, opts.smtp_latency_ms / 1000, opts.smtp_round_trips
+    sms_ceiling, email_ceiling = concurrency / delay_s, pool / (trips * latency_s)
+    sinks.control_sms(delay_ms=opts.sms_delay_ms, max_concurrency=concurrency)
+    sinks.control_smtp(latency_ms=opts.smtp_latency_ms)
+    shop, log = BulkShop(kafka.bootstrap_servers), MessageLog(database)
+    in_flight = opts.in_flight or min(1000, 2 * max(concurrency, pool))
+    process = DispatchProcess(
+        kafka.bootstrap_servers,
+        database,
+        sinks,
+        logs / "dispatch-production.log",
+        group_id=f"bench-dispatch-prod-{uuid.uuid4().hex[:8]}",
+        poll_interval_s="0.2",
+        sms_per_s=str(math.ceil(2 * sms_ceiling)),
+        email_per_s=str(math.ceil(2 * email_ceiling)),
+        in_flight=str(in_flight),
+    )
+    process.env["NUDGE_TWILIO_MAX_CONNECTIONS"] = str(concurrency)
+    process.env["NUDGE_SMTP_POOL_SIZE"] = str(pool)
+    process.env.update(opts.set)
+    fleet = Fleet([process])
+    try:
+        say(
+            f"production-like: SMS answered {opts.sms_delay_ms} ms later, at most "
+            f"{concurrency} in flight; SMTP {opts.smtp_latency_ms} ms per round trip"
+        )
+        raw_sms_rate = asyncio.run(
+            raw_sms(sinks.sms_url, opts.prod_reference, concurrency, concurrency)
+        )
+        raw_smtp_rate = asyncio.run(raw_smtp(sinks.smtp_port, opts.prod_reference // 5, pool))
+        refused_raw = int(sinks.texts()["too_many_requests"])
+        say(f"raw: {raw_sms_rate.per_s:,.0f} SMS/s, {raw_smtp_rate.per_s:,.0f} emails/s")
+        _reset(sinks)
+        fleet.start()
+        zone = daytime_zone(margin_h=1)
+        email_customers = shop.customers(opts.prod_emails, time_zone=zone)
+        sms_customers = shop.customers(opts.prod_sms, sms_every=1, time_zone=zone)
+        total = opts.prod_emails + opts.prod_sms
+        wait_until(lambda: log.contacts(shop.id) == total, opts.timeout, "contacts")
+        runs = []
+        sink_pids = sinks.pids()
+        raw_rates = {"email": raw_smtp_rate.per_s, "sms": raw_sms_rate.per_s}
+        for channel, customers, ceiling, how, before in (
+            (
+                "email",
+                email_customers,
+                email_ceiling,
+                f"{pool} connections / ({trips} round trips x {opts.smtp_latency_ms} ms)",
+                0,
+            ),
+            (
+                "sms",
+                sms_customers,
+                sms_ceiling,
+                f"{concurrency} requests in flight / {opts.sms_delay_ms} ms",
+                opts.prod_emails,
+            ),
+        ):
+            if not customers:
+                continue
+            sink_pid = sink_pids["smtp" if channel == "email" else "sms"]
+            sink_cpu = cpu_seconds(sink_pid)
+            phase = throughput(channel, fleet, shop, customers, log, sinks, before, opts.timeout)
+            sink_cpu = cpu_seconds(sink_pid) - sink_cpu
+            refused = int(sinks.texts()["too_many_requests"])
+            run = Saturation(
+                channel,
+                phase.messages,
+                phase.rate,
+                ceiling,
+                how,
+                phase.wall_s,
+                phase.cpu_cores * phase.wall_s,
+                refused,
+                phase.resends,
+                sink_cpu,
+                raw_rates[channel],
+            )
+            say(f"{channel}: {run.rate.per_s:,.0f}/s of {ceiling:,.0f}/s ({run.share:.0%})")
+            runs.append(saturation_json(run))
+            _reset(sinks)
+    finally:
+        fleet.stop()
+        shop.close()
+        sinks.control_sms(delay_ms=0, max_concurrency=None)
+        sinks.control_smtp(latency_ms=0)
+    return {
+        "settings": {
+            "sms_delay_ms": opts.sms_delay_ms,
+            "concurrency": concurrency,
+            "smtp_latency_ms": opts.smtp_latency_ms,
+            "smtp_pool": pool,
+            "smtp_round_trips": trips,
+            "in_flight": in_flight,
+            "other": dict(opts.set),
+        },
+        "runs": runs,
+        "raw": {
+            "sms_per_s": raw_sms_rate.per_s,
+            "sms_too_many_requests": refused_raw,
+            "email_per_s": raw_smtp_rate.per_s,
+            "email_ceiling_per_s": pool / (4 * latency_s),
+        },
+    }
+
+
+def _reset(sinks: Sinks) -> None:
+    httpx.delete(f"{sinks.smtp_url}/messages", timeout=30).raise_for_status()
+    httpx.delete(f"{sinks.sms_url}/messages", timeout=30).raise_for_status()
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not name.startswith("NUDGE_") or not equals:
+        raise argparse.ArgumentTypeError("NUDGE_<NAME>=<value>")
+    return name, value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--emails", type=int, default=20_000)
-    parser.add_argument("--sms", type=int, default=20_000)
-    parser.add_argument("--reference", type=int, default=10_000, help="raw sends per channel")
-    parser.add_argument("--latency-rate", type=float, default=50.0, help="triggers per second")
-    parser.add_argument("--latency-triggers", type=int, default=1_500)
+    production = parser.add_argument_group("production-like regime")
+    production.add_argument("--prod-emails", type=int, default=3_000)
+    production.add_argument("--prod-sms", type=int, default=3_000)
+    production.add_argument(
+        "--prod-reference", type=int, default=3_000, help="raw SMS posts (a fifth as emails)"
+    )
+    production.add_argument("--sms-delay-ms", type=int, default=80)
+    production.add_argument(
+        "--concurrency", type=int, default=100, help="the SMS provider's concurrency limit"
+    )
+    production.add_argument("--smtp-latency-ms", type=int, default=40)
+    production.add_argument("--smtp-pool", type=int, default=SMTP_POOL, help="SMTP connections")
+    production.add_argument(
+        "--smtp-round-trips",
+        type=int,
+        default=smtp_round_trips(),
+        help="per email, for the ceiling (default: 2 if dispatch pipelines, else 4)",
+    )
+    production.add_argument(
+        "--in-flight",
+        type=int,
+        default=0,
+        help="NUDGE_DISPATCH_IN_FLIGHT (default: twice the larger of the two limits)",
+    )
+    production.add_argument(
+        "--set",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="NUDGE_...=VALUE",
+        help="another setting for that dispatch process (repeatable), to try a configuration",
+    )
+    production.add_argument("--skip-production", action="store_true")
+    cpu = parser.add_argument_group("CPU figures (providers answering at once)")
+    cpu.add_argument("--emails", type=int, default=20_000)
+    cpu.add_argument("--sms", type=int, default=20_000)
+    cpu.add_argument("--reference", type=int, default=10_000, help="raw sends per channel")
+    cpu.add_argument("--latency-rate", type=float, default=50.0, help="triggers per second")
+    cpu.add_argument("--latency-triggers", type=int, default=1_500)
+    cpu.add_argument("--skip-cpu", action="store_true")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per phase")
     parser.add_argument(
         "--processes",
         type=int,
         default=1,
-        help="dispatch processes in one consumer group, sharing the message log",
+        help="dispatch processes in one consumer group for the CPU figures",
     )
     parser.add_argument(
         "--split",
@@ -396,40 +609,95 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def render_production(prod: dict[str, Any]) -> list[str]:
+    settings = prod["settings"]
+    lines = [
+        "PRODUCTION-LIKE: one dispatch process; the SMS sink answers "
+        f"{settings['sms_delay_ms']} ms later and refuses past {settings['concurrency']} "
+        f"requests in flight (429/20429); the SMTP sink adds {settings['smtp_latency_ms']} ms "
+        f"per round trip; NUDGE_TWILIO_MAX_CONNECTIONS={settings['concurrency']}, "
+        f"NUDGE_SMTP_POOL_SIZE={settings['smtp_pool']}, "
+        f"NUDGE_DISPATCH_IN_FLIGHT={settings['in_flight']}"
+        + "".join(f", {name}={value}" for name, value in settings.get("other", {}).items()),
+        "",
+        f"{'':22}{'rate/s':>9}{'max/s':>9}{'share':>8}{'':>6}{'raw/s':>8}{'us CPU/msg':>12}"
+        f"{'sink us':>9}{'429s':>7}{'resends':>9}  max from",
+    ]
+    for run in prod["runs"]:
+        verdict = "PASS" if run["passed"] else "MISS"
+        lines.append(
+            f"{run['channel'] + ' (' + format(run['messages'], ',') + ')':22}"
+            f"{run['per_s']:>9,.0f}{run['ceiling_per_s']:>9,.0f}{run['share']:>8.0%}"
+            f"{verdict:>6}{run['raw_per_s']:>8,.0f}{run['cpu_us_per_message']:>12,.0f}"
+            f"{run['sink_cpu_us_per_message']:>9,.0f}{run['too_many_requests']:>7}"
+            f"{run['resends']:>9}  {run['ceiling']}"
+        )
+    raw = prod["raw"]
+    lines += [
+        "",
+        f"target: {SATURATED:.0%} of the maximum. us CPU/msg: dispatch's (process CPU time "
+        "over the run, start to all sent); sink us: the sink's, on the same cores. raw/s: "
+        f"against the same sinks, aiohttp ({raw['sms_too_many_requests']} refused 429) and "
+        f"aiosmtplib (4 round trips per email, at most {raw['email_ceiling_per_s']:,.0f}/s)",
+    ]
+    return lines
+
+
 def render(results: dict[str, Any]) -> str:
-    ref, runs, lat = results["reference"], results["dispatch"], results["latency"]
     lines = [
         f"machine: {results['machine']['cores']} cores, {results['machine']['cpu_model']}; "
-        f"{results['options']['processes']} dispatch process(es) in one group"
-        + (" sending, and one for intake" if results["options"]["split"] else "")
-        + ", sharing the cores with the sinks, PostgreSQL and Kafka",
+        "dispatch shares the cores with the sinks, PostgreSQL and Kafka",
         "",
-        f"{'':28}{'dispatch/s':>12}{'floor/s':>10}{'raw/s':>10}{'ratio':>8}{'target':>9}",
+    ]
+    if results.get("production"):
+        lines += [*render_production(results["production"]), ""]
+    if results.get("reference"):
+        lines += render_cpu(results)
+    return "\n".join(lines)
+
+
+def render_cpu(results: dict[str, Any]) -> list[str]:
+    ref, runs, lat = results["reference"], results["dispatch"], results["latency"]
+    lines = [
+        "CPU FIGURES (no targets): the sinks answer at once, so CPU bounds the rate; "
+        f"{results['options']['processes']} dispatch process(es) in one group"
+        + (" sending, and one for intake" if results["options"]["split"] else ""),
+        "",
+        f"{'':28}{'dispatch/s':>12}{'floor/s':>10}{'raw/s':>10}{'ratio':>8}{'us CPU/msg':>12}",
     ]
     for run in runs:
-        raw, floor = ref[run["channel"]], results["floor"][run["channel"]]["per_s"]
-        target = EMAIL_TARGET_PER_S if run["channel"] == "email" else SMS_TARGET_PER_S
+        raw = ref[run["channel"]]
+        floor = results["floor"].get(run["channel"], {}).get("per_s", float("nan"))
         per_s = run["rate"]["messages"] / max(run["rate"]["seconds"], 1e-9)
-        verdict = "met" if per_s >= target else "MISSED"
         lines.append(
             f"{run['channel'] + ' (' + format(run['messages'], ',') + ')':28}"
-            f"{per_s:>12,.0f}{floor:>10,.0f}{raw:>10,.0f}{per_s / raw:>8.2f}{target:>7,} {verdict}"
+            f"{per_s:>12,.0f}{floor:>10,.0f}{raw:>10,.0f}{per_s / raw:>8.2f}"
+            f"{run['cpu_us_per_message']:>12,.0f}"
         )
+    floors = results["floor"]
     lines += [
         "",
         "floor: only the steps every dispatch must take (Kafka in, PostgreSQL row before and "
         "after the send, the send, status out), batched (tests/bench/dispatch_floor.py); "
-        + ", ".join(
-            f"{channel} {floor['cpu_us_per_message']:,.0f} us CPU per message"
-            for channel, floor in results["floor"].items()
+        + (
+            ", ".join(
+                f"{channel} {floor['cpu_us_per_message']:,.0f} us CPU per message"
+                for channel, floor in floors.items()
+                if "cpu_us_per_message" in floor
+            )
+            or "not run"
+        )
+        + "".join(
+            f"; {channel} floor failed: {floor['error']}"
+            for channel, floor in floors.items()
+            if "error" in floor
         ),
         "",
     ]
     for run in runs:
         lines.append(
             f"{run['channel']}: {run['wall_s']:.1f}s from dispatch start to all sent; "
-            f"dispatch CPU {run['cpu_cores']:.2f} cores, {run['cpu_us_per_message']:,.0f} us per "
-            f"message; resends absorbed {run['resends']}"
+            f"dispatch CPU {run['cpu_cores']:.2f} cores; resends absorbed {run['resends']}"
         )
     lines += [
         f"dispatch RSS (all processes): {results['rss_mib']:.0f} MiB now, "
@@ -441,45 +709,51 @@ def render(results: dict[str, Any]) -> str:
     ]
     c_smtp = results.get("c_smtp")
     if c_smtp:
-        c_verdict = "met" if c_smtp["dispatch_per_s"] >= EMAIL_TARGET_PER_S else "MISSED"
         lines += [
             "",
             f"email to postfix's smtp-sink (an SMTP server in C that keeps nothing, so no Python "
             f"sink on the same cores): dispatch {c_smtp['dispatch_per_s']:,.0f}/s "
             f"({c_smtp['messages']:,} emails, from dispatch's send records), raw aiosmtplib "
-            f"{c_smtp['raw_per_s']:,.0f}/s; target {EMAIL_TARGET_PER_S:,}: {c_verdict}",
+            f"{c_smtp['raw_per_s']:,.0f}/s",
         ]
-    return "\n".join(lines)
+    return lines
 
 
-def main(argv: list[str] | None = None) -> None:
-    opts = parse_args(argv)
-    OUT.mkdir(parents=True, exist_ok=True)
-    kafka = KafkaSettings()
-    create_topics(kafka)
-    database = private_database(DatabaseSettings().url.get_secret_value(), "nudge_bench")
+def floors(
+    opts: argparse.Namespace, kafka: KafkaSettings, database: str, sinks: Sinks
+) -> dict[str, dict[str, Any]]:
+    """The floor per channel; a channel whose client no longer fits the floor (dispatch's
+    clients being rebuilt) is reported with its error instead of ending the run."""
+    found: dict[str, dict[str, Any]] = {}
+    for channel in ("email", "sms"):
+        try:
+            per_s, cpu_us = asyncio.run(
+                floor_rate(
+                    channel, kafka=kafka, database_url=database, count=opts.reference, sinks=sinks
+                )
+            )
+        except Exception as exc:  # report it and go on: the floor is a reference
+            say(f"floor {channel} failed: {exc!r}")
+            found[channel] = {"error": f"{type(exc).__name__}: {exc}"}
+        else:
+            found[channel] = {"per_s": per_s, "cpu_us_per_message": cpu_us}
+    return found
+
+
+def cpu_figures(
+    opts: argparse.Namespace, kafka: KafkaSettings, database: str, sinks: Sinks, logs: Path
+) -> dict[str, Any]:
     log = MessageLog(database)
-    logs = Path(tempfile.mkdtemp(prefix="nudge-bench-dispatch-"))
-    sinks = Sinks(logs)
-    sinks.start()
-    dispatch: Fleet | None = None
     shop = BulkShop(kafka.bootstrap_servers)
-    results: dict[str, Any] = {"machine": asdict(machine()), "options": vars(opts)}
+    dispatch: Fleet | None = None
+    results: dict[str, Any] = {}
     try:
         say(f"reference: {opts.reference:,} raw SMTP sends and {opts.reference:,} raw SMS posts")
         smtp_ref = asyncio.run(raw_smtp(sinks.smtp_port, opts.reference))
         sms_ref = asyncio.run(raw_sms(sinks.sms_url, opts.reference))
         say(f"floor: {opts.reference:,} emails and SMS through the mandatory steps only")
-        floor = {
-            channel: asyncio.run(
-                floor_rate(
-                    channel, kafka=kafka, database_url=database, count=opts.reference, sinks=sinks
-                )
-            )
-            for channel in ("email", "sms")
-        }
-        httpx.delete(f"{sinks.smtp_url}/messages").raise_for_status()
-        httpx.delete(f"{sinks.sms_url}/messages").raise_for_status()
+        floor = floors(opts, kafka, database, sinks)
+        _reset(sinks)
         group = f"bench-dispatch-{uuid.uuid4().hex[:8]}"
         roles = ["intake,send"] * opts.processes
         if opts.split:
@@ -524,10 +798,7 @@ def main(argv: list[str] | None = None) -> None:
         pids = dispatch.pids()
         results |= {
             "reference": {"email": smtp_ref.per_s, "sms": sms_ref.per_s},
-            "floor": {
-                channel: {"per_s": per_s, "cpu_us_per_message": cpu_us}
-                for channel, (per_s, cpu_us) in floor.items()
-            },
+            "floor": floor,
             "dispatch": [phase_json(email), phase_json(sms)],
             "latency": asdict(late),
             "rss_mib": sum(rss_mib(pid) for pid in pids),
@@ -541,8 +812,27 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if dispatch is not None:
             dispatch.stop()
-        sinks.stop()
         shop.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    opts = parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    kafka = KafkaSettings()
+    create_topics(kafka)
+    database = private_database(DatabaseSettings().url.get_secret_value(), "nudge_bench")
+    logs = Path(tempfile.mkdtemp(prefix="nudge-bench-dispatch-"))
+    sinks = Sinks(logs)
+    sinks.start()
+    results: dict[str, Any] = {"machine": asdict(machine()), "options": vars(opts)}
+    try:
+        if not opts.skip_production:
+            results["production"] = production_like(opts, kafka, database, sinks, logs)
+        if not opts.skip_cpu:
+            results |= cpu_figures(opts, kafka, database, sinks, logs)
+    finally:
+        sinks.stop()
     print(render(results))
     figures = OUT / ("dispatch-split.json" if opts.split else "dispatch.json")
     figures.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")

@@ -40,7 +40,7 @@ from tests.support.dispatch_process import Sinks
 
 BATCH = 200
 BATCHES_IN_FLIGHT = DispatchSettings.model_fields["rounds_in_flight"].default
-SMTP_POOL = 8
+SMTP_POOL: int = EmailSettings.model_fields["pool_size"].default
 """NUDGE_SMTP_POOL_SIZE's default (the raw reference in dispatch.py uses as many)."""
 SMS_CONNECTIONS: int = TwilioSettings.model_fields["max_connections"].default
 """NUDGE_TWILIO_MAX_CONNECTIONS's default."""
@@ -68,7 +68,7 @@ _SETTLE = text(
 
 
 async def _smtp_sender(port: int) -> tuple[Send, Callable[[], Awaitable[None]]]:
-    """Dispatch's own SMTP client (pooled connections, pipelined transactions)."""
+    """Dispatch's own SMTP client (its pool of reused connections)."""
     body = email_text()
     smtp = SmtpSender(EmailSettings(host="127.0.0.1", port=port, pool_size=SMTP_POOL))
 
