@@ -99,6 +99,12 @@ class MessageLog(Protocol):
         """Record the chosen channel, message id, address (and SMS body) before any call."""
         ...
 
+    async def keep_leases(self, trigger_ids: Sequence[str], lease_s: float) -> None:
+        """Lease these `sending` rows for `lease_s` more from now: their sender is alive and
+        still waiting for the provider, so no other claim may take them over (a round slower
+        than the lease would otherwise be sent twice). Rows settled meanwhile are left alone."""
+        ...
+
     async def settle(self, items: Sequence[Settle], now: datetime) -> None:
         """Record outcomes (sent at `now`); each ends the row's lease."""
         ...

@@ -402,7 +402,7 @@ def arrivals(sinks: Sinks, planned: list[Planned]) -> Arrivals:
         local = _local_part(str(message.get("message_id") or ""))
         if local in wanted:
             recorded += 1
-            delivered.setdefault(local, _epoch(message["received_at"]))
+            delivered.setdefault(local, epoch(message["received_at"]))
     email_duplicates = sum(
         n for mid, n in emails["duplicate_ids"].items() if _local_part(mid) in wanted
     )
@@ -412,7 +412,7 @@ def arrivals(sinks: Sinks, planned: list[Planned]) -> Arrivals:
             if key in wanted:
                 recorded += 1
                 sms_duplicates += bool(message.get("duplicate"))
-                delivered.setdefault(key, _epoch(message["received_at"]))
+                delivered.setdefault(key, epoch(message["received_at"]))
     return Arrivals(delivered, recorded, email_duplicates, sms_duplicates)
 
 
@@ -420,7 +420,8 @@ def _local_part(header: str) -> str:
     return header.strip().strip("<>").split("@", 1)[0]
 
 
-def _epoch(iso: str) -> float:
+def epoch(iso: str) -> float:
+    """A sink's ISO 8601 receive time as Unix seconds."""
     return datetime.fromisoformat(iso).timestamp()
 
 

@@ -169,6 +169,20 @@ class MessageLogContract(ABC):
         assert resumed.attempts == 2
         assert resumed.age_s >= LEASE_S
 
+    async def test_a_kept_lease_is_not_taken_over_while_its_sender_waits(self) -> None:
+        store = await self.fired_apart(cart_fired(unique("s"), "c1"), cart_fired(unique("s"), "c2"))
+        slow, settled = await self.claim(store, lease_s=LEASE_S)
+        await self.sending(store, slow, channel="sms", address="+3161", sent_body="Hi")
+        await self.settle(store, Settle(settled.trigger_id, "sent", None, provider_id="SM1"))
+        await self.wait(LEASE_S * 0.6)
+        async with store.transaction() as tx:
+            await tx.log.keep_leases([slow.trigger_id, settled.trigger_id], LEASE_S)
+        await self.wait(LEASE_S * 0.6)  # past the first lease, within the kept one
+        assert await self.claim(store) == [], "its sender is still waiting for the provider"
+        await self.wait(LEASE_S * 1.5)
+        (resumed,) = await self.claim(store)
+        assert (resumed.trigger_id, resumed.state) == (slow.trigger_id, "sending")
+
     async def test_a_row_whose_decider_died_comes_back_undecided(self) -> None:
         store = await self.fired_apart(cart_fired(unique("s"), "c1"))
         (row,) = await self.claim(store, lease_s=LEASE_S)

@@ -35,7 +35,8 @@ Control (only with `--control-port`), HTTP with JSON:
   `"reject": ["nobody@example.com"]` (answer RCPT with 550 for these),
   `"drop_connections": true` (close every open client connection, as a relay that restarts
   or times idle clients out)`}`.
-- `GET /messages`: `{"count", "duplicates", "duplicate_ids": {message_id: n}, "connections",
+- `GET /messages`: `{"count", "duplicates", "duplicate_ids": {message_id: n}, "copies_at":
+  {message_id: [when each later copy arrived]}, "connections",
   "refused", "refused_by_sender": {envelope sender: n}, "messages": [...]}` (`refused`: MAIL
   and DATA commands answered with the outage's temporary error, which is how a test sees
   whether a client backs off or hammers a relay that is down); `DELETE /messages` forgets
@@ -139,6 +140,8 @@ class SmtpSink:
         self.messages: list[Arrival] = []
         self.seen_ids: set[str] = set()
         self.duplicate_ids: dict[str, int] = {}
+        self.copies_at: dict[str, list[str]] = {}
+        """Message-ID -> when each later copy arrived (the first is the message's own)."""
         self.connections = 0
         self.refused = 0
         self.refused_by_sender: dict[str, int] = {}
@@ -221,6 +224,7 @@ class SmtpSink:
             duplicate = message_id is not None and message_id in self.seen_ids
             if duplicate and message_id is not None:
                 self.duplicate_ids[message_id] = self.duplicate_ids.get(message_id, 0) + 1
+                self.copies_at.setdefault(message_id, []).append(arrival.received_at)
             else:
                 if message_id is not None:
                     self.seen_ids.add(message_id)
@@ -312,6 +316,7 @@ class SmtpSink:
                 "count": len(arrivals),
                 "duplicates": sum(self.duplicate_ids.values()),
                 "duplicate_ids": dict(self.duplicate_ids),
+                "copies_at": {k: list(v) for k, v in self.copies_at.items()},
                 "connections": self.connections,
                 "refused": self.refused,
                 "refused_by_sender": dict(self.refused_by_sender),
@@ -325,6 +330,7 @@ class SmtpSink:
             self.messages.clear()
             self.seen_ids.clear()
             self.duplicate_ids.clear()
+            self.copies_at.clear()
             self.connections = 0
             self.refused = 0
             self.refused_by_sender.clear()

@@ -209,6 +209,13 @@ class MemoryMessageLog:
             m.state, m.attempts, m.updated_at = row.state, m.attempts - 1, wall
             m.lease_until = wall if row.state == "sending" else None
 
+    async def keep_leases(self, trigger_ids: Sequence[str], lease_s: float) -> None:
+        wall = self._now()
+        for trigger_id in trigger_ids:
+            m = self._rows.get(trigger_id)
+            if m is not None and m.state == "sending":
+                m.lease_until = wall + timedelta(seconds=lease_s)
+
     async def mark_sending(self, items: Sequence[Sending]) -> None:
         for item in items:
             m = self._rows.get(item.trigger_id)

@@ -110,6 +110,12 @@ FROM unnest(CAST(:ids AS text[]), CAST(:states AS text[])) AS r(trigger_id, prev
 WHERE m.trigger_id = r.trigger_id AND m.state = 'sending' AND m.message_id IS NULL
 """
 )
+_KEEP_LEASES = text(
+    """
+UPDATE messages SET lease_until = now() + make_interval(secs => :lease_s)
+WHERE trigger_id = ANY(CAST(:ids AS text[])) AND state = 'sending'
+"""
+)
 _SENDING = text(
     """
 UPDATE messages AS m SET channel = s.channel, message_id = s.message_id, address = s.address,
@@ -237,6 +243,10 @@ class PostgresMessageLog:
                 _RELEASE,
                 {"ids": [r.trigger_id for r in rows], "states": [r.state for r in rows]},
             )
+
+    async def keep_leases(self, trigger_ids: Sequence[str], lease_s: float) -> None:
+        if trigger_ids:
+            await self._conn.execute(_KEEP_LEASES, {"ids": list(trigger_ids), "lease_s": lease_s})
 
     async def mark_sending(self, items: Sequence[Sending]) -> None:
         if items:

@@ -147,3 +147,6 @@ async def test_a_repeated_message_id_is_accepted_and_counted_as_a_duplicate(
     assert all(answer.startswith("2.0.0 OK queued") for answer in answers), answers
     assert [m.message_id for m in smtp.sink.messages].count("<again-1@x.example>") == 1
     assert smtp.sink.duplicate_ids["<again-1@x.example>"] == 1
+    first = next(m for m in smtp.sink.messages if m.message_id == "<again-1@x.example>")
+    (second,) = smtp.sink.copies_at["<again-1@x.example>"]
+    assert second >= first.received_at  # when the copy came, for a test to explain it
