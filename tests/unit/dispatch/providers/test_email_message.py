@@ -168,6 +168,8 @@ def test_extra_headers_cannot_replace_ours() -> None:
         {"headers": {"X-Nudge": "a\rb"}},
         {"to": "anna@example.org\r\nBcc: everyone@example.org"},
         {"subject": "nul\x00byte"},
+        {"subject": "Hello\u2028Bcc: everyone@example.org"},  # a line break to splitlines
+        {"sender": "Demo <hello@demo-coffee.example>\x85Bcc: everyone@example.org"},
     ],
 )
 def test_header_injection_is_refused(overrides: dict[str, object]) -> None:
