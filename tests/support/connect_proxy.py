@@ -31,6 +31,15 @@ class ConnectProxy:
             if "CONNECT " in line
         ]
 
+    def tunnels_after(self, seen: int, *, timeout_s: float = 5.0) -> list[str]:
+        """The tunnels logged after the first `seen`, once there is at least one: proxy.py
+        writes a tunnel's access-log line when the tunnel closes, which may come a moment
+        after the client got its answer."""
+        deadline = time.monotonic() + timeout_s
+        while len(tunnels := self.tunnels()) <= seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return tunnels[seen:]
+
 
 @contextmanager
 def connect_proxy(folder: Path, *, basic_auth: str | None = None) -> Iterator[ConnectProxy]:

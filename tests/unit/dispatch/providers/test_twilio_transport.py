@@ -126,9 +126,9 @@ async def test_a_ca_nobody_configured_is_a_configuration_error(origin: Origin) -
 async def test_through_the_proxy_with_its_credentials_in_the_url(
     origin: Origin, proxy: ConnectProxy
 ) -> None:
-    before = len(origin.server.sni)
+    before, tunnels = len(origin.server.sni), len(proxy.tunnels())
     assert (await send(origin, proxy_url=proxy.url(PROXY_USER))).startswith("SM")
-    assert f"{HOST}:{origin.server.port}" in proxy.tunnels()
+    assert proxy.tunnels_after(tunnels) == [f"{HOST}:{origin.server.port}"]
     assert origin.server.sni[before:] == [HOST], "TLS runs end to end, inside the tunnel"
 
 
@@ -138,7 +138,7 @@ async def test_through_the_proxy_named_by_https_proxy(
     monkeypatch.setenv("HTTPS_PROXY", proxy.url(PROXY_USER))
     tunnels = len(proxy.tunnels())
     assert (await send(origin)).startswith("SM")  # no resolver: only the proxy knows the name
-    assert proxy.tunnels()[tunnels:] == [f"{HOST}:{origin.server.port}"]
+    assert proxy.tunnels_after(tunnels) == [f"{HOST}:{origin.server.port}"]
 
 
 @pytest.mark.parametrize("credentials", [None, "nudge:wrong"])
@@ -178,7 +178,7 @@ async def test_the_explicit_proxy_wins_over_no_proxy(
     monkeypatch.setenv("NO_PROXY", HOST)
     tunnels = len(proxy.tunnels())
     await send(origin, proxy_url=proxy.url(PROXY_USER))
-    assert proxy.tunnels()[tunnels:] == [f"{HOST}:{origin.server.port}"]
+    assert proxy.tunnels_after(tunnels) == [f"{HOST}:{origin.server.port}"]
 
 
 async def test_a_tls_handshake_that_never_ends_was_not_sent(origin: Origin) -> None:
