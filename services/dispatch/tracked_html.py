@@ -11,8 +11,9 @@ The document is written back from the parsed tree, so it comes out as HTML5 seri
 the same elements, attributes and text, with what the parser infers spelt out (`<tbody>` in
 tables, `<html>`, `<head>` and `<body>` when a fragment has none). Comments are kept as they
 are, Outlook's conditional comments too; links inside them (VML buttons) are not tracked.
-Cost: 50-130 µs for a 3.4 kB email on the project's machine (the standard library's parser,
-which could have kept the source as it was around each link, took 500-700 µs).
+lexbor rather than the standard library's parser, which could have kept the source as it was
+around each link: the standard library's took several times as much CPU per email (README,
+"Benchmarks", dispatch).
 """
 
 from __future__ import annotations
