@@ -4,7 +4,8 @@ Three short transactions per round, never one per provider call:
 1. claim a batch (`sending`, with a lease) — rows of crashed senders come back here too;
 2. record every decision: the channel and message id of each send (before any provider call),
    deferrals, skips;
-3. after the provider calls, record sent / retrying / failed.
+3. as the provider calls answer, record sent / retrying / failed (a batch's outcomes in a few
+   groups, so that a slow call holds back none but its own).
 Status records go to `messages.status.v1`, acknowledged, before each commit; those the broker
 does not acknowledge in time are committed to the outbox instead (outbox.py).
 
@@ -81,6 +82,14 @@ RECENT_SMS_IDS = 100_000
 PROVIDER_SETTINGS = {Channel.EMAIL: "NUDGE_SMTP_*", Channel.SMS: "NUDGE_TWILIO_*"}
 """Where a channel's provider is configured, for the error a misconfiguration logs."""
 MISCONFIGURED = "provider misconfigured"
+DECIDE_SLICE_S = 0.002
+"""Deciding a batch gives the event loop back after this much wall time: the answers of the
+calls in flight are read, and their provider slots handed on, between slices rather than once
+the whole batch is decided (a slot held by an answer nobody reads is concurrency lost)."""
+SETTLE_GROUPS = 2
+"""A batch's outcomes are recorded in this many groups (each one status publication and one
+transaction) as its calls answer: more groups, fresher statuses behind a slow call; fewer,
+less work per message."""
 
 
 class Delivery(Protocol):
@@ -201,6 +210,35 @@ class _Either(Collection[str]):
         return sum(1 for _ in self)
 
 
+class _Budget:
+    """Sends admitted and not yet made, at most `limit` (a batch larger than that is admitted
+    alone): how far claims may run ahead of the providers. Given back call by call, so that a
+    slow call holds back its own place only, never a whole batch's."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._used = 0
+        self._wanted = 0
+        """The most a waiting batch needs (0: none waits)."""
+        self._freed = asyncio.Event()
+
+    async def take(self, count: int) -> None:
+        while not self._fits(count):
+            self._wanted = max(self._wanted, count)
+            self._freed.clear()
+            await self._freed.wait()
+        self._used += count
+
+    def give(self, count: int = 1) -> None:
+        self._used -= count
+        if self._wanted and self._fits(self._wanted):  # wake the waiting only when they fit
+            self._wanted = 0
+            self._freed.set()
+
+    def _fits(self, count: int) -> bool:
+        return not self._used or self._used + count <= self._limit
+
+
 class _Turns:
     """One holder at a time per key (an SMS recipient's number), without keeping a lock for
     every key ever seen."""
@@ -240,15 +278,18 @@ class Sender:
     circuits: dict[Channel, Circuit]
     throttles: dict[Channel, Callable[[], Awaitable[None]]] = field(default_factory=dict)
     _calls: asyncio.Semaphore = field(init=False)
-    _rounds: asyncio.Semaphore = field(init=False)
+    _admitted: _Budget = field(init=False)
     _sending: set[asyncio.Task[None]] = field(init=False, default_factory=set)
     _links: LinkSigner = field(init=False)
     _sms_turns: _Turns = field(init=False, default_factory=_Turns)
+    _held: set[str] = field(init=False, default_factory=set)
+    """Rows recorded `sending` by this process and not settled yet: their leases are kept."""
+    _stopping: bool = field(init=False, default=False)
     _recent_sms_ids: OrderedDict[str, None] = field(init=False, default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self._calls = asyncio.Semaphore(self.settings.in_flight)
-        self._rounds = asyncio.Semaphore(self.settings.rounds_in_flight)
+        self._admitted = _Budget(self.settings.rounds_in_flight * self.settings.claim_batch)
         self._links = LinkSigner(
             self.link_keys,
             self.settings.public_url,
@@ -260,14 +301,15 @@ class Sender:
 
         Returns once the batch's sends are recorded and started, so that the next batch is
         claimed and decided while these are with the providers; up to `rounds_in_flight`
-        batches send at once (`drain()` waits for them). Several calls may run at once (the
+        batches' worth of sends wait for a call at once (`drain()` waits for them). Several
+        calls may run at once (the
         service's `deciders`): as with several processes, a claim passes over customers
         another batch is deciding on, and a batch sees the sends recorded before it (`sending`
         rows count in the history), so frequency caps hold across concurrent batches."""
         claimed, jobs = await self._decide_round()
         if not jobs:
             return claimed
-        await self._rounds.acquire()
+        await self._admitted.take(len(jobs))
         task = asyncio.create_task(self._send_all(jobs), name="dispatch-send")
         self._sending.add(task)
         task.add_done_callback(self._round_done)
@@ -275,7 +317,6 @@ class Sender:
 
     def _round_done(self, task: asyncio.Task[None]) -> None:
         self._sending.discard(task)
-        self._rounds.release()
         if not task.cancelled() and task.exception() is not None:
             # The rows stay `sending`: their lease runs out and they are resumed, same id.
             log.error("a batch's sends could not be recorded", exc_info=task.exception())
@@ -286,10 +327,21 @@ class Sender:
             await asyncio.gather(*self._sending, return_exceptions=True)
 
     async def cancel_sends(self) -> None:
-        """Stop the batches still sending (their rows are resumed after the lease)."""
+        """Stop the batches still sending (their rows are resumed after the lease); no call
+        starts after this, even if a provider's library swallowed the cancellation."""
+        self._stopping = True
         for task in list(self._sending):
             task.cancel()
         await self.drain()
+
+    async def keep_leases(self) -> None:
+        """Extend the leases of the rows this process is still sending: a round that waits on
+        a slow provider longer than the lease is not taken over (and sent again) by another
+        claim while its calls are out. Run every third of the lease (`serve()` does)."""
+        held = list(self._held)
+        if held:
+            async with self.store.transaction() as tx:
+                await tx.log.keep_leases(held, self.settings.lease_s)
 
     async def _decide_round(self) -> tuple[int, list[Job]]:
         """Claim, decide and record one batch; return the count and the sends to make."""
@@ -314,7 +366,11 @@ class Sender:
             histories = await tx.log.history(keys, now, HISTORY_WINDOW, deciding)
         jobs: list[Job] = []
         outcomes: list[Outcome] = []
+        slice_started = self.clock.monotonic()
         for row in sorted(rows, key=lambda r: r.created_at):
+            if self.clock.monotonic() - slice_started >= DECIDE_SLICE_S:
+                await asyncio.sleep(0)  # let the calls in flight be answered meanwhile
+                slice_started = self.clock.monotonic()
             key = (row.shop_id, row.customer_id)
             try:
                 decided = self._decide(row, known.get(key), histories[key], now)
@@ -340,6 +396,7 @@ class Sender:
             await tx.log.mark_sending([_sending(job) for job in jobs])
             await tx.log.settle([settle for _, settle, _ in outcomes], now)
             await outbox.keep(tx.outbox, unacknowledged)
+        self._held.update(job.row.trigger_id for job in jobs)
         return jobs
 
     def _decide(
@@ -391,29 +448,30 @@ class Sender:
             locale=contact.locale,
             time_zone=contact.time_zone,
         )
-        tracked_links = dataclasses.replace(links, track=track)
         offer = incentive_for(
             fired.campaign_id,
             fired.context.incentive_code,
             contact.monetary_score,
             profile.incentives,
         )
-        variables = render_variables(
-            fired, recipient, profile.brand, tracked_links, incentive=offer
-        )
         rendered: RenderedEmail | RenderedSms
-        if plan.channel is Channel.EMAIL:
-            rendered = self.templates.render_email(
-                row.shop_id, fired.template_id, contact.locale, variables
-            )
-            pixel = self._links.pixel_url(tracked) if profile.tracking.opens else None
-            rendered = finish_email(rendered, track, pixel)
-        elif track is None:
-            rendered = self.templates.render_sms(
-                row.shop_id, fired.template_id, contact.locale, variables
-            )
-        else:
+        if plan.channel is Channel.SMS and track is not None:
             rendered = self._tracked_sms(row, contact, recipient, links, track, offer)
+        else:
+            tracked_links = dataclasses.replace(links, track=track)
+            variables = render_variables(
+                fired, recipient, profile.brand, tracked_links, incentive=offer
+            )
+            if plan.channel is Channel.EMAIL:
+                rendered = self.templates.render_email(
+                    row.shop_id, fired.template_id, contact.locale, variables
+                )
+                pixel = self._links.pixel_url(tracked) if profile.tracking.opens else None
+                rendered = finish_email(rendered, track, pixel)
+            else:
+                rendered = self.templates.render_sms(
+                    row.shop_id, fired.template_id, contact.locale, variables
+                )
         return Job(
             row=row,
             channel=plan.channel,
@@ -504,8 +562,10 @@ class Sender:
         """An SMS attempted before under the same message id goes out as it was recorded, not
         rendered again: what the provider is asked about (and what a customer may already
         have) is that body, whatever changed since (a template, a tracked link's token)."""
+        if plan.channel is not Channel.SMS or row.sent_body is None:
+            return None
         the_id = message_id(row.trigger_id, plan.channel)
-        if plan.channel is not Channel.SMS or row.sent_body is None or row.message_id != the_id:
+        if row.message_id != the_id:
             return None
         size = measure(row.sent_body)
         return Job(
@@ -539,29 +599,72 @@ class Sender:
         return row, settle, update
 
     async def _send_all(self, jobs: list[Job]) -> None:
+        """Send a batch and record its outcomes; its rows' leases are kept meanwhile."""
+        try:
+            await self._send_and_record(jobs)
+        finally:  # recorded, or left `sending` to be resumed once the lease runs out
+            self._held.difference_update(job.row.trigger_id for job in jobs)
+
+    async def _send_and_record(self, jobs: list[Job]) -> None:
+        """Make the batch's calls (`in_flight` at once over all batches) and record their
+        outcomes in groups as they come in: a slow call holds back its own row, not the
+        batch's, and its place in the budget goes to the next batch as soon as it answered."""
         if not jobs:
             return
-
         # A few workers drawing from the batch rather than a task per job: the in-flight
-        # bound (shared by the rounds) would hold most of those tasks waiting anyway.
-        sent: list[Outcome | None] = [None] * len(jobs)
-        queue = iter(enumerate(jobs))
+        # bound (shared by the batches) would hold most of those tasks waiting anyway.
+        queue = iter(jobs)
+        unsent = len(jobs)
+        finished: list[tuple[Job, Outcome, list[Outbound]]] = []
+        group = max(1, len(jobs) // SETTLE_GROUPS)
+        recording = asyncio.Lock()
+
+        async def record(final: bool = False) -> None:
+            async with recording:  # the first to get here takes what is there
+                if not finished or (len(finished) < group and not final):
+                    return
+                taken = finished[:]
+                finished.clear()
+                try:
+                    await self._record_sent(taken)
+                except Exception:
+                    # The rows stay `sending`: their lease runs out and they are resumed, same id.
+                    log.exception("%d sends could not be recorded", len(taken))
 
         async def worker() -> None:
-            for index, job in queue:
+            nonlocal unsent
+            for job in queue:
+                if self._stopping:
+                    return
                 async with self._calls:
-                    sent[index] = await self._send(job)
+                    outcome = await self._send(job)
+                unsent -= 1
+                self._admitted.give()
+                row, _, update = outcome
+                records = [self.statuses.status(row.shop_id, row.customer_id, update)]
+                if job.dead_letter is not None:
+                    records.append(job.dead_letter)
+                finished.append((job, outcome, records))
+                if len(finished) >= group:
+                    await record()
 
-        await asyncio.gather(*(worker() for _ in range(min(self.settings.in_flight, len(jobs)))))
-        results = [outcome for outcome in sent if outcome is not None]
+        try:
+            await asyncio.gather(
+                *(worker() for _ in range(min(self.settings.in_flight, len(jobs))))
+            )
+            await record(final=True)
+        finally:
+            self._admitted.give(unsent)  # cancelled: what was never sent frees its place
+
+    async def _record_sent(self, sent: list[tuple[Job, Outcome, list[Outbound]]]) -> None:
+        """Publish the status records of calls made, then record their outcomes (and the
+        addresses a provider refused) in one transaction."""
         now = self.clock.now()
-        records = [self.statuses.status(r.shop_id, r.customer_id, u) for r, _, u in results]
-        records += [job.dead_letter for job in jobs if job.dead_letter is not None]
-        unacknowledged = await self._announce(records)
+        unacknowledged = await self._announce(r for _, _, records in sent for r in records)
         async with self.store.transaction() as tx:
-            await tx.log.settle([settle for _, settle, _ in results], now)
+            await tx.log.settle([settle for _, (_, settle, _), _ in sent], now)
             await outbox.keep(tx.outbox, unacknowledged)
-            for job, (_, _, update) in zip(jobs, results, strict=True):
+            for job, (_, _, update), _ in sent:
                 if update.status is MessageStatus.QUEUED:  # refused for the address: remember
                     key = (job.row.shop_id, job.row.customer_id)
                     reason = update.reason or "rejected"
@@ -662,9 +765,8 @@ class Sender:
         )
 
     async def _call(self, job: Job) -> SendResult:
-        profile = self.shops.for_shop(job.row.shop_id)
         if isinstance(job.rendered, RenderedEmail):
-            brand = profile.brand
+            brand = self.shops.for_shop(job.row.shop_id).brand
             sender = brand.from_email or f"hello@{job.row.shop_id}.example"
             return await self.delivery.email(
                 to=job.address,

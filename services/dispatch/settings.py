@@ -70,8 +70,10 @@ class DispatchSettings(BaseSettings):
     in_flight: int = Field(default=64, ge=1, le=1000)
     """Provider calls in progress at once."""
     rounds_in_flight: int = Field(default=4, ge=1, le=16)
-    """Batches sending at once: the next batch is claimed and decided while earlier ones are
-    with the providers (1: one batch at a time)."""
+    """How far claims run ahead of the providers, in batches: up to this many times
+    `claim_batch` messages decided and not yet sent (1: the next batch is admitted once the
+    calls of the last have answered). Counted call by call: a slow call holds back its own
+    place, never its batch's."""
     deciders: int = Field(default=2, ge=1, le=8)
     """Batches claimed and decided at once in this process: while one waits for PostgreSQL,
     another decides. They share the log as separate processes do (claims take turns, and a
