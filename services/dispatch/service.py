@@ -123,6 +123,11 @@ async def serve(settings: DispatchSettings, links: LinkKeys | None) -> None:
             )
             for n in range(settings.deciders)
         ]
+        tasks.append(
+            asyncio.create_task(
+                _every(stopping, parts.sender.keep_leases, settings.lease_s / 3), name="leases"
+            )
+        )
     if parts.relay is not None:
         tasks.append(
             asyncio.create_task(
@@ -146,6 +151,18 @@ async def serve(settings: DispatchSettings, links: LinkKeys | None) -> None:
             await delivery.close()
         await site.cleanup()
         await engine.dispose()
+
+
+async def _every(
+    stopping: asyncio.Event, work: Callable[[], Awaitable[None]], interval_s: float
+) -> None:
+    """Run `work` every `interval_s` until stopping; log its errors and go on."""
+    while not stopping.is_set():
+        await asyncio.sleep(interval_s)
+        try:
+            await work()
+        except Exception:
+            log.exception("dispatch housekeeping failed; trying again in %.1fs", interval_s)
 
 
 async def _forever(

@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import orjson
@@ -55,6 +55,7 @@ from services.dispatch.providers.base import (
     TransientSendError,
 )
 
+_FORM = "application/x-www-form-urlencoded"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 """Recorded by the local SMS sink; ignored by Twilio (see module doc)."""
 
@@ -319,9 +320,10 @@ class TwilioSms:
             form["From"] = self._settings.from_number
         if status_callback is not None:
             form["StatusCallback"] = status_callback
-        answer = await self._request(
-            "POST", URL(self._messages), data=form, headers={IDEMPOTENCY_HEADER: idempotency_key}
-        )
+        headers = {IDEMPOTENCY_HEADER: idempotency_key, "Content-Type": _FORM}
+        # Encoded here rather than as a dict: aiohttp would build a form writer per request.
+        encoded = urlencode(form).encode("ascii")
+        answer = await self._request("POST", URL(self._messages), data=encoded, headers=headers)
         return interpret_twilio_response(answer)
 
     async def find(
