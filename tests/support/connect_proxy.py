@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.ingest_process import ROOT
+from tests.support.ingest_process import ROOT, stop_process
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,4 @@ def connect_proxy(folder: Path, *, basic_auth: str | None = None) -> Iterator[Co
             time.sleep(0.05)
         yield ConnectProxy(int(port_file.read_text().split()[0]), log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)

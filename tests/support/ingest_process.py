@@ -79,12 +79,17 @@ def ingest_process(
         wait_until_ready(base, proc, log_path)
         yield base, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout_s=15)
+
+
+def stop_process(proc: subprocess.Popen[bytes], *, timeout_s: float = 10) -> None:
+    """SIGTERM, and SIGKILL when it has not exited within `timeout_s`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def wait_until_ready(base: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:

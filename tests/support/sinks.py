@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from deploy.local.sinks.sms_sink import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN
-from tests.support.ingest_process import ROOT, free_port
+from tests.support.ingest_process import ROOT, free_port, stop_process
 
 SINK_SID = DEFAULT_ACCOUNT_SID
 SINK_TOKEN = DEFAULT_AUTH_TOKEN
@@ -62,12 +62,7 @@ def sink_process(module: str, args: list[str], health: str, output: Path) -> Ite
             time.sleep(0.1)
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @contextmanager
