@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
+from pydantic import SecretStr, TypeAdapter
 
 from shared.events import (
     FEEDBACK_EVENT,
@@ -58,29 +58,34 @@ def topic_schema(spec: TopicSpec, schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def topic_models() -> list[tuple[TopicSpec, TypeAdapter[Any]]]:
+    """Each JSON topic with the type of its record values (a union of event types, or one model).
+
+    The worker command topics are missing: their records are bytes, not JSON.
+    """
+    dead_letter: TypeAdapter[Any] = TypeAdapter(DeadLetter)
+    return [
+        (SHOP_EVENTS, SHOP_EVENT),
+        (TRIGGERS_FIRED, TRIGGER_EVENT),
+        (SEGMENTS_CHANGES, SEGMENT_EVENT),
+        (CUSTOMER_PROFILES, PROFILE_EVENT),
+        (FEEDBACK_EVENTS, FEEDBACK_EVENT),
+        (MESSAGES_STATUS, MESSAGE_EVENT),
+        (CONVERSIONS, CONVERSION_EVENT),
+        # Every dead-letter topic holds the same record: one file each, named after the topic.
+        *((topic_by_name(name), dead_letter) for name in sorted(DEAD_LETTER_TOPIC_NAMES)),
+    ]
+
+
 def published_documents() -> dict[Path, str]:
     from services.feedback.app import create_app as create_feedback_app
     from services.ingest.app import create_app
     from services.segmenter.api.app import create_app as create_segmenter_app
     from shared.settings import SecretKeySettings
 
-    schemas: list[tuple[TopicSpec, dict[str, Any]]] = [
-        (SHOP_EVENTS, SHOP_EVENT.json_schema()),
-        (TRIGGERS_FIRED, TRIGGER_EVENT.json_schema()),
-        (SEGMENTS_CHANGES, SEGMENT_EVENT.json_schema()),
-        (CUSTOMER_PROFILES, PROFILE_EVENT.json_schema()),
-        (FEEDBACK_EVENTS, FEEDBACK_EVENT.json_schema()),
-        (MESSAGES_STATUS, MESSAGE_EVENT.json_schema()),
-        (CONVERSIONS, CONVERSION_EVENT.json_schema()),
-        # Every dead-letter topic holds the same record: one file each, named after the topic.
-        *(
-            (topic_by_name(name), DeadLetter.model_json_schema())
-            for name in sorted(DEAD_LETTER_TOPIC_NAMES)
-        ),
-    ]
     docs = {
-        SCHEMA_DIR / f"{spec.name}.json": _render(topic_schema(spec, schema))
-        for spec, schema in schemas
+        SCHEMA_DIR / f"{spec.name}.json": _render(topic_schema(spec, adapter.json_schema()))
+        for spec, adapter in topic_models()
     }
     app = create_app(secret_key=SecretKeySettings(secret_key=SecretStr("x" * 32)))
     docs[OPENAPI_PATH] = _render(app.openapi())

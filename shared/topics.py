@@ -50,7 +50,6 @@ SHOP_EVENTS = TopicSpec(
     retention_ms=30 * DAY_MS,
     key=CUSTOMER_KEY,
     description="Every accepted shop event, as a typed CloudEvents envelope.",
-    extra_config={"min.insync.replicas": "1"},
 )
 TRIGGERS_FIRED = TopicSpec(
     name="triggers.fired.v1",
