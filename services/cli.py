@@ -6,15 +6,17 @@ nudge worker segmenter       run a segmenter worker (Faust)
 nudge dispatch               run the dispatcher (email and SMS)
 nudge feedback               run the feedback service (unsubscribes, replies, callbacks)
 nudge segmenter-api          run the segmenter's read API (profiles, segments, members)
-nudge topics create|list     create the declared topics / show them
-nudge tail TOPIC             print records as they arrive
+nudge topics create|list     create the declared topics / show them on the cluster
+nudge tail TOPIC...          print records as they arrive, or from a start, filtered
 nudge dlq list|show|replay   read dead letters; publish them to their source again after a fix
 nudge shops add|rotate|list  manage shops and their credentials
 nudge contacts unsuppress    lift an email address's suppressions (bounces, complaints), audited
 nudge reports url SHOP       a signed, expiring link to a shop's (or a campaign's) report page
 nudge keys rotate|reseal|retire|list|derive  master keys and the keys derived from them
 nudge db migrate             apply the schema migrations
+nudge db wait                block until the schema is at this release's migrations
 nudge schemas export         write the JSON Schemas and the OpenAPI documents
+nudge schemas asyncapi       write the AsyncAPI catalog of the topics (docs/asyncapi/)
 nudge wait kafka|postgres    block until a dependency answers (init containers, scripts)
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from datetime import timedelta
 from enum import StrEnum
@@ -152,26 +155,102 @@ def topics_create(
         raise typer.Exit(1)
 
 
-@topics_app.command("list")
-def topics_list() -> None:
-    """Show the declared topics with their settings and keys."""
-    from shared.topics import ALL_TOPICS
+class OutputFormat(StrEnum):
+    """How `tail` and `topics list` print: lines for people, or JSON Lines for programs."""
 
-    for spec in ALL_TOPICS:
-        typer.echo(
-            f"{spec.name:24} {spec.partitions:3}p {spec.cleanup_policy:8} {spec.description}"
-        )
+    TEXT = "text"
+    JSON = "json"
+
+
+def _bad(option: str, message: str) -> typer.BadParameter:
+    """A refused value: click prints it naming the option and exits with status 2."""
+    return typer.BadParameter(message, param_hint=f"'{option}'")
+
+
+@topics_app.command("list")
+def topics_list(
+    sample: Annotated[
+        float,
+        typer.Option(
+            min=0, max=60, help="seconds between the two end-offset samples of the rate (0: skip)"
+        ),
+    ] = 1.0,
+    output: Annotated[OutputFormat, typer.Option(help="text, or json (JSON Lines)")] = (
+        OutputFormat.TEXT
+    ),
+) -> None:
+    """Every declared topic as the cluster has it: partitions, cleanup policy, retention, the
+    sum of the end offsets and the current rate; marks a topic that is missing, or whose
+    partitions or settings differ from shared/topics.py (KAFKA_* settings, as the services)."""
+    from kafka.errors import KafkaError
+
+    from services.analyst.topic_stats import inspect, json_row, text_rows
+    from shared.settings import KafkaSettings
+
+    try:
+        rows = inspect(KafkaSettings(), sample_s=sample)
+    except KafkaError as exc:
+        raise _fail(f"the cluster did not answer: {exc!r}") from None
+    if output is OutputFormat.JSON:
+        for row in rows:
+            typer.echo(json.dumps(json_row(row), separators=(",", ":")))
+        return
+    for line in text_rows(rows):
+        typer.echo(line)
 
 
 @app.command()
 def tail(
-    topics: Annotated[list[str], typer.Argument(help="one or more topic names")],
-    from_beginning: Annotated[bool, typer.Option(help="start at the oldest record")] = False,
-    limit: Annotated[int | None, typer.Option(help="stop after this many records")] = None,
-    raw: Annotated[bool, typer.Option(help="print the record values unchanged")] = False,
+    topics: Annotated[
+        list[str], typer.Argument(metavar="TOPIC", help="one or more declared topic names")
+    ],
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="WHERE",
+            help="beginning, latest (the default), a time (ISO 8601, UTC without an offset) "
+            "or an age such as 15m, 2h, 1d",
+        ),
+    ] = None,
+    shop: Annotated[
+        list[str] | None, typer.Option(help="only this shop's records (repeatable)")
+    ] = None,
+    customer: Annotated[
+        list[str] | None,
+        typer.Option(help="only this customer's records: the id, or anon:<visitor> (repeatable)"),
+    ] = None,
+    event_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="only these event types; globs such as order.* (repeatable)"),
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option(help="text (one summary line), or json (JSON Lines)")
+    ] = OutputFormat.TEXT,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="stop after this many records (after filters)")
+    ] = None,
+    until_end: Annotated[
+        bool, typer.Option(help="stop at the end offsets as of the start instead of following")
+    ] = False,
+    raw: Annotated[bool, typer.Option(help="text output: the record values unchanged")] = False,
+    from_beginning: Annotated[
+        bool, typer.Option(hidden=True, help="deprecated: --from beginning")
+    ] = False,
 ) -> None:
-    """Print records of TOPICS as they arrive (no consumer group: offsets stay untouched)."""
-    from services.record_summary import describe
+    """Print records of TOPICS as they arrive, or from --from on (no consumer group: no
+    offsets move). Shop and customer are matched on the record key, so other records are
+    skipped unparsed. Connects with the KAFKA_* settings, as the services do."""
+    from datetime import UTC, datetime
+
+    from kafka.errors import KafkaError
+
+    from services.analyst.errors import BadOption
+    from services.analyst.filters import build_filter
+    from services.analyst.records import json_line, select
+    from services.analyst.start import StartPosition, parse_start
+    from services.record_summary import describe, describe_parsed
+    from shared.kafka import TopicNotOnCluster
     from shared.kafka import tail as tail_records
     from shared.settings import KafkaSettings
     from shared.topics import topic_by_name
@@ -180,22 +259,58 @@ def tail(
         for topic in topics:
             topic_by_name(topic)
     except KeyError as exc:
-        raise _fail(str(exc.args[0])) from None
+        raise _bad("TOPIC", str(exc.args[0])) from None
+    if from_beginning:
+        if start is not None:
+            raise _bad("--from-beginning", "give --from beginning alone (it replaces this)")
+        typer.secho("--from-beginning is deprecated: use --from beginning", err=True)
+    if raw and output is OutputFormat.JSON:
+        raise _bad("--raw", "prints values as text: leave it out with --output json")
+    try:
+        position = (
+            StartPosition("beginning")
+            if from_beginning
+            else parse_start(start or "latest", datetime.now(UTC))
+        )
+        wanted = build_filter(shop or (), customer or (), event_type or ())
+    except BadOption as exc:
+        raise _bad(exc.option, exc.message) from None
 
-    async def run() -> None:
-        seen = 0
-        async for topic, partition, offset, key, value in tail_records(
-            KafkaSettings(), topics, from_beginning=from_beginning
-        ):
-            where = f"{topic}/{partition}@{offset}" if len(topics) > 1 else f"p{partition}@{offset}"
-            text = (value or b"").decode(errors="replace")
-            typer.echo(text if raw else describe(where, key, value))
+    records = tail_records(KafkaSettings(), topics, start=position.for_tail(), until_end=until_end)
+    seen = 0
+    try:
+        for record, decoded in select(records, wanted):
+            if output is OutputFormat.JSON:
+                typer.echo(json_line(record, decoded))
+            elif raw:
+                typer.echo((record.value or b"").decode(errors="replace"))
+            else:
+                where = (
+                    f"{record.topic}/{record.partition}@{record.offset}"
+                    if len(topics) > 1
+                    else f"p{record.partition}@{record.offset}"
+                )
+                typer.echo(
+                    describe_parsed(where, record.key, record.value, decoded.value)
+                    if decoded.is_json
+                    else describe(where, record.key, record.value)
+                )
             seen += 1
             if limit is not None and seen >= limit:
-                return
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+                break
+    except TopicNotOnCluster as exc:
+        raise _bad(
+            "TOPIC", f"{exc.topic} is not on the cluster, or not visible with these credentials"
+        ) from None
+    except KafkaError as exc:
+        raise _fail(f"the cluster did not answer: {exc!r}") from None
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:  # a reader such as `head` went away: stop quietly
+        with contextlib.suppress(OSError, ValueError):  # no second error flushing at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    finally:
+        records.close()
 
 
 DlqTopic = Annotated[
@@ -689,6 +804,20 @@ def db_migrate() -> None:
     typer.echo("database schema is up to date")
 
 
+@db_app.command("wait")
+def db_wait(timeout: Annotated[float, typer.Option(help="seconds", min=0)] = 300.0) -> None:
+    """Wait until DATABASE_URL's schema is at this release's migrations (the init container
+    of every service that uses PostgreSQL: it starts once the migration Job has run)."""
+    from shared.db.migrate import wait_for_head
+    from shared.settings import DatabaseSettings
+
+    try:
+        asyncio.run(wait_for_head(DatabaseSettings(), timeout))
+    except TimeoutError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo("database schema is at this release's migrations")
+
+
 @schemas_app.command("export")
 def schemas_export(
     check: Annotated[bool, typer.Option(help="fail if the committed files differ")] = False,
@@ -708,6 +837,19 @@ def schemas_export(
     if stale:
         names = ", ".join(str(p) for p in stale)
         raise _fail(f"out of date (run `nudge schemas export`): {names}")
+
+
+@schemas_app.command("asyncapi")
+def schemas_asyncapi(
+    check: Annotated[bool, typer.Option(help="fail if the committed files differ")] = False,
+) -> None:
+    """Write the AsyncAPI catalog of the topics and its HTML page (docs/asyncapi/)."""
+    from services.catalog.asyncapi import export
+
+    stale = export(check=check, echo=typer.echo)
+    if stale:
+        names = ", ".join(str(path) for path in stale)
+        raise _fail(f"out of date (run `nudge schemas asyncapi`): {names}")
 
 
 @wait_app.command("kafka")

@@ -3,7 +3,8 @@
 Trigger records get their own wording (which campaign step fired, on which channels, or which
 journey was cancelled and why), and so do what customers send back (opt-outs, survey answers,
 opens and clicks) and the conversions credited to messages, because that is what the demo and
-operators look for; so do segment entries and exits.
+operators look for; so do segment entries and exits, and dead letters (who parked the
+record, from where, and why).
 """
 
 from __future__ import annotations
@@ -16,19 +17,44 @@ Summary = Callable[[dict[str, Any]], str]
 
 
 def describe(where: str, key: bytes | None, value: bytes | None) -> str:
-    key_text = key.decode(errors="replace") if key else "-"
     body = (value or b"").decode(errors="replace")
     try:
         record = json.loads(body)
     except ValueError:
-        return f"{where} {key_text} {body[:200]}"
+        return f"{where} {_key_text(key)} {body[:200]}"
+    return describe_parsed(where, key, value, record)
+
+
+def describe_parsed(where: str, key: bytes | None, value: bytes | None, record: Any) -> str:
+    """The line of a record whose value was parsed already (`record`, the JSON value)."""
+    key_text = _key_text(key)
     if not isinstance(record, dict):
-        return f"{where} {key_text} {body[:200]}"
+        return f"{where} {key_text} {(value or b'').decode(errors='replace')[:200]}"
+    if "type" not in record and record.keys() >= _DEAD_LETTER_FIELDS:
+        return f"{where} {record.get('parked_at', '')} {'dead letter':24} {key_text:28} " + (
+            _dead_letter(record)
+        )
     kind = str(record.get("type", "?"))
     data = record.get("data")
     if not isinstance(data, dict):
         data = {}
     return f"{where} {record.get('time', '')} {kind:24} {key_text:28} {_summary(kind, data)}"
+
+
+def _key_text(key: bytes | None) -> str:
+    return key.decode(errors="replace") if key else "-"
+
+
+_DEAD_LETTER_FIELDS = frozenset({"source_topic", "service", "reason", "payload"})
+
+
+def _dead_letter(record: dict[str, Any]) -> str:
+    """A parked record (shared/events/dead_letter.py): who parked it, from where, and why."""
+    where = f"{record.get('source_topic')}"
+    if record.get("source_partition") is not None:
+        where += f" p{record.get('source_partition')}@{record.get('source_offset')}"
+    reason = str(record.get("reason", ""))[:160]
+    return f"PARKED by {record.get('service')} from {where}: {reason}"
 
 
 def _summary(kind: str, data: dict[str, Any]) -> str:

@@ -1,15 +1,16 @@
-"""Kafka helpers every service uses: topic creation, the producer, a tailing consumer."""
+"""Kafka helpers every service uses: topic creation, the producer, a tailing reader, and
+read-only topic inspection (partitions, settings, end offsets)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from aiokafka import AIOKafkaConsumer
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.admin import ConfigResource, ConfigResourceType
-from kafka.errors import TopicAlreadyExistsError
+from kafka.admin import ConfigResource, ConfigResourceType, OffsetSpec
+from kafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 from kafka.structs import OffsetAndMetadata
 
 from shared.limits import CONSUMER_MAX_PARTITION_FETCH_BYTES
@@ -135,27 +136,181 @@ def _align(
     return outcomes
 
 
-async def tail(
-    settings: KafkaSettings, topics: Iterable[str], *, from_beginning: bool = False
-) -> AsyncIterator[tuple[str, int, int, bytes | None, bytes | None]]:
-    """Yield (topic, partition, offset, key, value) for every record arriving on `topics`.
+@dataclass(frozen=True, slots=True)
+class TailRecord:
+    """One record as it is stored: where, when (the record's timestamp, ms since the epoch;
+    None when the record has none), and its key and value bytes."""
 
-    No consumer group: tailing never moves a service's committed offsets.
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes | None
+
+
+class TopicNotOnCluster(LookupError):
+    """A topic the cluster does not have, or does not show these credentials."""
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(topic)
+        self.topic = topic
+
+
+TailStart = Literal["beginning", "latest"] | datetime
+"""Where tailing starts: the oldest record, the end as of the start, or the first record whose
+timestamp is at or after a moment (the broker's offsets-for-times lookup)."""
+
+
+def tail(
+    settings: KafkaSettings,
+    topics: Sequence[str],
+    *,
+    start: TailStart = "latest",
+    until_end: bool = False,
+    poll_timeout_ms: int = 500,
+) -> Generator[TailRecord, None, None]:
+    """Yield the records of `topics` from `start` on, as they arrive; with `until_end`, stop
+    once every partition reached its end offset as of the start.
+
+    No consumer group: tailing never moves a service's committed offsets. Start offsets are
+    looked up before the first fetch, so "latest" is exactly the end as of the call. Raises
+    TopicNotOnCluster for a topic the cluster does not show.
     """
-    consumer = AIOKafkaConsumer(
-        *topics,
+    consumer = KafkaConsumer(
         **settings.client_options(),
+        **consumer_fetch_options(),
+        client_id="nudge-tail",
         group_id=None,
         enable_auto_commit=False,
-        auto_offset_reset="earliest" if from_beginning else "latest",
-        **consumer_fetch_options(),
     )
-    await consumer.start()
     try:
-        async for record in consumer:
-            yield record.topic, record.partition, record.offset, record.key, record.value
+        partitions = _partitions_of(consumer, dict.fromkeys(topics))
+        consumer.assign(partitions)
+        end: dict[TopicPartition, int] = consumer.end_offsets(partitions)
+        for tp, offset in _start_offsets(consumer, partitions, start, end).items():
+            consumer.seek(tp, offset)
+        pending = {tp for tp in partitions if consumer.position(tp) < end[tp]}
+        if until_end:
+            consumer.pause(*(tp for tp in partitions if tp not in pending))
+        while pending or not until_end:
+            for tp, records in consumer.poll(timeout_ms=poll_timeout_ms).items():
+                for r in records:
+                    if until_end and r.offset >= end[tp]:
+                        break
+                    stamp = r.timestamp if r.timestamp is not None and r.timestamp >= 0 else None
+                    yield TailRecord(r.topic, r.partition, r.offset, stamp, r.key, r.value)
+            if until_end:
+                done = {tp for tp in pending if consumer.position(tp) >= end[tp]}
+                if done:
+                    consumer.pause(*done)
+                    pending -= done
     finally:
-        await consumer.stop()
+        consumer.close()
+
+
+def _partitions_of(consumer: KafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
+    out: list[TopicPartition] = []
+    for topic in topics:
+        try:
+            found = consumer.partitions_for_topic(topic)
+        except TopicAuthorizationFailedError:
+            found = None
+        if not found:
+            raise TopicNotOnCluster(topic)
+        out += [TopicPartition(topic, p) for p in sorted(found)]
+    return out
+
+
+def _start_offsets(
+    consumer: KafkaConsumer,
+    partitions: list[TopicPartition],
+    start: TailStart,
+    end: dict[TopicPartition, int],
+) -> dict[TopicPartition, int]:
+    if start == "latest":
+        return dict(end)
+    if start == "beginning":
+        return dict(consumer.beginning_offsets(partitions))
+    assert isinstance(start, datetime)
+    at_ms = max(0, int(start.timestamp() * 1000))
+    found = consumer.offsets_for_times({tp: at_ms for tp in partitions})
+    return {tp: end[tp] if found.get(tp) is None else found[tp].offset for tp in partitions}
+
+
+@dataclass(frozen=True)
+class BrokerTopic:
+    """A topic as the cluster describes it."""
+
+    name: str
+    partitions: tuple[int, ...]
+    config: dict[str, str]
+    """The settings asked for, as the broker reports them; empty when it would not say (the
+    credentials may lack the right to describe configurations)."""
+
+
+class TopicInspector:
+    """Read-only questions about topics over one admin connection: what exists, how it is
+    configured, where the partitions end. Nothing is changed; no consumer group is used."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._admin = KafkaAdminClient(**settings.client_options(), client_id="nudge-topics")
+
+    def __enter__(self) -> TopicInspector:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._admin.close()
+
+    def describe(self, names: Iterable[str], config_keys: Iterable[str]) -> dict[str, BrokerTopic]:
+        """The topics of `names` that exist (and these credentials see), with the settings
+        of `config_keys`."""
+        existing = set(self._admin.list_topics())
+        wanted = [name for name in dict.fromkeys(names) if name in existing]
+        if not wanted:
+            return {}
+        partitions = {
+            topic["name"]: tuple(
+                sorted(p["partition_index"] for p in topic.get("partitions") or ())
+            )
+            for topic in self._admin.describe_topics(wanted)
+            if not topic.get("error_code")
+        }
+        keys = list(dict.fromkeys(config_keys))
+        described = self._admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, name, keys) for name in partitions],
+            config_filter="all",
+        ).get("topic", {})
+        return {
+            name: BrokerTopic(
+                name,
+                parts,
+                {
+                    key: str(entry["value"])
+                    for key, entry in (described.get(name) or {}).items()
+                    if entry.get("value") is not None
+                },
+            )
+            for name, parts in partitions.items()
+        }
+
+    def end_offsets(self, topics: Iterable[BrokerTopic]) -> dict[str, int]:
+        """Per topic, the sum of its partitions' end offsets (how many records were ever
+        appended to it)."""
+        specs = {
+            TopicPartition(topic.name, p): OffsetSpec.LATEST
+            for topic in topics
+            for p in topic.partitions
+        }
+        sums: dict[str, int] = {}
+        if not specs:
+            return sums
+        for tp, found in self._admin.list_partition_offsets(specs).items():
+            sums[tp.topic] = sums.get(tp.topic, 0) + found.offset
+        return sums
 
 
 def pin_new_group_to_end(kafka: KafkaSettings, group: str, topics: Iterable[str]) -> bool:

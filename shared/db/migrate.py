@@ -1,19 +1,98 @@
-"""Apply the schema migrations (`nudge db migrate`), used by `make run`, tests and K8s jobs."""
+"""Apply the schema migrations (`nudge db migrate`), used by `make run`, tests and K8s jobs; and
+wait until another process has applied them (`nudge db wait`, the services' init containers)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Collection
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy.engine import Connection
 
+from shared.db.engine import make_engine
 from shared.settings import DatabaseSettings
 
 _INI = Path(__file__).with_name("alembic.ini")
+WAIT_INTERVAL_S = 2.0
+"""How often `nudge db wait` looks at the database's revision again."""
+
+
+def _config(settings: DatabaseSettings) -> Config:
+    config = Config(str(_INI))
+    config.attributes["database_url"] = settings.url.get_secret_value()
+    return config
 
 
 def upgrade_to_head(settings: DatabaseSettings | None = None) -> None:
     settings = settings or DatabaseSettings()
-    config = Config(str(_INI))
-    config.attributes["database_url"] = settings.url.get_secret_value()
-    command.upgrade(config, "head")
+    command.upgrade(_config(settings), "head")
+
+
+def expected_heads() -> frozenset[str]:
+    """The head revision(s) of the migrations this code carries."""
+    return frozenset(ScriptDirectory.from_config(Config(str(_INI))).get_heads())
+
+
+def _known(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(Config(str(_INI))).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def schema_behind(
+    current: Collection[str], expected: Collection[str], known: Collection[str] | None = None
+) -> str | None:
+    """None when the database's revisions are the migrations' heads; else why the schema is not
+    ready for this code. `known`: the revisions this code carries (default: its scripts)."""
+    if set(current) == set(expected):
+        return None
+    have, want = ", ".join(sorted(current)), ", ".join(sorted(expected))
+    if not current:
+        return f"the database has no schema yet (this release expects revision {want})"
+    unknown = sorted(r for r in current if not (r in known if known is not None else _known(r)))
+    if unknown:
+        return (
+            f"the database is at revision {', '.join(unknown)}, which this release does not "
+            f"know (expects {want}): a newer release migrated it"
+        )
+    return f"the database is at revision {have}, this release expects {want}"
+
+
+def _current_heads(connection: Connection) -> frozenset[str]:
+    return frozenset(MigrationContext.configure(connection).get_current_heads())
+
+
+async def current_heads(settings: DatabaseSettings) -> frozenset[str]:
+    """The revision(s) the database's schema is at (empty: never migrated)."""
+    engine = make_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_current_heads)
+    finally:
+        await engine.dispose()
+
+
+async def wait_for_head(
+    settings: DatabaseSettings, timeout_s: float, interval_s: float = WAIT_INTERVAL_S
+) -> None:
+    """Return once the schema is at the migrations' heads; TimeoutError with the last reason
+    (behind, ahead, unreachable) when it is not within `timeout_s`."""
+    expected = expected_heads()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            reason = schema_behind(await current_heads(settings), expected)
+        except Exception as exc:  # not up yet, refused, DNS: all mean "not yet"
+            reason = f"the database did not answer: {type(exc).__name__}: {exc}"
+        if reason is None:
+            return
+        if time.monotonic() + interval_s >= deadline:
+            raise TimeoutError(f"schema not ready after {timeout_s:g}s: {reason}")
+        await asyncio.sleep(interval_s)

@@ -51,3 +51,22 @@ def test_segment_entries_and_exits_say_which_and_why() -> None:
     change = {"segment_id": "vip", "rule_version": 1, "reason": "orders 3 >= 3", "entry": 1}
     assert "ENTERED segment vip: orders 3 >= 3" in line("segment.entered", change)
     assert "LEFT segment vip: orders 3 >= 3" in line("segment.exited", change)
+
+
+def test_dead_letters_say_who_parked_what_and_why() -> None:
+    letter = {
+        "source_topic": "shop.events.v1",
+        "source_partition": 4,
+        "source_offset": 17,
+        "key": "demo:c1",
+        "service": "triggers",
+        "reason": "invalid record: data.total: Field required",
+        "payload": "{}",
+        "payload_encoding": "utf-8",
+        "parked_at": "2026-12-07T10:00:00Z",
+    }
+    text = describe("p0@3", b"demo:c1", json.dumps(letter).encode())
+    assert text.startswith("p0@3 2026-12-07T10:00:00Z dead letter")
+    assert (
+        "PARKED by triggers from shop.events.v1 p4@17: invalid record: data.total: Field required"
+    ) in text

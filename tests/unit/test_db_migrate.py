@@ -1,0 +1,37 @@
+"""`nudge db wait`'s verdict on a database's revision against the migrations' heads."""
+
+from __future__ import annotations
+
+from shared.db.migrate import expected_heads, schema_behind
+
+KNOWN = {"0014", "0015"}
+
+
+def test_at_the_heads_the_schema_is_ready() -> None:
+    assert schema_behind({"0015"}, {"0015"}, KNOWN) is None
+
+
+def test_a_database_never_migrated_is_not_ready_and_says_so() -> None:
+    assert schema_behind(set(), {"0015"}, KNOWN) == (
+        "the database has no schema yet (this release expects revision 0015)"
+    )
+
+
+def test_a_database_behind_names_both_revisions() -> None:
+    assert schema_behind({"0014"}, {"0015"}, KNOWN) == (
+        "the database is at revision 0014, this release expects 0015"
+    )
+
+
+def test_a_database_migrated_by_a_newer_release_is_not_taken_for_ready() -> None:
+    """An older release rolled back onto a newer schema may not work with it: say so."""
+    reason = schema_behind({"0016"}, {"0015"}, KNOWN)
+    assert reason is not None and "0016" in reason and "newer release" in reason
+
+
+def test_the_heads_are_those_of_the_shipped_migrations() -> None:
+    heads = expected_heads()
+    assert len(heads) == 1  # one line of migrations: two heads would need a merge revision
+    (head,) = heads
+    assert schema_behind({head}, heads) is None
+    assert "newer release" in (schema_behind({"9999"}, heads) or "")
