@@ -13,6 +13,10 @@ export NUDGE_SECRET_KEY_FILE ?= $(CURDIR)/.local/secret.key
 
 include mk/infra.mk
 include mk/bench.mk
+include mk/image.mk
+include mk/asyncapi.mk
+include mk/deploy.mk
+include mk/analyst.mk
 
 .PHONY: help deps venv lock up run stop test check lint typecheck bench schemas clean
 
@@ -45,8 +49,8 @@ run: deps ## Start everything, replay the demo storyline, follow the events and 
 stop: ## Stop the services, Kafka and PostgreSQL
 	deploy/local/run.sh down
 
-test: deps browser-install check ## Lint, type-check and run the whole suite against real Kafka and PostgreSQL
-	$(BIN)/pytest
+test: deps browser-install analyst-tools check image-check asyncapi-check deploy-check ## Lint, type-check, check the image, catalog and manifests, run the whole suite against real Kafka and PostgreSQL
+	$(BIN)/pytest $(DEPLOY_CHECK_TESTS:%=--ignore=%)
 
 check: lint typecheck ## ruff and mypy
 

@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 30.0
 """How long a stopping worker waits for the batch in progress (its output may be retrying)."""
+STATIC_SESSION_TIMEOUT_S = 90.0
+"""The group session timeout of a worker with a static instance id: how long the broker keeps
+its partitions for it while it restarts (a rolling update: stop, reschedule, start). Faust
+refuses one above its request timeout, which is this by default. A worker scaled away for good
+leaves its partitions unread this long before the group rebalances."""
 RAW_CODECS: Final[dict[str, Any]] = {
     "key_type": bytes,
     "value_type": bytes,
@@ -205,6 +210,7 @@ class WorkerSettings(Protocol):
     replication_factor: int
     standby_replicas: int
     producer_linger_s: float
+    instance_id: str | None
 
 
 class LivenessMonitor(Monitor):
@@ -276,6 +282,10 @@ def make_app(settings: WorkerSettings, kafka: KafkaSettings, partitions: int) ->
         # instead, and let the orchestrator restart it (at-least-once, nothing is lost).
         agent_supervisor=CrashingSupervisor,
         Monitor=LivenessMonitor,
+        # Static membership: a restarted worker (same pod name) rejoins with the partitions it
+        # had, without a rebalance of the whole group, if back within the session timeout.
+        consumer_group_instance_id=settings.instance_id,
+        broker_session_timeout=STATIC_SESSION_TIMEOUT_S if settings.instance_id else None,
     )
 
     return app

@@ -39,6 +39,10 @@ class SegmenterSettings(BaseSettings):
     clock_origin: float | None = None
     replication_factor: int = Field(default=1, ge=1)
     standby_replicas: int = Field(default=0, ge=0)
+    instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    """Static group membership (Kafka's `group.instance.id`; on Kubernetes the pod name, which
+    a StatefulSet keeps across restarts): a worker back within the session timeout gets its
+    partitions again without a rebalance. Unset: dynamic membership, a rebalance per restart."""
     start_from: Literal["earliest", "latest"] = "earliest"
     """Where a new app id starts reading; an existing one resumes from its committed offsets."""
     log_level: str = "info"

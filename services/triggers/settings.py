@@ -44,6 +44,10 @@ class TriggersSettings(BaseSettings):
     """Replication of the changelog topics Faust creates (3 on a production cluster)."""
     standby_replicas: int = Field(default=0, ge=0)
     """Warm copies of other workers' tables, for faster fail-over."""
+    instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    """Static group membership (Kafka's `group.instance.id`; on Kubernetes the pod name, which
+    a StatefulSet keeps across restarts): a worker back within the session timeout gets its
+    partitions again without a rebalance. Unset: dynamic membership, a rebalance per restart."""
     start_from: Literal["earliest", "latest"] = "earliest"
     """Where a new app id starts reading; an existing one resumes from its committed offsets.
 
