@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 
 from services.dispatch.intake import Intake
+from services.dispatch.metrics import CHANNEL_PAUSED
 from services.dispatch.outbox import Relay
 from services.dispatch.ports import Store
 from services.dispatch.sender import Circuit, Delivery, Outlet, Sender
@@ -87,6 +88,8 @@ def build_dispatch(
     }
     sender = relay = intake = None
     if sending is not None and "send" in settings.roles:
+        for channel, circuit in circuits.items():
+            CHANNEL_PAUSED.labels(channel=channel.value).set_function(circuit.remaining_s)
         sender = Sender(
             store=store,
             templates=sending.templates,

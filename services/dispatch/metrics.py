@@ -41,6 +41,12 @@ BACKOFF_SECONDS = Histogram(
     ["channel"],
     buckets=(1, 2, 5, 10, 30, 60, 120, 300),
 )
+CHANNEL_PAUSED = Gauge(
+    "nudge_dispatch_channel_paused_seconds",
+    "Seconds until a channel's provider pause ends (0: sending). A pause follows repeated "
+    "transient failures (the circuit) or a misconfiguration",
+    ["channel"],
+)
 WAITING = Gauge("nudge_dispatch_waiting_messages", "Messages queued, deferred or retrying")
 OUTBOX = Counter(
     "nudge_dispatch_outbox_records_total",

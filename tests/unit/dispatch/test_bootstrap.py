@@ -85,3 +85,23 @@ async def test_what_the_intake_stores_the_sender_sends() -> None:
     assert await r.round() == 1
     assert r.store.message(fired.id).state == "sent"
     assert [e["to"] for e in r.delivery.emails] == ["ada@example.com"]
+
+
+def test_a_paused_channel_shows_on_the_metric_until_its_pause_ends() -> None:
+    """The provider-circuit alert reads this gauge: seconds until the channel sends again."""
+    from prometheus_client import REGISTRY
+
+    def paused(channel: Channel) -> float | None:
+        return REGISTRY.get_sample_value(
+            "nudge_dispatch_channel_paused_seconds", {"channel": channel.value}
+        )
+
+    built = rig(circuit_max_pause_s=30)
+    assert paused(Channel.SMS) == 0.0
+    built.dispatch.circuits[Channel.SMS].trip()
+    assert paused(Channel.SMS) == 30.0
+    assert paused(Channel.EMAIL) == 0.0
+    built.clock.advance(12)
+    assert paused(Channel.SMS) == 18.0
+    built.clock.advance(18)
+    assert paused(Channel.SMS) == 0.0
