@@ -99,7 +99,7 @@ def read_tree(shop_dir: Path | None) -> SourceTree:
         if not shop_dir.is_dir():
             tree.problems.append(f"{shop_dir}: shop template folder does not exist")
         else:
-            for path in sorted(p for p in shop_dir.iterdir() if p.is_dir()):
+            for path in sorted(_folders(shop_dir)):
                 if _SHOP_RE.match(path.name):
                     _read_root(tree, path.name, path)
                 else:
@@ -107,8 +107,14 @@ def read_tree(shop_dir: Path | None) -> SourceTree:
     return tree
 
 
+def _folders(path: Path) -> Iterator[Path]:
+    """The folders in `path`, without hidden ones: a Kubernetes ConfigMap volume keeps its
+    files under `..data` and a timestamped `..<date>` folder, beside links to them."""
+    return (p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def _read_root(tree: SourceTree, root: str, path: Path) -> None:
-    for folder in sorted(p for p in path.iterdir() if p.is_dir()):
+    for folder in sorted(_folders(path)):
         if not _LOCALE_RE.match(folder.name):
             tree.problems.append(f"{folder}: not a locale folder (BCP 47, e.g. en, nl-NL)")
             continue

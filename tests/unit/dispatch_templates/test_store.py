@@ -237,3 +237,14 @@ def test_gsm_filter_keeps_names_in_gsm7(store: TemplateStore) -> None:
     v = variables("cart/reminder-2", RecipientView(first_name="Zoë"))
     sms = store.render_sms(SHOP, "cart/reminder-2", "en", v)
     assert "Hi Zoe," in sms.body and sms.encoding == "GSM-7"
+
+
+def test_templates_mounted_from_a_configmap_volume_load(tmp_path: Path) -> None:
+    """A ConfigMap volume holds its files under `..data` (and a timestamped `..<date>`
+    folder) and links to them by name: the hidden folders are not shops or locales."""
+    _write(tmp_path / "..2026_12_07", {"acme-coffee/en/cart/reminder-2.sms.j2": "Acme: {{ 1 }}"})
+    (tmp_path / "..data").symlink_to("..2026_12_07")
+    (tmp_path / "acme-coffee").symlink_to("..data/acme-coffee")
+    store = TemplateStore.load(tmp_path)
+    v = variables("cart/reminder-2")
+    assert store.render_sms(SHOP, "cart/reminder-2", "en", v).body.startswith("Acme: 1")
