@@ -823,17 +823,9 @@ def schemas_export(
     check: Annotated[bool, typer.Option(help="fail if the committed files differ")] = False,
 ) -> None:
     """Write the topics' JSON Schemas and the OpenAPI documents (ingest, feedback, segmenter)."""
-    from services.schema_docs import published_documents
+    from services.schema_docs import published_documents, write_or_check
 
-    stale = []
-    for path, text in published_documents().items():
-        if check:
-            if not path.is_file() or path.read_text() != text:
-                stale.append(path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            typer.echo(f"wrote {path}")
+    stale = write_or_check(published_documents(), check=check, echo=typer.echo)
     if stale:
         names = ", ".join(str(p) for p in stale)
         raise _fail(f"out of date (run `nudge schemas export`): {names}")

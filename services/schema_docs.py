@@ -9,6 +9,7 @@ in review.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,23 @@ def topic_models() -> list[tuple[TopicSpec, TypeAdapter[Any]]]:
         # Every dead-letter topic holds the same record: one file each, named after the topic.
         *((topic_by_name(name), dead_letter) for name in sorted(DEAD_LETTER_TOPIC_NAMES)),
     ]
+
+
+def write_or_check(
+    files: dict[Path, str], *, check: bool, echo: Callable[[str], None] = print
+) -> list[Path]:
+    """Write generated files, or with `check` only compare them with what is committed;
+    returns the stale ones (a committed file that differs from a fresh generation)."""
+    stale = []
+    for path, text in files.items():
+        if check:
+            if not path.is_file() or path.read_text() != text:
+                stale.append(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            echo(f"wrote {path}")
+    return stale
 
 
 def published_documents() -> dict[Path, str]:

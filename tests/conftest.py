@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
+from kafka import KafkaAdminClient
 
 from shared.kafka import create_topics
 from shared.settings import KafkaSettings
@@ -31,6 +32,14 @@ def _fresh_schema(database_url: str) -> None:
     config.attributes["database_url"] = database_url
     command.downgrade(config, "base")
     command.upgrade(config, "head")
+
+
+@pytest.fixture
+def admin(stack: Stack) -> Iterator[KafkaAdminClient]:
+    """kafka-python's admin client on the test broker, to look at topics as the broker has them."""
+    client = KafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from services.catalog.page import duration, render_page
-from services.schema_docs import ROOT, topic_models
+from services.schema_docs import ROOT, topic_models, write_or_check
 from shared.events import DeadLetter, EventEnvelope
 from shared.events.messages import STATUS_EVENTS, MessageDeliveredEvent, MessageUndeliveredEvent
 from shared.settings import LOCAL_KAFKA
@@ -595,13 +595,4 @@ def published_files() -> dict[Path, str]:
 
 def export(*, check: bool, echo: Callable[[str], None] = print) -> list[Path]:
     """Write the catalog files, or with `check` only compare them; returns the stale ones."""
-    stale = []
-    for path, text in published_files().items():
-        if check:
-            if not path.is_file() or path.read_text() != text:
-                stale.append(path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            echo(f"wrote {path.relative_to(ROOT)}")
-    return stale
+    return write_or_check(published_files(), check=check, echo=echo)

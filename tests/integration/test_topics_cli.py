@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer
@@ -19,13 +18,6 @@ from shared.topics import ALL_TOPICS, SHOP_EVENTS, TopicSpec
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def admin(stack: Stack) -> Iterator[KafkaAdminClient]:
-    client = KafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-    yield client
-    client.close()
 
 
 def spec(name: str) -> TopicSpec:

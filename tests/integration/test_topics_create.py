@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from kafka import KafkaAdminClient
@@ -19,13 +18,6 @@ from tests.support.ingest_process import ROOT, service_env
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def admin(stack: Stack) -> Iterator[KafkaAdminClient]:
-    client = KafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-    yield client
-    client.close()
 
 
 def settings_of(admin: KafkaAdminClient, topic: str, *names: str) -> dict[str, str]:
