@@ -219,8 +219,9 @@ run() {
   say "events on shop.events.v1, segment entries and exits (segments.changes.v1), triggers"
   say "fired or cancelled, what customers send back (feedback.events.v1), conversions"
   say "(conversions.v1), messages at the sinks:"
+  # Only the demo shop's records: a test or a benchmark may share the local broker.
   "$BIN/nudge" tail shop.events.v1 segments.changes.v1 triggers.fired.v1 messages.status.v1 \
-    feedback.events.v1 conversions.v1 &
+    feedback.events.v1 conversions.v1 --shop demo-coffee &
   local tail_pid=$!
   # The sinks print each message they receive (EMAIL to: subject | first line; SMS to: body).
   tail -n 0 -q -F "$LOGS/smtp-sink.log" "$LOGS/sms-sink.log" 2>/dev/null &
