@@ -2,16 +2,18 @@
 
 Every long-running workload has probes on ports its container opens and listens on, requests
 and a memory limit, a PodDisruptionBudget, the restricted security context, a writable /tmp;
-its arguments are a `nudge` command; autoscalers never run more consumers than partitions;
-only the ingress controller and Prometheus reach in from outside the namespace, and only where
-they must; every metric an alert reads exists; Secrets are referenced, never shipped.
-Each check returns its problems as `<kind>/<name>: <what is wrong>`.
+its arguments are a `nudge` command, and `nudge` is the entry point of the image
+deploy/Dockerfile builds; autoscalers never run more consumers than partitions; only the
+ingress controller and Prometheus reach in from outside the namespace, and only where they
+must; every metric an alert reads exists; Secrets are referenced, never shipped.
+Each check returns its problems as `<kind>/<name>: <what is wrong>` (`<file>: ...` for a
+problem of the Dockerfile).
 """
 
 from __future__ import annotations
 
+import json
 import re
-import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -19,6 +21,8 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, Final
 
+from deploy.checks.commands import command_problem
+from deploy.checks.dockerfile import entrypoint
 from deploy.checks.render import Check, Manifest, containers, of_kind, pod_spec, ref
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -519,41 +523,6 @@ def _partition_limits(
 # --- Commands, image, migration --------------------------------------------------------------
 
 
-@cache
-def _cli() -> Any:
-    import typer
-
-    from services.cli import app
-
-    return typer.main.get_command(app)
-
-
-def command_problem(args: Sequence[str]) -> str | None:
-    """Why `nudge <args>` is not a command the CLI would run, or None. (Typer carries its own
-    copy of click: its groups and errors are known by what they do.)"""
-    command = _cli()
-    context = command.context_class(command, info_name="nudge")
-    rest = [str(a) for a in args]
-    words: list[str] = []
-    while hasattr(command, "get_command"):
-        if not rest or rest[0].startswith("-"):
-            return f"`{shlex.join(['nudge', *words])}` needs a subcommand"
-        word = rest.pop(0)
-        found = command.get_command(context, word)
-        if found is None:
-            return f"`{shlex.join(['nudge', *words, word])}` is not a nudge command"
-        words.append(word)
-        command = found
-        context = command.context_class(command, info_name=word, parent=context)
-    try:
-        command.make_context(words[-1], list(rest), parent=context.parent)
-    except Exception as exc:  # click's usage errors: an unknown option, a bad value
-        format_message = getattr(exc, "format_message", None)
-        message = format_message() if callable(format_message) else str(exc)
-        return f"`{shlex.join(['nudge', *words, *rest])}`: {message}"
-    return None
-
-
 def _image_name(image: str) -> str:
     """The repository part of an image reference (no tag, no digest)."""
     name = image.split("@", 1)[0]
@@ -566,10 +535,24 @@ def image_tag(image: str) -> str | None:
     return last.split(":", 1)[1] if ":" in last else None
 
 
-def check_commands(objects: Sequence[Manifest]) -> list[str]:
-    """Every container runs the one Nudge image with its entry point (`nudge`): no `command`
-    override, and arguments the `nudge` CLI accepts."""
+def check_commands(
+    objects: Sequence[Manifest], *, dockerfile: Path = ROOT / "deploy" / "Dockerfile"
+) -> list[str]:
+    """Every container runs the one Nudge image with its entry point: the image's ENTRYPOINT
+    (the Dockerfile's default target) is `nudge`, no container overrides it (`command`), and
+    every container's arguments are a command the `nudge` CLI accepts."""
     problems = []
+    where_built = dockerfile.relative_to(ROOT) if dockerfile.is_relative_to(ROOT) else dockerfile
+    try:
+        image_entrypoint = entrypoint(dockerfile.read_text())
+    except (OSError, ValueError) as exc:
+        problems.append(f"{where_built}: the image's entry point is not known: {exc}")
+    else:
+        if image_entrypoint != ["nudge"]:
+            problems.append(
+                f"{where_built}: the image's ENTRYPOINT is {json.dumps(image_entrypoint)}, not "
+                '["nudge"]: the manifests\' arguments are `nudge` commands'
+            )
     images = set()
     for obj in (*workloads(objects), *of_kind(objects, "Job")):
         for container in containers(obj):

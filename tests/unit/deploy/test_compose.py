@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from deploy.checks.commands import invocations, resolve
 from tests.support.compose_schema import load_compose, schema_errors
-from tests.support.nudge_commands import UnknownCommand, invocations, resolve
 from tests.support.settings_env import OUR_PREFIXES, SETTINGS_CLASSES, unknown_names
 from tests.support.stack import ROOT
 
@@ -205,21 +205,6 @@ def test_every_nudge_command_exists(services: dict[str, dict[str, Any]]) -> None
         ("demo", "reports", "url", "demo-coffee"): "url",
     }
     assert expected.items() <= resolved.items()
-
-
-def test_an_unknown_command_is_refused() -> None:
-    with pytest.raises(UnknownCommand, match="no subcommand 'trigger'"):
-        resolve(["worker", "trigger"])
-    with pytest.raises(UnknownCommand, match="No such option"):
-        resolve(["ingest", "--prot", "8080"])
-    with pytest.raises(UnknownCommand, match="needs a subcommand"):
-        resolve(["db"])
-    assert invocations(
-        "if nudge shops list | grep -q x; then\n  exec nudge db migrate >/x\nfi"
-    ) == [
-        ["shops", "list"],
-        ["db", "migrate"],
-    ]
 
 
 def test_dispatch_runs_in_its_two_roles(services: dict[str, dict[str, Any]]) -> None:

@@ -2,22 +2,31 @@
 image the issue asks for: non-root, `nudge` as entry point, OCI labels, no HEALTHCHECK, the
 locked runtime dependencies only, nothing from the tests or the laptop stack.
 
-No Docker engine is needed: the Dockerfile is read with a small instruction parser (line
-continuations, comments, stages, ARG defaults), which is all these checks need.
+No Docker engine is needed: the Dockerfile is read with the instruction parser of
+deploy/checks/dockerfile.py (its own tests are in tests/unit/deploy/checks/test_dockerfile.py).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import yaml
 
+from deploy.checks.dockerfile import (
+    Instruction,
+    Stage,
+    arg_defaults,
+    effective,
+    entrypoint,
+    key_values,
+    lineage,
+    parse,
+    substitute,
+)
 from tests.support.settings_env import unknown_names
 from tests.support.stack import ROOT
 
@@ -38,87 +47,7 @@ OCI_LABELS = (
 FROM_BUILD_ARGS = ("source", "version", "revision", "created", "licenses")
 
 
-# --- a Dockerfile, read -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Instruction:
-    keyword: str
-    """Upper case: RUN, COPY, ..."""
-    text: str
-    """The rest of the instruction, continuation lines joined."""
-
-
-@dataclass
-class Stage:
-    base: str
-    name: str | None
-    instructions: list[Instruction] = field(default_factory=list)
-
-    def all(self, keyword: str) -> list[Instruction]:
-        return [i for i in self.instructions if i.keyword == keyword]
-
-
-def parse(text: str) -> list[Stage]:
-    """The stages of a Dockerfile, their instructions in order (global ARGs before the first
-    FROM are dropped: this file has none)."""
-    stages: list[Stage] = []
-    logical: list[str] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not logical and (not line or line.startswith("#")):
-            continue
-        if logical and line.startswith("#"):
-            continue  # a comment inside a continued instruction
-        if line.endswith("\\"):
-            logical.append(line[:-1].strip())
-            continue
-        logical.append(line)
-        keyword, _, rest = " ".join(part for part in logical if part).partition(" ")
-        logical = []
-        keyword = keyword.upper()
-        if keyword == "FROM":
-            words = rest.split()
-            name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
-            stages.append(Stage(base=words[0], name=name))
-        elif stages:
-            stages[-1].instructions.append(Instruction(keyword, rest.strip()))
-    return stages
-
-
-def lineage(stages: list[Stage], name: str) -> list[Stage]:
-    """The stage and the stages it is built on, the base first."""
-    by_name = {s.name: s for s in stages if s.name}
-    chain = [by_name[name]]
-    while chain[0].base in by_name:
-        chain.insert(0, by_name[chain[0].base])
-    return chain
-
-
-def effective(stages: list[Stage], name: str) -> list[Instruction]:
-    """Every instruction that shaped the stage's image, inherited ones first."""
-    return [i for stage in lineage(stages, name) for i in stage.instructions]
-
-
-def arg_defaults(instructions: list[Instruction]) -> dict[str, str]:
-    defaults = {}
-    for arg in (i for i in instructions if i.keyword == "ARG"):
-        name, _, value = arg.text.partition("=")
-        defaults[name.strip()] = value.strip().strip('"')
-    return defaults
-
-
-def substitute(value: str, args: dict[str, str]) -> str:
-    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args.get(m[1] or m[2], m[0]), value)
-
-
-def key_values(text: str) -> dict[str, str]:
-    """`LABEL` / `ENV` in the `key=value key2="value 2"` form."""
-    pairs = {}
-    for word in shlex.split(text):
-        key, _, value = word.partition("=")
-        pairs[key] = value
-    return pairs
+# --- the shipped stage, read ---------------------------------------------------------------
 
 
 def final_user(text: str) -> str | None:
@@ -245,9 +174,9 @@ def test_a_copy_without_user_is_caught() -> None:
 
 
 def test_entry_point_is_nudge_and_the_default_is_help(shipped: list[Instruction]) -> None:
-    entrypoints = [json.loads(i.text) for i in shipped if i.keyword == "ENTRYPOINT"]
+    assert entrypoint(DOCKERFILE.read_text()) == ["nudge"]
+    assert entrypoint(DOCKERFILE.read_text(), SHIPPED) == ["nudge"]
     commands = [json.loads(i.text) for i in shipped if i.keyword == "CMD"]
-    assert entrypoints[-1] == ["nudge"]
     assert commands[-1] == ["--help"]
 
 

@@ -34,13 +34,14 @@ from deploy.checks.workloads import (
     check_setting_paths_are_mounted,
     check_stream_workers,
     check_writable_tmp,
-    command_problem,
     known_metrics,
     metric_names,
 )
 from tests.support.kustomize import broken_copy, overlay_objects, rendered, replace_in
+from tests.support.stack import ROOT
 
 OVERLAYS = ("dev", "prod")
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 
 
 def find(objects: list[Manifest], kind: str, name: str) -> Manifest:
@@ -228,21 +229,28 @@ def test_an_entry_point_override_or_another_image_fails() -> None:
     assert any("several images" in p for p in problems)
 
 
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (["dispatch"], None),
-        (["db", "wait", "--timeout", "600"], None),
-        (["worker"], "needs a subcommand"),
-        (["ingset"], "is not a nudge command"),
-        (["ingest", "--prot", "1"], "No such option"),
-    ],
-)
-def test_container_arguments_are_parsed_as_the_cli_would(
-    args: list[str], expected: str | None
-) -> None:
-    problem = command_problem(args)
-    assert problem is None if expected is None else expected in (problem or "")
+def test_an_image_whose_entry_point_is_not_nudge_fails(tmp_path: Path) -> None:
+    text = DOCKERFILE.read_text()
+    assert 'ENTRYPOINT ["nudge"]' in text
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        text.replace('ENTRYPOINT ["nudge"]', 'ENTRYPOINT ["python", "-m", "services.cli"]')
+    )
+    objects = rendered("dev")
+    assert check_commands(objects) == []
+    only(
+        check_commands(objects, dockerfile=dockerfile),
+        str(dockerfile),
+        'ENTRYPOINT is ["python", "-m", "services.cli"], not ["nudge"]',
+    )
+
+
+def test_a_dockerfile_without_an_exec_form_entry_point_fails(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        DOCKERFILE.read_text().replace('ENTRYPOINT ["nudge"]', "ENTRYPOINT nudge")
+    )
+    only(check_commands(rendered("dev"), dockerfile=dockerfile), "shell form")
 
 
 def test_a_migration_job_not_renamed_with_the_release_fails() -> None:
