@@ -14,7 +14,7 @@ nudge contacts unsuppress    lift an email address's suppressions (bounces, comp
 nudge reports url SHOP       a signed, expiring link to a shop's (or a campaign's) report page
 nudge keys rotate|reseal|retire|list|derive  master keys and the keys derived from them
 nudge db migrate             apply the schema migrations
-nudge db wait                block until the schema is at this release's migrations
+nudge db wait                block until the schema is at this release's migrations (or newer)
 nudge schemas export         write the JSON Schemas and the OpenAPI documents
 nudge schemas asyncapi       write the AsyncAPI catalog of the topics (docs/asyncapi/)
 nudge wait kafka|postgres    block until a dependency answers (init containers, scripts)
@@ -806,16 +806,17 @@ def db_migrate() -> None:
 
 @db_app.command("wait")
 def db_wait(timeout: Annotated[float, typer.Option(help="seconds", min=0)] = 300.0) -> None:
-    """Wait until DATABASE_URL's schema is at this release's migrations (the init container
-    of every service that uses PostgreSQL: it starts once the migration Job has run)."""
+    """Wait until DATABASE_URL's schema is ready for this release: at its migrations, or at a
+    newer release's (a rollback, an old pod restarting mid-rollout). The init container of
+    every service that uses PostgreSQL: it starts once the migration Job has run."""
     from shared.db.migrate import wait_for_head
     from shared.settings import DatabaseSettings
 
     try:
-        asyncio.run(wait_for_head(DatabaseSettings(), timeout))
+        status = asyncio.run(wait_for_head(DatabaseSettings(), timeout))
     except TimeoutError as exc:
         raise _fail(str(exc)) from None
-    typer.echo("database schema is at this release's migrations")
+    typer.echo(status)
 
 
 @schemas_app.command("export")

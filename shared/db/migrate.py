@@ -1,5 +1,7 @@
 """Apply the schema migrations (`nudge db migrate`), used by `make run`, tests and K8s jobs; and
-wait until another process has applied them (`nudge db wait`, the services' init containers)."""
+wait until another process has applied them (`nudge db wait`, the services' init containers).
+A schema a newer release has migrated further is ready too: each release's migrations keep the
+release before it working (expand, then contract a release later)."""
 
 from __future__ import annotations
 
@@ -46,23 +48,26 @@ def _known(revision: str) -> bool:
         return False
 
 
+def newer_revisions(current: Collection[str], known: Collection[str] | None = None) -> list[str]:
+    """The database's revisions this code does not carry: a newer release's migrations (its
+    scripts are not in this image). `known`: the revisions this code carries (default: its
+    scripts)."""
+    return sorted(r for r in current if not (r in known if known is not None else _known(r)))
+
+
 def schema_behind(
     current: Collection[str], expected: Collection[str], known: Collection[str] | None = None
 ) -> str | None:
-    """None when the database's revisions are the migrations' heads; else why the schema is not
-    ready for this code. `known`: the revisions this code carries (default: its scripts)."""
-    if set(current) == set(expected):
+    """None when the schema is ready for this code: at the migrations' heads, or past them at
+    revisions a newer release added (an old pod restarting mid-rollout, a rollback: a newer
+    release's migrations keep the release before it working, expand then contract). Else why
+    it is behind: never migrated, or at an older revision this code carries."""
+    if set(current) == set(expected) or newer_revisions(current, known):
         return None
-    have, want = ", ".join(sorted(current)), ", ".join(sorted(expected))
+    want = ", ".join(sorted(expected))
     if not current:
         return f"the database has no schema yet (this release expects revision {want})"
-    unknown = sorted(r for r in current if not (r in known if known is not None else _known(r)))
-    if unknown:
-        return (
-            f"the database is at revision {', '.join(unknown)}, which this release does not "
-            f"know (expects {want}): a newer release migrated it"
-        )
-    return f"the database is at revision {have}, this release expects {want}"
+    return f"the database is at revision {', '.join(sorted(current))}, this release expects {want}"
 
 
 def _current_heads(connection: Connection) -> frozenset[str]:
@@ -81,18 +86,27 @@ async def current_heads(settings: DatabaseSettings) -> frozenset[str]:
 
 async def wait_for_head(
     settings: DatabaseSettings, timeout_s: float, interval_s: float = WAIT_INTERVAL_S
-) -> None:
-    """Return once the schema is at the migrations' heads; TimeoutError with the last reason
-    (behind, ahead, unreachable) when it is not within `timeout_s`."""
+) -> str:
+    """Return once the schema is ready for this code (at its heads, or at a newer release's
+    revision) with a line saying which, for the init container's log; TimeoutError with the
+    last reason (behind, unreachable) when it is not ready within `timeout_s`."""
     expected = expected_heads()
     deadline = time.monotonic() + timeout_s
     while True:
+        current: frozenset[str] = frozenset()
         try:
-            reason = schema_behind(await current_heads(settings), expected)
+            current = await current_heads(settings)
+            reason = schema_behind(current, expected)
         except Exception as exc:  # not up yet, refused, DNS: all mean "not yet"
             reason = f"the database did not answer: {type(exc).__name__}: {exc}"
         if reason is None:
-            return
+            newer = newer_revisions(current)
+            if not newer:
+                return "database schema is at this release's migrations"
+            return (
+                f"database schema is at revision {', '.join(newer)}, newer than this release's "
+                f"{', '.join(sorted(expected))} (a newer release migrated it): going on"
+            )
         if time.monotonic() + interval_s >= deadline:
             raise TimeoutError(f"schema not ready after {timeout_s:g}s: {reason}")
         await asyncio.sleep(interval_s)
