@@ -28,7 +28,14 @@ from services.segmenter.settings import SegmenterSettings
 from services.triggers import worker as triggers_worker
 from services.triggers.settings import TriggersSettings
 from shared.faust_setup import changelog_topics
-from shared.topic_access import PRINCIPALS, SEGMENTER, SERVICES, TRIGGERS, KafkaPrincipal
+from shared.topic_access import (
+    ANALYSTS,
+    PRINCIPALS,
+    SEGMENTER,
+    SERVICES,
+    TRIGGERS,
+    KafkaPrincipal,
+)
 from shared.topics import ALL_TOPICS, TopicSpec
 
 API_VERSION: Final = "kafka.strimzi.io/v1"
@@ -50,6 +57,10 @@ FAUST_INTERNAL: Final = ("Create", "Describe", "DescribeConfigs", "Read", "Write
 """What a Faust app does on its own topics: creates its changelogs (and its assignor's leader
 topic), reads their settings, writes and reads them back when recovering its tables."""
 GROUP: Final = ("Read",)
+DESCRIBES_CONFIGS: Final = frozenset({ANALYSTS.name})
+"""Principals that also read the settings of the topics they read (DescribeConfigs): the
+analysts, whose `nudge topics list` shows each topic's retention and cleanup policy as the
+broker has them."""
 
 
 @dataclass(frozen=True)
@@ -142,22 +153,32 @@ def _acl(kind: str, name: str, pattern: str, operations: Iterable[str]) -> dict[
 
 
 def acls(principal: KafkaPrincipal) -> list[dict[str, Any]]:
-    """The principal's ACLs, one per resource, sorted: Read on what it reads, Write on what
-    it writes (for a service, also on the dead-letter topics of what it reads), Read on its
-    consumer groups, and everything a Faust app does on the topics under its app id."""
+    """The principal's ACLs, one per resource, sorted: Read on what it reads (and their
+    settings, for those in DESCRIBES_CONFIGS), Write on what it writes (for a service, also on
+    the dead-letter topics of what it reads), Read on its consumer groups; for a Faust app,
+    everything it does on the topics under its app id, and Read on every group whose id starts
+    with it: the runbook rebuilds an app's state under a new app id that extends the old one
+    (`nudge-triggers-p24`), which its topic prefix (`nudge-triggers-`) and group prefix cover."""
     topics: dict[str, set[str]] = {}
     writes = [*principal.writes, *(principal.dead_letters if principal in SERVICES else ())]
     for topic in principal.reads:
         topics.setdefault(topic, set()).update(READ)
     for topic in writes:
         topics.setdefault(topic, set()).update(WRITE)
+    if principal.name in DESCRIBES_CONFIGS:
+        for topic in principal.reads:
+            topics[topic].add("DescribeConfigs")
+    app_id = principal.internal_prefix
     entries = [_acl("topic", name, "literal", ops) for name, ops in topics.items()]
-    entries += [_acl("group", group, "literal", GROUP) for group in principal.groups]
+    entries += [
+        _acl("group", group, "literal", GROUP)
+        for group in principal.groups
+        if app_id is None or not group.startswith(app_id)
+    ]
     entries += [_acl("group", prefix, "prefix", GROUP) for prefix in principal.group_prefixes]
-    if principal.internal_prefix is not None:
-        entries.append(_acl("topic", f"{principal.internal_prefix}-", "prefix", FAUST_INTERNAL))
-        if principal.internal_prefix not in principal.groups:
-            entries.append(_acl("group", principal.internal_prefix, "literal", GROUP))
+    if app_id is not None:
+        entries.append(_acl("topic", f"{app_id}-", "prefix", FAUST_INTERNAL))
+        entries.append(_acl("group", app_id, "prefix", GROUP))
     return sorted(entries, key=lambda acl: _resource_key(acl["resource"]))
 
 

@@ -25,6 +25,7 @@ from shared.topic_access import (
     SEGMENTER,
     SEGMENTER_API,
     TRIGGERS,
+    KafkaPrincipal,
 )
 
 TOPIC_LIKE: Final = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*\.v[0-9]+$")
@@ -68,6 +69,20 @@ def declared_groups() -> frozenset[str]:
     groups = {group for p in PRINCIPALS for group in p.groups}
     groups |= {p.internal_prefix for p in PRINCIPALS if p.internal_prefix is not None}
     return frozenset(groups)
+
+
+def group_principals(group: str) -> tuple[KafkaPrincipal, ...]:
+    """Whose consumer group `group` is: the principals that declare it, else the Faust apps
+    whose app id it extends (a rebuilt app's `nudge-triggers-p24`: their group ACL is the
+    prefix `<app id>`)."""
+    exact = tuple(p for p in PRINCIPALS if group in (*p.groups, p.internal_prefix))
+    if exact:
+        return exact
+    return tuple(
+        p
+        for p in PRINCIPALS
+        if p.internal_prefix is not None and group.startswith(p.internal_prefix)
+    )
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -358,10 +373,10 @@ def _keda_problems(trigger: Mapping[str, Any], objects: Sequence[Manifest]) -> l
     KafkaUser allowed to read that group (else KEDA sees no lag and never scales)."""
     metadata = _dict(trigger.get("metadata"))
     group, problems = metadata.get("consumerGroup"), []
-    if group is not None and group not in declared_groups():
+    if group is not None and not group_principals(str(group)):
         problems.append(
             f".metadata.consumerGroup {group!r} is no consumer group of shared/topic_access.py "
-            f"({', '.join(sorted(declared_groups()))})"
+            f"({', '.join(sorted(declared_groups()))}, or a Faust app id's extension)"
         )
     servers = str(metadata.get("bootstrapServers", ""))
     problems += [f".metadata.{p}" for p in _bootstrap_problems("bootstrapServers", servers)]
@@ -377,7 +392,7 @@ def _keda_problems(trigger: Mapping[str, Any], objects: Sequence[Manifest]) -> l
         _dict(item).get("parameter"): _dict(item).get("name")
         for item in _list(_dict(auths[0].get("spec")).get("secretTargetRef"))
     }
-    readers = {user_name(p) for p in PRINCIPALS if group in (*p.groups, p.internal_prefix)}
+    readers = {user_name(p) for p in group_principals(str(group))}
     if secrets.get("password") not in readers:
         problems.append(
             f": TriggerAuthentication {auth_name} authenticates with Secret "

@@ -26,17 +26,19 @@ from referencing import Registry, Resource
 
 from deploy.checks.render import Manifest, ref
 
-MINIMUM_KUBERNETES: Final = "1.33"
-"""The oldest Kubernetes the manifests are written for (Strimzi 1.x itself needs 1.30 or newer)."""
+MINIMUM_KUBERNETES: Final = "1.30"
+"""The oldest Kubernetes the manifests are written for, as deploy/k8s/base/kustomization.yaml
+says (a preStop `sleep`, PDBs' unhealthyPodEvictionPolicy...; Strimzi 1.x needs it too)."""
 _DEFINITIONS_ID: Final = "https://kubernetes.io/api/_definitions.json"
 
 
 def kubernetes_versions() -> tuple[str, ...]:
-    """The schema versions used: the minimum we support, and the newest the package has."""
-    known = all_versions()
-    oldest = [v for v in known if _major_minor(v) == _major_minor(MINIMUM_KUBERNETES)]
+    """The schema versions used: the oldest the package has at or above the minimum we
+    support, and the newest it has."""
+    known = sorted(set(all_versions()), key=_major_minor)
+    oldest = [v for v in known if _major_minor(v) >= _major_minor(MINIMUM_KUBERNETES)]
     if not oldest:
-        raise RuntimeError(f"kubernetes-validate has no schemas for {MINIMUM_KUBERNETES}")
+        raise RuntimeError(f"kubernetes-validate has no schemas for {MINIMUM_KUBERNETES} or later")
     return tuple(dict.fromkeys((oldest[0], known[-1])))
 
 

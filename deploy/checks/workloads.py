@@ -2,10 +2,13 @@
 
 Every long-running workload has probes on ports its container opens and listens on, requests
 and a memory limit, a PodDisruptionBudget, the restricted security context, a writable /tmp;
+every variable it sets under our prefixes is a setting, and a Secret it loads whole is its own;
 its arguments are a `nudge` command, and `nudge` is the entry point of the image
-deploy/Dockerfile builds; autoscalers never run more consumers than partitions; only the
-ingress controller and Prometheus reach in from outside the namespace, and only where they
-must; every metric an alert reads exists; Secrets are referenced, never shipped.
+deploy/Dockerfile builds; autoscalers never run more consumers than partitions, and KEDA's
+triggers name hosts its operator resolves; the migration waits for PostgreSQL and runs between
+what it needs and the services; only the ingress controller and Prometheus reach in from
+outside the namespace, and only where they must (Prometheus reaching the Kafka Exporter too);
+every metric an alert reads exists; Secrets are referenced, never shipped.
 Each check returns its problems as `<kind>/<name>: <what is wrong>` (`<file>: ...` for a
 problem of the Dockerfile).
 """
@@ -20,10 +23,13 @@ from functools import cache
 from importlib import import_module
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from deploy.checks.commands import command_problem
 from deploy.checks.dockerfile import entrypoint
+from deploy.checks.kafka import group_principals
 from deploy.checks.render import Check, Manifest, containers, of_kind, pod_spec, ref
+from deploy.checks.settings_env import unknown_names
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 WORKLOAD_KINDS: Final = ("Deployment", "StatefulSet")
@@ -362,6 +368,74 @@ def check_writable_tmp(objects: Sequence[Manifest]) -> list[str]:
     return problems
 
 
+def set_names(container: Mapping[str, Any], objects: Sequence[Manifest]) -> set[str]:
+    """The variable names a container sets that the render shows: its `env` entries and the
+    keys of the ConfigMaps it loads whole (envFrom, with their prefix). A Secret loaded whole
+    shows its name only."""
+    names = env_names(container)
+    maps = {_name(m): _dict(m.get("data")) for m in of_kind(objects, "ConfigMap")}
+    for source in _list(container.get("envFrom")):
+        name = _dict(_dict(source).get("configMapRef")).get("name")
+        prefix = str(_dict(source).get("prefix", ""))
+        names |= {prefix + str(key) for key in maps.get(str(name), {})}
+    return names
+
+
+def check_settings_are_known(objects: Sequence[Manifest]) -> list[str]:
+    """Every variable a container sets under our prefixes (NUDGE_, KAFKA_, DATABASE_) is a
+    field of a settings class: the settings ignore unknown names, so a misspelled one would
+    leave its default in force without a word."""
+    problems = []
+    for obj in (*workloads(objects), *of_kind(objects, "Job")):
+        for container in containers(obj):
+            for name in unknown_names(set_names(container, objects)):
+                problems.append(
+                    f"{ref(obj)}: container {container.get('name')} sets {name}, which no "
+                    "settings class reads (deploy/checks/settings_env.py)"
+                )
+    return problems
+
+
+def _secret_reads(obj: Manifest) -> tuple[set[str], set[str]]:
+    """The Secrets a workload's pods load whole (envFrom), and every Secret they reference
+    (envFrom, single keys, volumes)."""
+    whole: set[str] = set()
+    every: set[str] = set()
+    for container in containers(obj):
+        for source in _list(container.get("envFrom")):
+            name = _dict(_dict(source).get("secretRef")).get("name")
+            if name:
+                whole.add(str(name))
+        for var in _list(container.get("env")):
+            key_ref = _dict(_dict(_dict(var).get("valueFrom")).get("secretKeyRef"))
+            if key_ref.get("name"):
+                every.add(str(key_ref["name"]))
+    for volume in _list(_dict(pod_spec(obj)).get("volumes")):
+        name = _dict(_dict(volume).get("secret")).get("secretName")
+        if name:
+            every.add(str(name))
+    return whole, every | whole
+
+
+def check_whole_secrets_have_one_reader(objects: Sequence[Manifest]) -> list[str]:
+    """A Secret a workload loads whole (envFrom) is that workload's settings and nobody
+    else's: another reader would tie its settings to keys it does not own (a key added for
+    the one changes the other; a value valid for the one is refused by the other)."""
+    readers = [
+        (obj, *_secret_reads(obj)) for obj in (*workloads(objects), *of_kind(objects, "Job"))
+    ]
+    problems = []
+    for obj, whole, _every in readers:
+        for secret in sorted(whole):
+            others = sorted(ref(o) for o, _w, every in readers if o is not obj and secret in every)
+            if others:
+                problems.append(
+                    f"{ref(obj)}: loads Secret {secret} whole (envFrom), which "
+                    f"{', '.join(others)} also read(s): give each reader a Secret of its own"
+                )
+    return problems
+
+
 def check_setting_paths_are_mounted(objects: Sequence[Manifest]) -> list[str]:
     """Every file or folder a setting names (`*_DIR`, `*_FILE`, `*_CAFILE`) is inside one of the
     container's mounts: config, keys and data come from volumes, the image holds none."""
@@ -439,12 +513,8 @@ def _partitions() -> dict[str, int]:
 def _group_reads(group: str) -> tuple[str, ...] | None:
     """The topics a consumer group reads (shared/topic_access.py), or None if no principal
     declares it."""
-    from shared.topic_access import PRINCIPALS
-
-    for principal in PRINCIPALS:
-        if group in principal.groups or group == principal.internal_prefix:
-            return principal.reads
-    return None
+    principals = group_principals(group)
+    return principals[0].reads if principals else None
 
 
 def _user_reads(user: str) -> tuple[str, ...]:
@@ -520,6 +590,48 @@ def _partition_limits(
                 yield fewest, f"{', '.join(reads)} (read by {user}'s consumer groups)"
 
 
+KEDA_HOST_KEYS: Final = ("bootstrapServers", "host", "serverAddress")
+"""The trigger metadata that names hosts (Kafka's comma-separated `host:port` list, a
+PostgreSQL host, a URL)."""
+_DNS_LABEL: Final = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def _trigger_hosts(metadata: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for key in KEDA_HOST_KEYS:
+        value = metadata.get(key)
+        if not isinstance(value, str):
+            continue
+        for part in (p.strip() for p in value.split(",")):
+            if "://" in part:
+                yield key, urlsplit(part).hostname or ""
+            elif part:
+                yield key, part.rsplit(":", 1)[0] if part.count(":") == 1 else part
+
+
+def check_keda_hosts_qualified(objects: Sequence[Manifest]) -> list[str]:
+    """The hosts KEDA's triggers name are Services fully qualified (`<service>.<namespace>.svc`):
+    the operator runs in a namespace of its own (`keda`), where a short name does not resolve
+    and the scaler sees no metric. Hosts inside a TriggerAuthentication's Secret are not seen."""
+    problems = []
+    for scaled in of_kind(objects, "ScaledObject", "ScaledJob"):
+        for index, trigger in enumerate(_list(_dict(scaled.get("spec")).get("triggers"))):
+            metadata = _dict(_dict(trigger).get("metadata"))
+            for key, host in _trigger_hosts(metadata):
+                labels = host.split(".")
+                qualified = (
+                    len(labels) >= 3
+                    and labels[2] == "svc"
+                    and all(_DNS_LABEL.fullmatch(label) for label in labels[:2])
+                )
+                if not qualified:
+                    problems.append(
+                        f"{ref(scaled)}: spec.triggers[{index}].metadata.{key} names {host!r}, "
+                        "not <service>.<namespace>.svc: KEDA's operator, in its own namespace, "
+                        "cannot resolve it"
+                    )
+    return problems
+
+
 # --- Commands, image, migration --------------------------------------------------------------
 
 
@@ -571,10 +683,73 @@ def check_commands(
     return problems
 
 
+ARGO_WAVE: Final = "argocd.argoproj.io/sync-wave"
+ARGO_HOOK: Final = "argocd.argoproj.io/hook"
+
+
+def argo_wave(obj: Manifest) -> int | None:
+    """The Argo CD sync wave of an object (0 unless annotated), None when not an integer."""
+    value = str(_dict(_dict(obj.get("metadata")).get("annotations")).get(ARGO_WAVE, "0"))
+    return int(value) if re.fullmatch(r"[+-]?[0-9]+", value.strip()) else None
+
+
+def _database_secret(container: Mapping[str, Any]) -> str | None:
+    for var in _list(container.get("env")):
+        if _dict(var).get("name") == "DATABASE_URL":
+            key_ref = _dict(_dict(_dict(var).get("valueFrom")).get("secretKeyRef"))
+            return str(key_ref["name"]) if key_ref.get("name") else None
+    return None
+
+
+def _migration_order_problems(job: Manifest, objects: Sequence[Manifest]) -> list[str]:
+    """On a first install the Job needs its Namespace, ServiceAccount and database first, and
+    the services need the Job first: Argo CD's waves must say so (a PreSync hook runs before
+    anything exists; a service in an earlier wave than the Job never turns healthy)."""
+    hook = str(_dict(_dict(job.get("metadata")).get("annotations")).get(ARGO_HOOK, ""))
+    problems = []
+    if "PreSync" in hook:
+        problems.append(
+            f"{ref(job)}: an Argo CD PreSync hook runs before the Namespace, ServiceAccount and "
+            "database exist: a first install would wait for ever (use a sync wave)"
+        )
+    wave = argo_wave(job)
+    if wave is None:
+        return [*problems, f"{ref(job)}: {ARGO_WAVE} is not an integer"]
+    secrets = {_database_secret(c) for c in containers(job)} - {None}
+    account = _dict(pod_spec(job)).get("serviceAccountName")
+    needed = [
+        *of_kind(objects, "Namespace"),
+        *(a for a in of_kind(objects, "ServiceAccount") if _name(a) == account),
+        *(
+            c
+            for c in of_kind(objects, "Cluster")
+            if str(c.get("apiVersion", "")).startswith("postgresql.cnpg.io/")
+            and f"{_name(c)}-app" in secrets
+        ),
+    ]
+    for obj in needed:
+        before = argo_wave(obj)
+        if before is None or before >= wave:
+            problems.append(
+                f"{ref(obj)}: Argo CD sync wave {before} is not before the migration's ({wave}), "
+                f"which needs it"
+            )
+    for obj in workloads(objects):
+        after = argo_wave(obj)
+        if after is not None and after < wave:
+            problems.append(
+                f"{ref(obj)}: Argo CD sync wave {after} is before the migration's ({wave}): its "
+                "pods wait for the schema, the migration waits for them"
+            )
+    return problems
+
+
 def check_migration_job(objects: Sequence[Manifest]) -> list[str]:
     """The migration runs as a Job named for the release's image tag (`migrate-<tag>`: a Job's
     pod template cannot change, so each release needs a Job of its own), running
-    `nudge db migrate`."""
+    `nudge db migrate` once PostgreSQL answers (an init container runs `nudge wait postgres`
+    on the same database: on a first install it is created at the same time), ordered for
+    Argo CD between what it needs and the services."""
     jobs = [
         j
         for j in of_kind(objects, "Job")
@@ -595,7 +770,16 @@ def check_migration_job(objects: Sequence[Manifest]) -> list[str]:
                 f"{ref(job)}: must be named migrate-{tag} after the image tag (the overlay's "
                 "patch and its `images:` entry disagree)"
             )
-    return problems
+    databases = {_database_secret(c) for c in main_containers(job)} - {None}
+    init = [_dict(c) for c in _list(_dict(pod_spec(job)).get("initContainers"))]
+    if not any(
+        nudge_command(c) == ("wait", "postgres") and _database_secret(c) in databases for c in init
+    ):
+        problems.append(
+            f"{ref(job)}: no init container runs `nudge wait postgres` on its database (on a "
+            "first install the migration would fail while PostgreSQL starts)"
+        )
+    return problems + _migration_order_problems(job, objects)
 
 
 def check_database_users_wait_for_schema(objects: Sequence[Manifest]) -> list[str]:
@@ -778,14 +962,7 @@ def check_network_policies(objects: Sequence[Manifest]) -> list[str]:
     that serve metrics. No other outside peer reaches any port of a workload."""
     policies = of_kind(objects, "NetworkPolicy")
     problems = []
-    default_deny = [
-        p
-        for p in policies
-        if not _dict(_dict(p.get("spec")).get("podSelector"))
-        and "Ingress" in _list(_dict(p.get("spec")).get("policyTypes"))
-        and not _list(_dict(p.get("spec")).get("ingress"))
-    ]
-    if not default_deny:
+    if not _denies_by_default(policies):
         problems.append("NetworkPolicy/*: none denies ingress to every pod by default")
     pods = [(o, pod_labels(o)) for o in workloads(objects)]
     for policy in policies:
@@ -822,6 +999,56 @@ def _outside_problem(peer: Mapping[str, Any], obj: Manifest, port: str) -> str |
         return None
     who = "everyone" if "everyone" in peer else f"peer {dict(peer)}"
     return f"{who} from outside the namespace reach {ref(obj)}'s port {port}"
+
+
+KAFKA_EXPORTER_LABELS: Final = {
+    "strimzi.io/cluster": "nudge",
+    "strimzi.io/kind": "Kafka",
+    "strimzi.io/name": "nudge-kafka-exporter",
+    "strimzi.io/component-type": "kafka-exporter",
+}
+"""The labels Strimzi gives the Kafka Exporter's pods of cluster `nudge`."""
+KAFKA_EXPORTER_PORT: Final = 9404
+"""Where the exporter serves /metrics (Strimzi's port `tcp-prometheus`)."""
+
+
+def _denies_by_default(policies: Sequence[Manifest]) -> bool:
+    return any(
+        not _dict(_dict(p.get("spec")).get("podSelector"))
+        and "Ingress" in _list(_dict(p.get("spec")).get("policyTypes"))
+        and not _list(_dict(p.get("spec")).get("ingress"))
+        for p in policies
+    )
+
+
+def check_kafka_exporter_reachable(objects: Sequence[Manifest]) -> list[str]:
+    """Where ingress is denied by default and an alert reads the Kafka Exporter's metrics, a
+    NetworkPolicy lets Prometheus reach the exporter's pods (by Strimzi's labels) on its
+    port: else the lag and dead-letter alerts see no data and never fire."""
+    policies = of_kind(objects, "NetworkPolicy")
+    reads_exporter = any(
+        metric_names(str(rule.get("expr", ""))) & set(EXTERNAL_METRICS)
+        for _rules, rule in _alerts(objects)
+    )
+    if not reads_exporter or not _denies_by_default(policies):
+        return []
+    for policy in policies:
+        spec = _dict(policy.get("spec"))
+        if not matches(_dict(spec.get("podSelector")), KAFKA_EXPORTER_LABELS):
+            continue
+        for rule in _list(spec.get("ingress")):
+            peers = [_peer_key(_dict(peer)) for peer in _list(_dict(rule).get("from"))]
+            ports = [_dict(port).get("port") for port in _list(_dict(rule).get("ports"))]
+            reaches_port = not ports or any(
+                port in (None, KAFKA_EXPORTER_PORT, "tcp-prometheus") for port in ports
+            )
+            if (not peers or _peer_key(PROMETHEUS_PEER) in peers) and reaches_port:
+                return []
+    return [
+        "NetworkPolicy/*: none lets Prometheus reach the Kafka Exporter's pods "
+        f"({', '.join(f'{k}={v}' for k, v in KAFKA_EXPORTER_LABELS.items())}) on "
+        f"{KAFKA_EXPORTER_PORT}, whose metrics the alerts read (platform/<env>/network.yaml)"
+    ]
 
 
 def check_no_secret_data(objects: Sequence[Manifest]) -> list[str]:
@@ -934,8 +1161,11 @@ WORKLOAD_CHECKS: Final[tuple[Check, ...]] = (
     check_security_contexts,
     check_writable_tmp,
     check_setting_paths_are_mounted,
+    check_settings_are_known,
+    check_whole_secrets_have_one_reader,
     check_disruption_budgets,
     check_autoscaling_within_partitions,
+    check_keda_hosts_qualified,
     check_commands,
     check_migration_job,
     check_database_users_wait_for_schema,
@@ -943,6 +1173,7 @@ WORKLOAD_CHECKS: Final[tuple[Check, ...]] = (
     check_services_and_monitors,
     check_ingress,
     check_network_policies,
+    check_kafka_exporter_reachable,
     check_no_secret_data,
     check_alert_metrics_exist,
     check_alerts_are_actionable,

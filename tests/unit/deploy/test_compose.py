@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from deploy.checks.commands import invocations, resolve
+from deploy.checks.settings_env import OUR_PREFIXES, SETTINGS_CLASSES, unknown_names
 from tests.support.compose_schema import load_compose, schema_errors
-from tests.support.settings_env import OUR_PREFIXES, SETTINGS_CLASSES, unknown_names
 from tests.support.stack import ROOT
 
 COMPOSE_DIR = ROOT / "deploy" / "compose"

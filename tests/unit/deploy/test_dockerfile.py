@@ -27,7 +27,7 @@ from deploy.checks.dockerfile import (
     parse,
     substitute,
 )
-from tests.support.settings_env import unknown_names
+from deploy.checks.settings_env import unknown_names
 from tests.support.stack import ROOT
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"

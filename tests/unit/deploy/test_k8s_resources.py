@@ -105,6 +105,13 @@ def test_ingest_reads_nothing() -> None:
     assert not [entry for entry in _entries(INGEST) if entry[0] == "group"]
 
 
+def test_analysts_see_the_settings_of_what_they_read_and_no_one_else_does() -> None:
+    """`nudge topics list` as nudge-analysts shows the broker's retention and cleanup policy."""
+    assert _topics_with(ANALYSTS, "DescribeConfigs") == set(ANALYSTS.reads)
+    for principal in (INGEST, DISPATCH, OPERATORS):
+        assert not _topics_with(principal, "DescribeConfigs")
+
+
 def test_analysts_cannot_write() -> None:
     assert not {op for *_, op in _entries(ANALYSTS)} & WRITING
     assert ("group", "prefix", "analytics-", "Read") in _entries(ANALYSTS)
@@ -127,8 +134,18 @@ def test_every_declared_read_and_write_is_granted(principal: KafkaPrincipal) -> 
             ("topic", "literal", topic, "Describe"),
         } <= entries
     for group in principal.groups:
-        assert ("group", "literal", group, "Read") in entries
+        assert _group_granted(entries, group), group
     assert not [entry for entry in entries if entry[0] in ("cluster", "transactionalId")]
+
+
+def _group_granted(entries: set[tuple[str, str, str, str]], group: str) -> bool:
+    """Whether Read on consumer group `group` is granted, literally or by a prefix."""
+    return any(
+        kind == "group"
+        and op == "Read"
+        and (name == group if pattern == "literal" else group.startswith(name))
+        for kind, pattern, name, op in entries
+    )
 
 
 @pytest.mark.parametrize("principal", SERVICES, ids=lambda p: p.name)
@@ -151,13 +168,32 @@ def test_writes_are_only_what_is_declared() -> None:
 
 @pytest.mark.parametrize("principal", [TRIGGERS, SEGMENTER], ids=lambda p: p.name)
 def test_faust_apps_own_their_prefix_and_group(principal: KafkaPrincipal) -> None:
+    assert principal.internal_prefix is not None
     prefix = f"{principal.internal_prefix}-"
     entries = _entries(principal)
     for op in ("Create", "Describe", "DescribeConfigs", "Read", "Write"):
         assert ("topic", "prefix", prefix, op) in entries
-    assert ("group", "literal", principal.internal_prefix, "Read") in entries
+    assert ("group", "prefix", principal.internal_prefix, "Read") in entries
     prefixes = [e for e in entries if e[1] == "prefix" and e[0] == "topic"]
     assert {e[2] for e in prefixes} == {prefix}
+    assert not [e for e in entries if e[0] == "group" and e[1] == "literal"]
+
+
+@pytest.mark.parametrize("principal", [TRIGGERS, SEGMENTER], ids=lambda p: p.name)
+def test_a_faust_app_rebuilt_under_a_new_app_id_keeps_its_rights(
+    principal: KafkaPrincipal,
+) -> None:
+    """The runbook rebuilds an app's state under an app id extending the old one
+    (`nudge-triggers-p24`): its group and its changelogs are covered by the prefixes."""
+    entries = _entries(principal)
+    app_id = f"{principal.internal_prefix}-p24"
+    assert _group_granted(entries, app_id)
+    changelog = f"{app_id}-journeys-changelog"
+    assert any(
+        kind == "topic" and pattern == "prefix" and changelog.startswith(name) and op == "Create"
+        for kind, pattern, name, op in entries
+    )
+    assert not _group_granted(entries, "nudge-dispatch")
 
 
 def test_only_faust_apps_have_prefixed_topic_rights() -> None:

@@ -283,6 +283,33 @@ def test_keda_consumer_groups_are_declared(objects: list[Manifest]) -> None:
     assert "consumerGroup 'dispatch' is no consumer group of shared/topic_access.py" in problems[0]
 
 
+def test_a_faust_app_rebuilt_under_a_new_app_id_scales_on_its_new_group(
+    objects: list[Manifest],
+) -> None:
+    """The runbook's rebuild: `nudge-triggers-p24`, covered by the triggers' group prefix."""
+    scaled = _scaled("shop.events.v1", "nudge-triggers-p24")
+    trigger = scaled["spec"]["triggers"][0]
+    trigger["metadata"]["bootstrapServers"] = "nudge-kafka-bootstrap.nudge.svc:9093"
+    trigger["authenticationRef"] = {"name": "lag"}
+    auth: Manifest = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "TriggerAuthentication",
+        "metadata": {"name": "lag"},
+        "spec": {
+            "secretTargetRef": [
+                {"parameter": "password", "name": "nudge-triggers", "key": "password"}
+            ]
+        },
+    }
+    assert check_kafka_clients([*objects, scaled, auth]) == []
+    auth["spec"]["secretTargetRef"][0]["name"] = "nudge-segmenter"
+    assert check_kafka_clients([*objects, scaled, auth]) == [
+        "ScaledObject/dispatch-intake: spec.triggers[0]: TriggerAuthentication lag authenticates "
+        "with Secret 'nudge-segmenter', whose KafkaUser may not read group 'nudge-triggers-p24' "
+        "(may: nudge-triggers)",
+    ]
+
+
 def test_keda_reads_the_lag_as_a_user_allowed_to(objects: list[Manifest]) -> None:
     scaled = _scaled("triggers.fired.v1", "nudge-dispatch")
     trigger = scaled["spec"]["triggers"][0]

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from deploy.checks.custom_resources import CUSTOM_RESOURCES
+from deploy.checks.render import K8S_ROOT
 from deploy.checks.schema import (
     MINIMUM_KUBERNETES,
     check_schemas,
@@ -59,6 +60,13 @@ def test_schemas_of_the_oldest_supported_and_the_newest_kubernetes() -> None:
     versions = kubernetes_versions()
     assert versions[0].startswith(f"{MINIMUM_KUBERNETES}.")
     assert len(versions) <= 2
+
+
+def test_the_oldest_validated_is_the_oldest_the_base_supports() -> None:
+    """The base names the Kubernetes it needs; validating a newer one only would let a field
+    that version added slip through."""
+    text = (K8S_ROOT / "base" / "kustomization.yaml").read_text(encoding="utf-8")
+    assert f"Kubernetes {MINIMUM_KUBERNETES} or later" in text
 
 
 def test_a_valid_deployment_passes() -> None:

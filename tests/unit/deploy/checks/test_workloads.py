@@ -21,6 +21,8 @@ from deploy.checks.workloads import (
     check_database_users_wait_for_schema,
     check_disruption_budgets,
     check_ingress,
+    check_kafka_exporter_reachable,
+    check_keda_hosts_qualified,
     check_listen_settings,
     check_migration_job,
     check_network_policies,
@@ -32,7 +34,9 @@ from deploy.checks.workloads import (
     check_security_contexts,
     check_services_and_monitors,
     check_setting_paths_are_mounted,
+    check_settings_are_known,
     check_stream_workers,
+    check_whole_secrets_have_one_reader,
     check_writable_tmp,
     known_metrics,
     metric_names,
@@ -95,6 +99,155 @@ def test_a_keda_maximum_above_the_partition_count_fails(tmp_path: Path) -> None:
     )
     problems = check_autoscaling_within_partitions(overlay_objects(root, "prod"))
     only(problems, "ScaledObject/triggers", "13", "12 partitions")
+
+
+def test_a_misspelled_setting_fails(tmp_path: Path) -> None:
+    """The SRE review's case: the segmenter set NUDGE_SEGMENTER_CAMPAIGNS_DIR, which no setting
+    reads (its folder is segments_dir), and kept its default, no segments."""
+    root = broken_copy(
+        tmp_path,
+        replace_in(
+            "base/segmenter/statefulset.yaml",
+            "- name: NUDGE_SEGMENTER_SEGMENTS_DIR",
+            "- name: NUDGE_SEGMENTER_CAMPAIGNS_DIR",
+        ),
+    )
+    only(
+        check_settings_are_known(overlay_objects(root, "prod")),
+        "StatefulSet/segmenter",
+        "NUDGE_SEGMENTER_CAMPAIGNS_DIR",
+    )
+
+
+def test_a_misspelled_key_of_the_shared_configmap_fails(tmp_path: Path) -> None:
+    root = broken_copy(
+        tmp_path,
+        replace_in(
+            "overlays/prod/kustomization.yaml",
+            "- NUDGE_TRIGGERS_STANDBY_REPLICAS=1",
+            "- NUDGE_TRIGGERS_STANDBY_REPLICA=1",
+        ),
+    )
+    problems = check_settings_are_known(overlay_objects(root, "prod"))
+    only(problems, "NUDGE_TRIGGERS_STANDBY_REPLICA,")
+    assert any("StatefulSet/triggers" in p for p in problems)
+
+
+def test_a_secret_loaded_whole_and_read_by_another_workload_fails(tmp_path: Path) -> None:
+    """The SRE review's case: feedback read its webhook token out of the senders' nudge-twilio,
+    whose keys are the senders' settings (an API key there is refused beside a token)."""
+    root = broken_copy(
+        tmp_path,
+        replace_in(
+            "base/feedback/deployment.yaml",
+            "                  name: nudge-twilio-webhook\n",
+            "                  name: nudge-twilio\n",
+        ),
+    )
+    only(
+        check_whole_secrets_have_one_reader(overlay_objects(root, "dev")),
+        "Deployment/dispatch-sender",
+        "nudge-twilio",
+        "Deployment/feedback",
+    )
+
+
+def test_a_keda_trigger_on_a_short_host_name_fails(tmp_path: Path) -> None:
+    """KEDA's operator runs in namespace `keda`: `nudge-kafka-bootstrap` does not resolve there."""
+    root = broken_copy(
+        tmp_path,
+        replace_in(
+            "base/segmenter/scaledobject.yaml",
+            "bootstrapServers: nudge-kafka-bootstrap.NAMESPACE.svc:9093",
+            "bootstrapServers: nudge-kafka-bootstrap:9093",
+        ),
+    )
+    only(
+        check_keda_hosts_qualified(overlay_objects(root, "prod")),
+        "ScaledObject/segmenter",
+        "'nudge-kafka-bootstrap'",
+    )
+
+
+def test_the_keda_bootstrap_names_each_overlays_namespace() -> None:
+    for overlay, namespace in (("dev", "nudge-dev"), ("prod", "nudge")):
+        objects = rendered(overlay)
+        servers = {
+            trigger["metadata"]["bootstrapServers"]
+            for scaled in objects
+            if scaled["kind"] == "ScaledObject"
+            for trigger in scaled["spec"]["triggers"]
+            if trigger["type"] == "kafka"
+        }
+        assert servers == {f"nudge-kafka-bootstrap.{namespace}.svc:9093"}
+
+
+def test_a_keda_trigger_left_with_the_namespace_placeholder_fails() -> None:
+    objects = rendered("dev")
+    scaled = find(objects, "ScaledObject", "triggers")
+    scaled["spec"]["triggers"][0]["metadata"]["bootstrapServers"] = (
+        "nudge-kafka-bootstrap.NAMESPACE.svc:9093"
+    )
+    scaled["spec"]["triggers"].append(
+        {"type": "postgresql", "metadata": {"host": "nudge-db-rw", "query": "SELECT 1"}}
+    )
+    problems = check_keda_hosts_qualified(objects)
+    assert len(problems) == 2
+    only(problems, "ScaledObject/triggers")
+
+
+def test_prometheus_kept_from_the_kafka_exporter_fails(tmp_path: Path) -> None:
+    """The SRE review's case: prod had no policy for the exporter of the SREs' Kafka, which
+    runs in the namespace the base closes; the lag alerts saw nothing."""
+    root = broken_copy(
+        tmp_path,
+        replace_in(
+            "platform/prod/network.yaml",
+            "      strimzi.io/name: nudge-kafka-exporter\n",
+            "      strimzi.io/name: another-exporter\n",
+        ),
+    )
+    only(check_kafka_exporter_reachable(overlay_objects(root, "prod")), "Kafka Exporter", "9404")
+
+
+def test_a_migration_that_does_not_wait_for_postgres_fails() -> None:
+    objects = rendered("dev")
+    del find(objects, "Job", "migrate-dev")["spec"]["template"]["spec"]["initContainers"]
+    only(check_migration_job(objects), "Job/migrate-dev", "nudge wait postgres")
+
+
+def test_a_migration_run_before_the_database_exists_fails(tmp_path: Path) -> None:
+    """The SRE review's case: as an Argo CD PreSync hook the Job ran before anything else,
+    the database included, on a first install."""
+    root = broken_copy(
+        tmp_path,
+        replace_in(
+            "base/migrate/job.yaml",
+            "argocd.argoproj.io/hook: Sync\n",
+            "argocd.argoproj.io/hook: PreSync\n",
+        ),
+    )
+    only(check_migration_job(overlay_objects(root, "prod")), "Job/migrate-0.1.0", "PreSync")
+
+
+def _migration_in_wave(wave: str) -> list[str]:
+    objects = rendered("dev")
+    job = find(objects, "Job", "migrate-dev")
+    job["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] = wave
+    return check_migration_job(objects)
+
+
+def test_a_migration_in_the_wave_of_what_it_needs_fails() -> None:
+    problems = _migration_in_wave("-2")
+    assert len(problems) == 3
+    for name in ("Namespace/nudge-dev", "ServiceAccount/nudge", "Cluster/nudge-db"):
+        assert any(p.startswith(name) and "not before" in p for p in problems), name
+
+
+def test_a_migration_in_a_wave_after_the_services_fails() -> None:
+    problems = _migration_in_wave("1")
+    only(problems, "is before the migration's (1)")
+    assert any(p.startswith("StatefulSet/triggers") for p in problems)
 
 
 # --- Each check against a broken copy of the rendered objects --------------------------------

@@ -1,9 +1,10 @@
 """Which environment variable names the services read: the fields of their settings classes.
 
-A deployment file (the Dockerfile's ENV, compose's `environment:`, a manifest's `env:`) that
-sets `NUDGE_TRIGGERS_CAMPAIGN_DIR` instead of `NUDGE_TRIGGERS_CAMPAIGNS_DIR` starts a service
-that silently ignores it (the settings classes ignore unknown names). `unknown_names` finds
-such typos by checking each name against every settings class whose prefix it carries.
+A deployment file (the Dockerfile's ENV, compose's `environment:`, a manifest's `env:` or the
+ConfigMap it loads) that sets `NUDGE_TRIGGERS_CAMPAIGN_DIR` instead of
+`NUDGE_TRIGGERS_CAMPAIGNS_DIR` starts a service that silently ignores it (the settings classes
+ignore unknown names). `unknown_names` finds such typos: a name under our prefixes that no
+settings class reads. Used by `python -m deploy.checks` and by the compose and Dockerfile tests.
 """
 
 from __future__ import annotations
