@@ -18,6 +18,7 @@ nudge db wait                block until the schema is at this release's migrati
 nudge schemas export         write the JSON Schemas and the OpenAPI documents
 nudge schemas asyncapi       write the AsyncAPI catalog of the topics (docs/asyncapi/)
 nudge wait kafka|postgres    block until a dependency answers (init containers, scripts)
+nudge simulate               send a seeded population of simulated shoppers to ingest
 """
 
 from __future__ import annotations
@@ -868,6 +869,79 @@ def wait_postgres(timeout: Annotated[float, typer.Option(help="seconds")] = 60.0
         wait_for_postgres(url, timeout)
     except TimeoutError as exc:
         raise _fail(str(exc)) from None
+
+
+@app.command()
+def simulate(
+    seed: Annotated[int, typer.Option(help="the population's seed (0-99999)")] = 7,
+    customers: Annotated[int, typer.Option(help="population size")] = 1000,
+    days: Annotated[float, typer.Option(help="simulated days")] = 7.0,
+    time_scale: Annotated[
+        float,
+        typer.Option(
+            envvar=["NUDGE_SIMULATE_TIME_SCALE", "NUDGE_TRIGGERS_TIME_SCALE"],
+            help="how much faster than the wall clock simulated time runs (as the services')",
+        ),
+    ] = 1.0,
+    clock_origin: Annotated[
+        float | None,
+        typer.Option(
+            envvar=["NUDGE_SIMULATE_CLOCK_ORIGIN", "NUDGE_TRIGGERS_CLOCK_ORIGIN"],
+            help="unix time where simulated and wall time meet (as the services'; default now)",
+        ),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="simulated start, ISO 8601 (default: now on the clock)")
+    ] = None,
+    rate: Annotated[float, typer.Option(help="requests per second, at most")] = 500.0,
+    concurrency: Annotated[int, typer.Option(help="requests in flight, at most")] = 64,
+    ingest_url: Annotated[
+        str, typer.Option(envvar="NUDGE_SIMULATE_INGEST_URL", help="the ingest API's address")
+    ] = "http://127.0.0.1:8080",
+    shops: Annotated[
+        str, typer.Option(help="SHOP_ID=FORMAT,... (formats: shopify, segment, native)")
+    ] = "sim-shopify=shopify,sim-segment=segment,sim-native=native",
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="JSON file of the shops' credentials: read, and written when new"),
+    ] = None,
+    duplicate_rate: Annotated[
+        float, typer.Option(help="share of requests delivered twice (0-1)")
+    ] = 0.0,
+    settle: Annotated[
+        float, typer.Option(help="seconds to wait after rotating a shop's credentials")
+    ] = 6.0,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the timeline as JSON Lines and exit")
+    ] = False,
+    output: Annotated[OutputFormat, typer.Option(help="text, or json (one object)")] = (
+        OutputFormat.TEXT
+    ),
+) -> None:
+    """Send a seeded population of simulated customers to ingest in Shopify, Segment and
+    native formats, on the services' clock; print what ingest answered (docs/SIMULATOR.md)."""
+    from services.simulator.command import Options, run
+
+    options = Options(
+        seed=seed,
+        customers=customers,
+        days=days,
+        time_scale=time_scale,
+        clock_origin=clock_origin,
+        start=start,
+        rate=rate,
+        concurrency=concurrency,
+        ingest_url=ingest_url,
+        shops=shops,
+        credentials=credentials,
+        duplicate_rate=duplicate_rate,
+        dry_run=dry_run,
+        as_json=output is OutputFormat.JSON,
+        settle_s=settle,
+    )
+    status = run(options, _registry)
+    if status:
+        raise typer.Exit(status)
 
 
 def main() -> None:
