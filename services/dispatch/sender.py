@@ -350,9 +350,13 @@ class Sender:
             rows = await tx.log.claim(self.settings.claim_batch, self.settings.lease_s, now)
         if not rows:
             return 0, []
+        # Held from the claim on: deciding can wait on the broker (statuses) longer than the
+        # lease, and a row whose lease ran out meanwhile would be claimed and sent elsewhere.
+        self._held.update(r.trigger_id for r in rows)
         try:
             return len(rows), await self._decide_claimed(rows, now)
         except Exception:
+            self._held.difference_update(r.trigger_id for r in rows)
             with contextlib.suppress(Exception):  # else they wait for their lease, as before
                 async with self.store.transaction() as tx:
                     await tx.log.release(rows)
@@ -396,7 +400,7 @@ class Sender:
             await tx.log.mark_sending([_sending(job) for job in jobs])
             await tx.log.settle([settle for _, settle, _ in outcomes], now)
             await outbox.keep(tx.outbox, unacknowledged)
-        self._held.update(job.row.trigger_id for job in jobs)
+        self._held.difference_update(row.trigger_id for row, _, _ in outcomes)
         return jobs
 
     def _decide(
