@@ -283,24 +283,32 @@ def test_keda_consumer_groups_are_declared(objects: list[Manifest]) -> None:
     assert "consumerGroup 'dispatch' is no consumer group of shared/topic_access.py" in problems[0]
 
 
-def test_a_faust_app_rebuilt_under_a_new_app_id_scales_on_its_new_group(
-    objects: list[Manifest],
-) -> None:
-    """The runbook's rebuild: `nudge-triggers-p24`, covered by the triggers' group prefix."""
-    scaled = _scaled("shop.events.v1", "nudge-triggers-p24")
+def _authenticated(
+    topic: str, group: str, domain: str, secret: str
+) -> tuple[Manifest, dict[str, Any], Manifest]:
+    """A lag trigger on `topic` for `group`, reaching Kafka in `domain` with the password of
+    the Secret `secret` (through a TriggerAuthentication `lag`): the ScaledObject, its
+    trigger and the authentication."""
+    scaled = _scaled(topic, group)
     trigger = scaled["spec"]["triggers"][0]
-    trigger["metadata"]["bootstrapServers"] = "nudge-kafka-bootstrap.nudge.svc:9093"
+    trigger["metadata"]["bootstrapServers"] = f"nudge-kafka-bootstrap.{domain}:9093"
     trigger["authenticationRef"] = {"name": "lag"}
     auth: Manifest = {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "TriggerAuthentication",
         "metadata": {"name": "lag"},
-        "spec": {
-            "secretTargetRef": [
-                {"parameter": "password", "name": "nudge-triggers", "key": "password"}
-            ]
-        },
+        "spec": {"secretTargetRef": [{"parameter": "password", "name": secret, "key": "password"}]},
     }
+    return scaled, trigger, auth
+
+
+def test_a_faust_app_rebuilt_under_a_new_app_id_scales_on_its_new_group(
+    objects: list[Manifest],
+) -> None:
+    """The runbook's rebuild: `nudge-triggers-p24`, covered by the triggers' group prefix."""
+    scaled, _trigger, auth = _authenticated(
+        "shop.events.v1", "nudge-triggers-p24", "nudge.svc", "nudge-triggers"
+    )
     assert check_kafka_clients([*objects, scaled, auth]) == []
     auth["spec"]["secretTargetRef"][0]["name"] = "nudge-segmenter"
     assert check_kafka_clients([*objects, scaled, auth]) == [
@@ -311,20 +319,9 @@ def test_a_faust_app_rebuilt_under_a_new_app_id_scales_on_its_new_group(
 
 
 def test_keda_reads_the_lag_as_a_user_allowed_to(objects: list[Manifest]) -> None:
-    scaled = _scaled("triggers.fired.v1", "nudge-dispatch")
-    trigger = scaled["spec"]["triggers"][0]
-    trigger["metadata"]["bootstrapServers"] = "nudge-kafka-bootstrap.nudge-dev.svc:9093"
-    trigger["authenticationRef"] = {"name": "lag"}
-    auth: Manifest = {
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "TriggerAuthentication",
-        "metadata": {"name": "lag"},
-        "spec": {
-            "secretTargetRef": [
-                {"parameter": "password", "name": "nudge-dispatch", "key": "password"}
-            ]
-        },
-    }
+    scaled, trigger, auth = _authenticated(
+        "triggers.fired.v1", "nudge-dispatch", "nudge-dev.svc", "nudge-dispatch"
+    )
     assert check_kafka_clients([*objects, scaled, auth]) == []
     auth["spec"]["secretTargetRef"][0]["name"] = "nudge-ingest"
     trigger["metadata"]["bootstrapServers"] = "kafka:9092"
