@@ -178,8 +178,8 @@ async def test_wrong_credentials_pause_the_provider_rather_than_refuse_the_numbe
 
 async def test_a_timeout_may_have_sent_and_the_list_finds_that_attempt(sms: Sink) -> None:
     """The crash window in miniature: accepted, answer lost; the Messages list tells."""
-    sms.tell(delay_ms=3000)
-    provider = twilio(sms, timeout_s=0.3)
+    sms.tell(delay_ms=6000)
+    provider = twilio(sms, timeout_s=1.5)  # the list call after it shares the timeout
     since = dt.datetime.now(dt.UTC)
     try:
         with pytest.raises(TransientSendError) as caught:
