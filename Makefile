@@ -50,7 +50,7 @@ stop: ## Stop the services, Kafka and PostgreSQL
 	deploy/local/run.sh down
 
 test: deps browser-install analyst-tools check image-check asyncapi-check deploy-check ## Lint, type-check, check the image, catalog and manifests, run the whole suite against real Kafka and PostgreSQL
-	$(BIN)/pytest $(DEPLOY_CHECK_TESTS:%=--ignore=%)
+	$(BIN)/pytest --durations=30 $(DEPLOY_CHECK_TESTS:%=--ignore=%)
 
 check: lint typecheck ## ruff and mypy
 
