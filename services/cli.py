@@ -917,10 +917,49 @@ def simulate(
     output: Annotated[OutputFormat, typer.Option(help="text, or json (one object)")] = (
         OutputFormat.TEXT
     ),
+    smtp_log: Annotated[
+        Path | None,
+        typer.Option(help="the SMTP sink's log: the customers read their email there and reply"),
+    ] = None,
+    sms_log: Annotated[
+        Path | None,
+        typer.Option(help="the SMS sink's log: the customers read their texts there and reply"),
+    ] = None,
+    feedback_url: Annotated[
+        str,
+        typer.Option(
+            envvar="NUDGE_FEEDBACK_PUBLIC_URL",
+            help="the feedback service's public URL, where replies go (and Twilio signs)",
+        ),
+    ] = "http://127.0.0.1:8083",
+    replies_log: Annotated[
+        Path | None, typer.Option(help="append every reply performed here as a JSON line")
+    ] = None,
+    twilio_auth_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="NUDGE_FEEDBACK_TWILIO_AUTH_TOKEN",
+            help="signs the texts customers send back, as Twilio does (the first of a list)",
+            show_default=False,
+        ),
+    ] = None,
+    linger: Annotated[
+        float, typer.Option(help="seconds to keep replying after the last action was sent")
+    ] = 30.0,
 ) -> None:
     """Send a seeded population of simulated customers to ingest in Shopify, Segment and
-    native formats, on the services' clock; print what ingest answered (docs/SIMULATOR.md)."""
-    from services.simulator.command import Options, run
+    native formats, on the services' clock; print what ingest answered (docs/SIMULATOR.md).
+    With --smtp-log / --sms-log, the customers also answer what they receive."""
+    from services.simulator.command import Options, ReplyOptions, run
+
+    replies = None
+    if smtp_log is not None or sms_log is not None:
+        token = (twilio_auth_token or "").split(",")[0].strip() or None
+        try:
+            replies = ReplyOptions(feedback_url, smtp_log, sms_log, replies_log, token, linger)
+        except ValueError as exc:
+            typer.echo(f"nudge simulate: {exc}", err=True)
+            raise typer.Exit(2) from None
 
     options = Options(
         seed=seed,
@@ -938,6 +977,7 @@ def simulate(
         dry_run=dry_run,
         as_json=output is OutputFormat.JSON,
         settle_s=settle,
+        replies=replies,
     )
     status = run(options, _registry)
     if status:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +19,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 import httpx
 import orjson
 
+from services.simulator.answers import Answerer, AnswerOptions
 from services.simulator.behaviour import Action, play
 from services.simulator.formats import Format, ShopKeys
+from services.simulator.inbox import Inbox, replies_file
 from services.simulator.population import MAX_CUSTOMERS, MAX_SEED, Mix, customer
+from services.simulator.received import Recipients
 from services.simulator.sender import Sender, SendOptions, Tally
 from services.simulator.shops import (
     ShopsError,
@@ -29,7 +33,7 @@ from services.simulator.shops import (
     register,
     write_credentials,
 )
-from shared.clock import Clock, ScaledClock, make_clock
+from shared.clock import Clock, ScaledClock, make_clock, seconds_at
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -164,6 +168,15 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             lines.append(f"{title}: " + "; ".join(f"{k} x{v}" for k, v in top))
     if report["accepted_unexpectedly"]:
         lines.append(f"accepted where a duplicate was expected: {report['accepted_unexpectedly']}")
+    if "replies" in report:
+        read = report["messages_read"]
+        lines.append(
+            f"inboxes: {read.get('email', 0)} emails and {read.get('sms', 0)} texts read, "
+            f"{report['replies_pending']} replies still due at the end"
+        )
+        for kind, outcomes in report["replies"].items():
+            counts = ", ".join(f"{outcome} {n}" for outcome, n in outcomes.items())
+            lines.append(f"replies {kind}: {counts}")
     return lines
 
 
@@ -186,6 +199,35 @@ class Options:
     dry_run: bool
     as_json: bool
     settle_s: float
+    replies: ReplyOptions | None = None
+    """The customers' inboxes, when the sinks' logs are given."""
+
+
+@dataclass(frozen=True)
+class ReplyOptions:
+    """Where the customers read their messages and answer them (inbox.py)."""
+
+    feedback_url: str
+    """The feedback service's public URL: links point there, and Twilio signs it."""
+    smtp_log: Path | None = None
+    sms_log: Path | None = None
+    replies_log: Path | None = None
+    twilio_auth_token: str | None = None
+    linger_s: float = 30.0
+    """Wall seconds to keep answering after the last action was sent."""
+
+    def __post_init__(self) -> None:
+        if self.smtp_log is None and self.sms_log is None:
+            raise ValueError("--smtp-log or --sms-log: the inboxes to read")
+        if self.sms_log is not None and not self.twilio_auth_token:
+            raise ValueError(
+                "--sms-log: texts back need the Twilio auth token feedback checks "
+                "(NUDGE_FEEDBACK_TWILIO_AUTH_TOKEN or --twilio-auth-token)"
+            )
+        if not self.feedback_url.startswith(("http://", "https://")):
+            raise ValueError("--feedback-url: an http(s) URL")
+        if self.linger_s < 0:
+            raise ValueError("--linger: 0 or more seconds")
 
 
 RegistryFactory = Callable[[], "tuple[AsyncEngine, ShopRegistry]"]
@@ -267,16 +309,60 @@ async def _send(
             file=sys.stderr,
         )
 
-    tally = await simulate(
-        plan, keys, options.ingest_url, clock, send, progress=None if options.as_json else progress
-    )
+    async with inboxes(plan, clock, options.replies) as inbox:
+        tally = await simulate(
+            plan,
+            keys,
+            options.ingest_url,
+            clock,
+            send,
+            progress=None if options.as_json else progress,
+        )
     report = summary(plan, clock, tally)
+    if inbox is not None:
+        report.update(inbox.tally.as_json())
     if options.as_json:
         out.write(orjson.dumps(report).decode() + "\n")
     else:
         for line in summary_lines(report):
             out.write(line + "\n")
     return 1 if tally.failed or tally.items["rejected"] else 0
+
+
+@contextlib.asynccontextmanager
+async def inboxes(
+    plan: Plan, clock: Clock, options: ReplyOptions | None
+) -> AsyncIterator[Inbox | None]:
+    """The customers' inboxes, read while the body runs and for `linger_s` after it."""
+    if options is None:
+        yield None
+        return
+    scale = clock.scale if isinstance(clock, ScaledClock) else 1.0
+    recipients = Recipients(plan.seed, plan.shop_ids, plan.customers, plan.mix)
+    answers = AnswerOptions(options.feedback_url, options.twilio_auth_token)
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    with replies_file(options.replies_log) as replies_log:
+        async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(30.0)) as client:
+            inbox = Inbox(
+                recipients,
+                Answerer(client, answers),
+                scale=scale,
+                simulated=lambda wall: seconds_at(clock, wall),
+                smtp_log=options.smtp_log,
+                sms_log=options.sms_log,
+                replies_log=replies_log,
+                since=time.time(),
+            )
+            reading = asyncio.create_task(inbox.run())
+            try:
+                yield inbox
+                inbox.stop_at = time.time() + options.linger_s
+                await reading
+            finally:
+                if not reading.done():
+                    reading.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await reading
 
 
 def _from_now(plan: Plan, clock: Clock, start: str | None) -> Plan:

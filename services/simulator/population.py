@@ -142,11 +142,16 @@ class Mix:
     cancel_probability: float = 0.03
     """The shop cancels an order instead of shipping it."""
     stop_reply_probability: float = 0.05
-    """Replies STOP to a marketing text (for the slice that reads the sinks)."""
+    """Replies STOP to a text it received (services/simulator/replies.py)."""
     survey_answer_probability: float = 0.3
+    """Answers a survey a message asks for."""
     click_probability: float = 0.15
+    """Follows a link of a message it received."""
+    unsubscribe_probability: float = 0.02
+    """Unsubscribes in one click from a marketing email it received."""
     bouncing_share: float = 0.02
-    """Customers whose address bounces (for the slice that reads the sinks)."""
+    """Customers whose address bounces: the harness has the SMTP sink refuse it
+    (`replies.bouncing_addresses`)."""
     spread: float = 8.0
     """Beta concentration of per-customer probabilities: lower spreads them more."""
 
@@ -198,6 +203,8 @@ class Customer:
     survey_answer_probability: float
     click_probability: float
     bounces: bool
+    unsubscribe_probability: float = 0.0
+    """Drawn last, after every other field, so that adding it changed no customer."""
 
     @property
     def key(self) -> str:
@@ -296,6 +303,7 @@ def customer(seed: int, shops: tuple[str, ...], index: int, mix: Mix | None = No
         survey_answer_probability=_beta(rng, mix.survey_answer_probability, spread),
         click_probability=_beta(rng, mix.click_probability, spread),
         bounces=rng.random() < mix.bouncing_share,
+        unsubscribe_probability=_beta(rng, mix.unsubscribe_probability, spread),
     )
 
 
