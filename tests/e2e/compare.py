@@ -1,0 +1,419 @@
+"""What the sinks received, matched with what the oracle predicted: the verdict of a run.
+
+Pure: the prediction, every copy the sinks logged, the faults the harness caused and the clock
+go in; a `Comparison` comes out. Each message id is classified once: matched (expected and
+received exactly once), missing (excused when a fault made it expire, tolerated when the oracle
+was not certain), duplicated (SMS always a violation; email explained or not by a fault that
+can leave an SMTP transaction unanswered), unexpected (withheld for certain, withheld
+uncertainly, or unknown to the oracle), sent to another address, or sent before it was due.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from tests.e2e.latency import LatencyRow, Sample, latency_rows, row_name
+from tests.e2e.model import (
+    ClockMap,
+    Customer,
+    Expected,
+    Fault,
+    Observed,
+    Prediction,
+    Sink,
+    Withheld,
+)
+
+RECOVERY_S = 30.0
+"""Wall seconds after a fault during which its effects still excuse or explain."""
+DUPLICATE_SLACK_S = 5.0
+"""Wall seconds around a fault within which the first copy of an email duplicate must have
+arrived for that fault to explain it."""
+EARLY_SLACK_S = 0.5
+"""Wall seconds a copy may arrive before its `send_after` (beyond the prediction's margin)
+before it counts as sent early: the processes read one clock, so this is rounding."""
+HISTORIES_KEPT = 20
+"""Discrepancies per category whose customer's history is looked up (all are counted)."""
+
+DUPLICATE_EMAIL_FAULTS = frozenset({"broker_restart", "postgres_restart"})
+"""Faults that can end the sender between the relay's acceptance and the sender's record of
+it, whatever they hit; a `sigkill` can only when it hits the process that sends."""
+EMAIL_SENDERS = frozenset({"dispatch", "dispatch-sender"})
+"""The harness's names of the process that talks to the relay (dispatch whole, or its sender)."""
+_CONSENT_WITHDRAWN = re.compile(r"opt(ed)?[ _-]?out|suppress|unsubscri", re.IGNORECASE)
+
+
+class Category(StrEnum):
+    MISSING = "missing"
+    EXPIRED = "expired during a fault"
+    UNCERTAIN_MISSING = "uncertain, not received"
+    SMS_DUPLICATE = "duplicate SMS"
+    EMAIL_DUPLICATE_EXPLAINED = "duplicate email, explained by a fault"
+    EMAIL_DUPLICATE = "duplicate email, no fault explains it"
+    AFTER_OPT_OUT = "marketing after an opt-out or a suppression"
+    WITHHELD = "withheld (certain)"
+    WITHHELD_UNCERTAIN = "withheld (uncertain)"
+    UNKNOWN = "unknown"
+    MISADDRESSED = "sent to another address"
+    EARLY = "sent before it was due"
+
+
+VIOLATIONS: tuple[Category, ...] = (
+    Category.MISSING,
+    Category.SMS_DUPLICATE,
+    Category.EMAIL_DUPLICATE,
+    Category.AFTER_OPT_OUT,
+    Category.WITHHELD,
+    Category.UNKNOWN,
+    Category.MISADDRESSED,
+    Category.EARLY,
+)
+"""The categories any member of which fails the acceptance, in the order they are reported."""
+
+
+@dataclass
+class Discrepancy:
+    """One message that is not simply matched: what it was, its copies, who it concerns."""
+
+    category: Category
+    message_id: str | None
+    campaign_id: str | None
+    step_id: str | None
+    channel: str | None
+    customer: Customer | None
+    copies: list[Observed]
+    note: str = ""
+    """Why: the reason it was withheld, the fault that excuses or explains it..."""
+    history: list[str] | None = None
+    """The customer's timeline; only for the first discrepancies of each category."""
+
+
+@dataclass
+class CampaignTally:
+    """Counts for one (campaign, channel)."""
+
+    campaign_id: str
+    channel: str
+    expected: int = 0
+    received: int = 0
+    """Expected messages that arrived at least once."""
+    missing: int = 0
+    expired: int = 0
+    uncertain_missing: int = 0
+    duplicates: int = 0
+    withheld_sent: int = 0
+    """Messages the oracle withheld (certainly or not) that arrived."""
+
+
+@dataclass
+class Comparison:
+    """The verdict of one run: counts for every category, the discrepancies themselves, the
+    per-campaign tallies and the latency table."""
+
+    expected: int
+    certain: int
+    withheld: int
+    copies: dict[Sink, int]
+    matched: int
+    found: dict[Category, list[Discrepancy]]
+    campaigns: list[CampaignTally]
+    latency: list[LatencyRow]
+    faults: list[Fault]
+    events: int = 0
+    recovery_s: float = RECOVERY_S
+    histories: int = HISTORIES_KEPT
+    """Discrepancies per category shown in full, with their customers' histories."""
+
+    def count(self, category: Category) -> int:
+        return len(self.found.get(category, []))
+
+    def violations(self) -> list[str]:
+        """The acceptance failures, one line per failing category; empty when the run passes."""
+        failures = []
+        for category in VIOLATIONS:
+            found = self.found.get(category, [])
+            if not found:
+                continue
+            line = f"{len(found)} {category}"
+            if category in (Category.WITHHELD, Category.AFTER_OPT_OUT):
+                reasons = Counter(d.note for d in found)
+                line += " [" + ", ".join(f"{r}: {n}" for r, n in reasons.most_common()) + "]"
+            examples = [d.message_id or f"(no id, to {d.copies[0].to})" for d in found[:3]]
+            failures.append(line + ": " + ", ".join(examples) + (", ..." if len(found) > 3 else ""))
+        return failures
+
+
+def compare(
+    prediction: Prediction,
+    observed: Sequence[Observed],
+    faults: Sequence[Fault],
+    clock: ClockMap,
+    *,
+    recovery_s: float = RECOVERY_S,
+    duplicate_slack_s: float = DUPLICATE_SLACK_S,
+    early_slack_s: float = EARLY_SLACK_S,
+    histories: int = HISTORIES_KEPT,
+) -> Comparison:
+    """Classify every expected, withheld and received message of a run (see the module)."""
+    faults = sorted(faults, key=lambda f: f.started_at)
+    recovery = timedelta(seconds=recovery_s)
+    copies_by_id: dict[str, list[Observed]] = {}
+    anonymous: list[Observed] = []
+    for copy in observed:
+        if copy.message_id is None:
+            anonymous.append(copy)
+        else:
+            copies_by_id.setdefault(copy.message_id, []).append(copy)
+    expected_by_id = {e.message_id: e for e in prediction.expected}
+    withheld_by_id = {
+        w.message_id: w for w in prediction.withheld if w.message_id not in expected_by_id
+    }
+    addresses = _address_book(prediction.customers)
+    found: dict[Category, list[Discrepancy]] = {}
+    tallies: dict[tuple[str, str], CampaignTally] = {}
+    samples: list[Sample] = []
+    matched = 0
+    early_by = prediction.margin / clock.scale + timedelta(seconds=early_slack_s)
+
+    def note(
+        category: Category, item: Expected | Withheld | None, copies: list[Observed], why: str
+    ) -> None:
+        customer = (
+            prediction.customers.get((item.shop_id, item.customer_id))
+            if item is not None
+            else _customer_at(addresses, copies)
+        )
+        found.setdefault(category, []).append(
+            Discrepancy(
+                category=category,
+                message_id=item.message_id if item is not None else _first_id(copies),
+                campaign_id=item.campaign_id if item is not None else None,
+                step_id=item.step_id if item is not None else None,
+                channel=item.channel if item is not None else _channel(copies),
+                customer=customer,
+                copies=copies,
+                note=why,
+            )
+        )
+
+    def tally(item: Expected | Withheld) -> CampaignTally:
+        key = (item.campaign_id, item.channel)
+        if key not in tallies:
+            tallies[key] = CampaignTally(item.campaign_id, item.channel)
+        return tallies[key]
+
+    for item in prediction.expected:
+        copies = copies_by_id.get(item.message_id, [])
+        counts = tally(item)
+        counts.expected += 1
+        if not copies:
+            if not item.certain:
+                counts.uncertain_missing += 1
+                note(Category.UNCERTAIN_MISSING, item, copies, item.why_uncertain or "")
+                continue
+            excuse = _expired_during(item, faults, clock, recovery)
+            if excuse is not None:
+                counts.expired += 1
+                note(Category.EXPIRED, item, copies, f"expired during {_describe(excuse)}")
+            else:
+                counts.missing += 1
+                note(Category.MISSING, item, copies, "")
+            continue
+        counts.received += 1
+        matched += len(copies) == 1
+        first = min(copies, key=lambda c: c.received_at)
+        due = clock.wall(item.send_after)
+        samples.append(
+            Sample(
+                row=row_name(item.campaign_id, item.campaign_kind),
+                transactional=item.transactional,
+                seconds=(first.received_at - due).total_seconds(),
+                during_fault=_in_flight_during(due, first.received_at, faults, recovery),
+            )
+        )
+        if item.certain and first.received_at < due - early_by:
+            ahead = (due - first.received_at).total_seconds()
+            note(Category.EARLY, item, copies, f"{ahead:.1f} s before {_iso(due)} (wall)")
+
+    for message_id, copies in copies_by_id.items():
+        known: Expected | Withheld | None = expected_by_id.get(message_id)
+        if known is None:
+            known = withheld_by_id.get(message_id)
+            if known is None:
+                note(Category.UNKNOWN, None, copies, "no prediction has this message id")
+            else:
+                _unexpected(known, copies, note)
+                tally(known).withheld_sent += 1
+        if known is not None:
+            wrong = _wrong_recipients(known, copies, prediction.customers)
+            if wrong:
+                note(Category.MISADDRESSED, known, copies, "to " + ", ".join(wrong))
+        if len(copies) > 1:
+            if known is not None:
+                tally(known).duplicates += 1
+            _duplicate(known, copies, faults, duplicate_slack_s, note)
+    for copy in anonymous:
+        note(Category.UNKNOWN, None, [copy], "no message id")
+
+    _look_up_histories(found, prediction.history, histories)
+    return Comparison(
+        expected=len(prediction.expected),
+        certain=sum(e.certain for e in prediction.expected),
+        withheld=len(prediction.withheld),
+        copies=dict(Counter(c.sink for c in observed)),
+        matched=matched,
+        found=found,
+        campaigns=sorted(tallies.values(), key=lambda t: (t.campaign_id, t.channel)),
+        latency=latency_rows(samples),
+        faults=list(faults),
+        events=prediction.events,
+        recovery_s=recovery_s,
+        histories=histories,
+    )
+
+
+Note = Callable[[Category, Expected | Withheld | None, list[Observed], str], None]
+
+
+def breaks_withdrawn_consent(withheld: Withheld) -> bool:
+    """A marketing message withheld because the customer opted out or is suppressed: the
+    worst thing Nudge can send (DESIGN.md, invariant 3)."""
+    return not withheld.transactional and bool(_CONSENT_WITHDRAWN.search(withheld.reason))
+
+
+def explains_email_duplicate(fault: Fault, first_copy: datetime, slack: timedelta) -> bool:
+    """Whether `fault` can have ended the sender between the relay's acceptance of the first
+    copy and the sender's record of it (then the resend is a second copy SMTP cannot avoid)."""
+    can = fault.kind in DUPLICATE_EMAIL_FAULTS or (
+        fault.kind == "sigkill" and fault.target in EMAIL_SENDERS
+    )
+    return can and fault.started_at - slack <= first_copy <= fault.ended_at + slack
+
+
+def _unexpected(withheld: Withheld, copies: list[Observed], note: Note) -> None:
+    if not withheld.certain:
+        note(Category.WITHHELD_UNCERTAIN, withheld, copies, withheld.why_uncertain or "")
+    elif breaks_withdrawn_consent(withheld):
+        note(Category.AFTER_OPT_OUT, withheld, copies, withheld.reason)
+    else:
+        note(Category.WITHHELD, withheld, copies, withheld.reason)
+
+
+def _duplicate(
+    known: Expected | Withheld | None,
+    copies: list[Observed],
+    faults: Sequence[Fault],
+    slack_s: float,
+    note: Note,
+) -> None:
+    if any(c.sink is Sink.SMS for c in copies):
+        note(Category.SMS_DUPLICATE, known, copies, f"{len(copies)} copies")
+        return
+    first = min(c.received_at for c in copies)
+    slack = timedelta(seconds=slack_s)
+    causes = [f for f in faults if explains_email_duplicate(f, first, slack)]
+    if causes:
+        why = f"{len(copies)} copies; " + "; ".join(_describe(f) for f in causes)
+        note(Category.EMAIL_DUPLICATE_EXPLAINED, known, copies, why)
+    else:
+        note(Category.EMAIL_DUPLICATE, known, copies, f"{len(copies)} copies")
+
+
+def _expired_during(
+    item: Expected, faults: Sequence[Fault], clock: ClockMap, recovery: timedelta
+) -> Fault | None:
+    """The fault during which the message became too late to send: it expired before the
+    fault's end (plus recovery) and was not yet due before the fault began (minus recovery)."""
+    if item.expires_at is None:
+        return None
+    expires = clock.wall(item.expires_at)
+    due = clock.wall(item.send_after)
+    for fault in faults:
+        if expires < fault.ended_at + recovery and due > fault.started_at - recovery:
+            return fault
+    return None
+
+
+def _in_flight_during(
+    due: datetime, received: datetime, faults: Sequence[Fault], recovery: timedelta
+) -> bool:
+    return any(
+        due <= fault.ended_at + recovery and received >= fault.started_at for fault in faults
+    )
+
+
+def _wrong_recipients(
+    item: Expected | Withheld,
+    copies: list[Observed],
+    customers: dict[tuple[str, str], Customer],
+) -> list[str]:
+    """The copies' recipients that are not the customer's address on the copy's channel
+    (nothing to check when the prediction does not know the address)."""
+    customer = customers.get((item.shop_id, item.customer_id))
+    if customer is None:
+        return []
+    wrong = []
+    for copy in copies:
+        address = customer.email if copy.sink is Sink.SMTP else customer.phone
+        if address is not None and _address_key(copy.to) != _address_key(address):
+            wrong.append(copy.to)
+    return list(dict.fromkeys(wrong))
+
+
+def _address_book(customers: dict[tuple[str, str], Customer]) -> dict[str, Customer]:
+    book: dict[str, Customer] = {}
+    for customer in customers.values():
+        for address in (customer.email, customer.phone):
+            if address:
+                book.setdefault(_address_key(address), customer)
+    return book
+
+
+def _customer_at(book: dict[str, Customer], copies: list[Observed]) -> Customer | None:
+    """Who a copy no prediction knows was sent to, found by its address."""
+    for copy in copies:
+        customer = book.get(_address_key(copy.to))
+        if customer is not None:
+            return customer
+    return None
+
+
+def _address_key(address: str) -> str:
+    return address.strip().casefold()
+
+
+def _first_id(copies: list[Observed]) -> str | None:
+    return next((c.message_id for c in copies if c.message_id is not None), None)
+
+
+def _channel(copies: list[Observed]) -> str | None:
+    if not copies:
+        return None
+    return "email" if copies[0].sink is Sink.SMTP else "sms"
+
+
+def _look_up_histories(
+    found: dict[Category, list[Discrepancy]],
+    history: Callable[[str, str], list[str]],
+    kept: int,
+) -> None:
+    for discrepancies in found.values():
+        for discrepancy in discrepancies[:kept]:
+            customer = discrepancy.customer
+            if customer is not None:
+                discrepancy.history = history(customer.shop_id, customer.customer_id)
+
+
+def _describe(fault: Fault) -> str:
+    span = f"{_iso(fault.started_at)} to {_iso(fault.ended_at)}"
+    detail = f", {fault.detail}" if fault.detail else ""
+    return f"{fault.kind} of {fault.target} ({span}{detail})"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%H:%M:%S.%f")[:-3]
