@@ -17,11 +17,12 @@ include mk/image.mk
 include mk/asyncapi.mk
 include mk/deploy.mk
 include mk/analyst.mk
+include mk/e2e.mk
 
 .PHONY: help deps venv lock up run stop test check lint typecheck bench schemas clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 venv: $(VENV_STAMP) ## Python environment with the locked dependency versions
 
