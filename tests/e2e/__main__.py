@@ -14,7 +14,14 @@ from datetime import timedelta
 from typing import Any
 
 from tests.e2e.harness import figures
-from tests.e2e.harness.run import RunOptions, RunResult, new_run_dir, run, write_result
+from tests.e2e.harness.run import (
+    MARGIN_WALL_S,
+    RunOptions,
+    RunResult,
+    new_run_dir,
+    run,
+    write_result,
+)
 from tests.e2e.harness.schedule import Scenario
 
 SHORT = RunOptions(
@@ -30,8 +37,6 @@ SHORT = RunOptions(
 )
 """A few thousand customers over a simulated day in 50 s of wall time, with the SIGKILL
 of dispatch's sender and of triggers."""
-MARGIN_WALL_S = 3.0
-"""Wall seconds of latency within which the order of two things is left to the system."""
 
 
 def parse(argv: list[str]) -> RunOptions:
@@ -81,6 +86,7 @@ def compare_run(result: RunResult) -> tuple[str | None, list[str], dict[str, Any
             OracleConfig.e2e(),
             until=result.until,
             margin=timedelta(seconds=MARGIN_WALL_S * result.clock.scale),
+            replies_until=result.replies_until,
         )
         observed = read_observed(layout_dir / "smtp-sink.jsonl", layout_dir / "sms-sink.jsonl")
         comparison = compare(prediction, observed, result.faults, result.clock)

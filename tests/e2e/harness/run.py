@@ -22,6 +22,7 @@ from shared.db.engine import make_engine
 from shared.settings import DatabaseSettings
 from tests.e2e.harness import figures, infra, load, poison
 from tests.e2e.harness.faults import Faults
+from tests.e2e.harness.lag import CatchUp
 from tests.e2e.harness.layout import E2E_DIR, Layout, Ports
 from tests.e2e.harness.sampler import Sampler
 from tests.e2e.harness.schedule import PlannedFault, Scenario, duplicate_rate, plan_faults
@@ -53,12 +54,21 @@ class RunOptions:
     base_port: int = 18080
 
 
+MARGIN_WALL_S = 3.0
+"""Wall seconds of latency within which the oracle leaves the order of two things to the
+system (its `margin` is this times the scale). A simulator that sends later than this has
+overloaded the machine: the comparison then measures the overload, not Nudge."""
+
+
 @dataclass
 class RunResult:
     run_dir: Path
     plan: Plan
     clock: ClockMap
     until: datetime
+    """Simulated end of observation: when dispatch's sender was stopped."""
+    replies_until: datetime | None
+    """Simulated time the simulator's inboxes stopped answering (the simulator's end)."""
     faults: list[Fault]
     planned: list[PlannedFault]
     exits: list[Exit]
@@ -87,6 +97,13 @@ class RunResult:
         ]
         if self.simulator_status != 0:
             found.append(f"the simulator ended with status {self.simulator_status}")
+        late_s = float(self.simulator.get("max_late_s", 0.0))
+        if late_s > MARGIN_WALL_S:
+            found.append(
+                f"overloaded: the simulator sent {self.simulator.get('late', 0)} requests late, "
+                f"up to {late_s:.1f} s (more than the {MARGIN_WALL_S:g} s margin): fewer "
+                "customers or a slower clock (--scale)"
+            )
         if not self.drained:
             found.append(
                 f"not drained: lag {self.figures.lag_after}, "
@@ -111,6 +128,7 @@ class RunResult:
             },
             "clock": asdict(self.clock),
             "until": self.until.isoformat(),
+            "replies_until": None if self.replies_until is None else self.replies_until.isoformat(),
             "planned_faults": [asdict(f) for f in self.planned],
             "faults": [
                 {
@@ -159,17 +177,20 @@ async def waiting_messages(layout: Layout, until: datetime) -> int:
 async def _drain(
     layout: Layout, sampler: Sampler, clock: ClockMap, until: datetime, timeout_s: float
 ) -> tuple[bool, int | None, float | None]:
-    """Wait until the clock reached `until`, every group's lag is 0 and nothing is due;
-    (drained, messages still due, when lag was first 0 after the load)."""
+    """Wait until the clock reached `until`, every group has caught up (lag.CatchUp) and
+    nothing is due; (drained, messages still due, when the groups first caught up after the
+    load)."""
     end_wall = clock.wall(until).timestamp()
     deadline = end_wall + timeout_s
     caught_up: float | None = None
+    loaded, settled = CatchUp(), CatchUp()
     due: int | None = None
     while time.time() < deadline:
-        lag = sampler.last_lag()
-        if lag is not None and sum(lag.values()) == 0:
-            caught_up = caught_up or time.time()
-            if time.time() >= end_wall:
+        offsets = sampler.last_offsets()
+        if offsets is not None:
+            if loaded.observe(*offsets):
+                caught_up = caught_up or time.time()
+            if time.time() >= end_wall and settled.observe(*offsets):
                 with contextlib.suppress(Exception):
                     due = await waiting_messages(layout, until)
                 if due == 0:
@@ -263,6 +284,7 @@ async def run(options: RunOptions, run_dir: Path | None = None) -> RunResult:
         faults = Faults(layout, supervisor)
         fault_task = asyncio.create_task(faults.play(planned, load_started))
         status = await proc.wait()
+        replies_until = clock.simulated(datetime.now(UTC)) if inbox else None
         walls["load"] = time.time() - load_started
         _log(f"simulator done (status {status}) after {walls['load']:.1f} s")
         await fault_task
@@ -306,6 +328,7 @@ async def run(options: RunOptions, run_dir: Path | None = None) -> RunResult:
             plan,
             clock,
             observed_until,
+            replies_until,
             faults.done,
             planned,
             supervisor.exits,

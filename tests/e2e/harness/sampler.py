@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from tests.e2e.harness import procstat
-from tests.e2e.harness.lag import LagProbe
+from tests.e2e.harness.lag import LagProbe, Offsets
 
 
 class LineCounter:
@@ -107,6 +107,10 @@ class Sampler:
     def lag_series(self) -> list[tuple[float, int]]:
         """(time, total lag of every group) for the samples the broker answered."""
         return [(s.at, sum(s.lag.values())) for s in self.samples if s.lag is not None]
+
+    def last_offsets(self) -> tuple[dict[str, dict[tuple[str, int], int]], Offsets] | None:
+        """(group -> committed offsets, end offsets) of the broker's last answer."""
+        return self.probe.last_offsets
 
     def last_lag(self) -> dict[str, int] | None:
         for s in reversed(self.samples):

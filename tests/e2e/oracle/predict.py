@@ -119,10 +119,19 @@ def replay_customer(
     *,
     until: datetime,
     margin: timedelta,
+    replies_until: datetime | None = None,
 ) -> tuple[list[Expected], list[Withheld], int]:
     """One customer's expected and withheld messages, and how many events ingest publishes."""
     events = customer_events(plan, person)
-    expected, withheld = judge(person, events, loaded, replies_to, until=until, margin=margin)
+    expected, withheld = judge(
+        person,
+        events,
+        loaded,
+        replies_to,
+        until=until,
+        margin=margin,
+        replies_until=replies_until,
+    )
     return expected, withheld, len(events)
 
 
@@ -134,8 +143,10 @@ def judge(
     *,
     until: datetime,
     margin: timedelta,
+    replies_until: datetime | None = None,
 ) -> tuple[list[Expected], list[Withheld]]:
-    """The expected and withheld messages of one customer's events (three replays)."""
+    """The expected and withheld messages of one customer's events (three replays);
+    `replies_until`: when the customers' inboxes stopped answering."""
     skews = [("as simulated", Skew())]
     if margin > timedelta(0):
         skews += [
@@ -144,7 +155,18 @@ def judge(
         ]
     horizon = until + margin
     runs = [
-        (label, Replay(person, events, loaded, replies_to, skew=skew, horizon=horizon).run())
+        (
+            label,
+            Replay(
+                person,
+                events,
+                loaded,
+                replies_to,
+                skew=skew,
+                horizon=horizon,
+                replies_until=replies_until,
+            ).run(),
+        )
         for label, skew in skews
     ]
     return settle(runs, until, margin)
@@ -172,6 +194,7 @@ def history(
     *,
     until: datetime | None = None,
     margin: timedelta = timedelta(0),
+    replies_until: datetime | None = None,
 ) -> list[str]:
     """One customer's timeline and the oracle's decisions, replayed on demand."""
     person = find(plan, shop_id, customer_id)
@@ -184,7 +207,15 @@ def history(
     ]
     events = customer_events(plan, person)
     horizon = None if until is None else until + margin
-    Replay(person, events, loaded, replies_to, horizon=horizon, lines=lines).run()
+    Replay(
+        person,
+        events,
+        loaded,
+        replies_to,
+        horizon=horizon,
+        replies_until=replies_until,
+        lines=lines,
+    ).run()
     return lines
 
 
@@ -195,8 +226,10 @@ def predict(
     until: datetime,
     margin: timedelta,
     replies_to: RepliesTo | None = None,
+    replies_until: datetime | None = None,
 ) -> Prediction:
-    """The messages Nudge must and must not send for `plan` by `until` (simulated time)."""
+    """The messages Nudge must and must not send for `plan` by `until` (simulated time);
+    `replies_until`: when the simulator's inboxes stopped answering (None: never)."""
     loaded = Loaded.load(config)
     answers = replies_to if replies_to is not None else simulator_replies()
     expected: list[Expected] = []
@@ -208,7 +241,13 @@ def predict(
             person.shop, person.customer_id, person.email, person.phone
         )
         got, kept, count = replay_customer(
-            plan, person, loaded, answers, until=until, margin=margin
+            plan,
+            person,
+            loaded,
+            answers,
+            until=until,
+            margin=margin,
+            replies_until=replies_until,
         )
         expected += got
         withheld += kept
@@ -218,7 +257,14 @@ def predict(
         withheld=withheld,
         customers=customers,
         history=lambda shop_id, customer_id: history(
-            plan, loaded, answers, shop_id, customer_id, until=until, margin=margin
+            plan,
+            loaded,
+            answers,
+            shop_id,
+            customer_id,
+            until=until,
+            margin=margin,
+            replies_until=replies_until,
         ),
         events=events,
         until=until,

@@ -136,9 +136,11 @@ class Replay:
         *,
         skew: Skew = Skew(),
         horizon: datetime | None = None,
+        replies_until: datetime | None = None,
         lines: list[str] | None = None,
     ) -> None:
-        """`horizon`: nothing later is handled (the end of observation and its margin)."""
+        """`horizon`: nothing later is handled (the end of observation and its margin);
+        `replies_until`: the customers' inboxes stopped then, so no later answer comes."""
         self.customer = customer
         self.shop_id = customer.shop
         self.customer_id = customer.customer_id
@@ -146,6 +148,7 @@ class Replay:
         self.replies_to = replies_to
         self.skew = skew
         self.horizon = horizon
+        self.replies_until = replies_until
         self.lines = lines
         self.campaigns = loaded.catalog.for_shop(self.shop_id)
         self.policy = loaded.shops.for_shop(self.shop_id).policy
@@ -442,6 +445,9 @@ class Replay:
         )
         for reply in replies:
             when = at + reply.delay
+            if self.replies_until is not None and when + self.skew.events > self.replies_until:
+                self._say(when, f"no {kind_of(reply)} to {outcome.message_id}: inbox closed")
+                continue
             self._say(when, f"reply {kind_of(reply)} to {outcome.message_id}")
             event = feedback_event(sent, reply, when)
             if event is not None:

@@ -106,6 +106,7 @@ class Story:
         margin_minutes: float = 5,
         replies_to: RepliesTo = no_replies,
         format: Format = Format.NATIVE,
+        replies_until_minutes: float | None = None,
     ) -> Answer:
         ingest = CustomerIngest(access(self.who.shop), format)
         events = list(ingest.events(self.actions))
@@ -116,6 +117,9 @@ class Story:
             replies_to,
             until=self._at(until_minutes),
             margin=timedelta(minutes=margin_minutes),
+            replies_until=None
+            if replies_until_minutes is None
+            else self._at(replies_until_minutes),
         )
         return Answer(expected, withheld)
 

@@ -93,6 +93,21 @@ def test_a_stop_reply_withholds_later_marketing_sms() -> None:
     assert [e.channel for e in without_stop.sent("abandoned_cart", "reminder-3")] == ["sms"]
 
 
+def test_no_reply_is_counted_after_the_inboxes_stopped() -> None:
+    """The STOP to reminder-2 would come after the simulator's inboxes closed: it never
+    reaches feedback, so reminder-3 still goes by SMS."""
+    who = person(email_consent=False, phone="+12025550100", sms_consent=True)
+    story = Story(who).profile(170).cart(180)
+    (second,) = story.judge(until_minutes=5 * 24 * 60).sent("abandoned_cart", "reminder-2")
+    closed = minutes_after_start(second.send_after)
+    answer = story.judge(
+        until_minutes=5 * 24 * 60,
+        replies_to=_stop_after_an_hour,
+        replies_until_minutes=closed + 30,
+    )
+    assert [e.channel for e in answer.sent("abandoned_cart", "reminder-3")] == ["sms"]
+
+
 def test_a_bouncing_address_is_refused_once_then_sms_takes_over() -> None:
     who = person(bounces=True, phone="+12025550100", sms_consent=True)
     story = Story(who).profile(0).cart(10).buy(20).ship(600).out_for_delivery(1200)
