@@ -14,6 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from tests.e2e.harness import figures
+from tests.e2e.harness.exclusive import only_run
+from tests.e2e.harness.layout import E2E_DIR
 from tests.e2e.harness.run import (
     MARGIN_WALL_S,
     RunOptions,
@@ -99,9 +101,10 @@ def compare_run(result: RunResult) -> tuple[str | None, list[str], dict[str, Any
 
 def main(argv: list[str] | None = None) -> int:
     options = parse(sys.argv[1:] if argv is None else argv)
-    started = time.monotonic()
-    run_dir = new_run_dir()
-    result = asyncio.run(run(options, run_dir))
+    with only_run(E2E_DIR / "lock"):
+        started = time.monotonic()
+        run_dir = new_run_dir()
+        result = asyncio.run(run(options, run_dir))
     path = write_result(result)
     compared_at = time.monotonic()
     report, compare_violations, compared = compare_run(result)
