@@ -11,13 +11,17 @@ import sys
 import time
 import traceback
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from shared.events import SegmentEvent
+from shared.events.segments import parse_segment_event
 from tests.e2e.harness import figures
 from tests.e2e.harness.exclusive import only_run
 from tests.e2e.harness.layout import E2E_DIR
 from tests.e2e.harness.run import (
     MARGIN_WALL_S,
+    SEGMENT_CHANGES_FILE,
     RunOptions,
     RunResult,
     new_run_dir,
@@ -71,6 +75,18 @@ def parse(argv: list[str]) -> RunOptions:
     return RunOptions(**{**base.__dict__, **fields})
 
 
+def segment_changes(path: Path) -> dict[tuple[str, str], list[SegmentEvent]]:
+    """(shop, customer) -> the segmenter's entries and exits the run published."""
+    found: dict[tuple[str, str], list[SegmentEvent]] = {}
+    if path.exists():
+        for line in path.read_bytes().splitlines():
+            if line.strip():
+                event = parse_segment_event(line)
+                if event.customerid is not None:
+                    found.setdefault((event.shopid, event.customerid), []).append(event)
+    return found
+
+
 def compare_run(result: RunResult) -> tuple[str | None, list[str], dict[str, Any] | None]:
     """The oracle's prediction against the sinks' logs: (report, violations, JSON); the
     report None when a part is missing or failed (the harness's figures still print)."""
@@ -89,6 +105,7 @@ def compare_run(result: RunResult) -> tuple[str | None, list[str], dict[str, Any
             until=result.until,
             margin=timedelta(seconds=MARGIN_WALL_S * result.clock.scale),
             replies_until=result.replies_until,
+            segment_events=segment_changes(layout_dir / SEGMENT_CHANGES_FILE),
         )
         observed = read_observed(layout_dir / "smtp-sink.jsonl", layout_dir / "sms-sink.jsonl")
         comparison = compare(prediction, observed, result.faults, result.clock)

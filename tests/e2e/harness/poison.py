@@ -13,11 +13,12 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from shared.events import catalog as ev
 from shared.events import dump_shop_event, shop
 from shared.topics import CONSUMED_TOPICS, SHOP_EVENTS, dead_letter_topic
+from tests.e2e.harness.topics_read import read_all
 
 POISON_SHOP = "e2e-poison"
 
@@ -106,29 +107,7 @@ def produce(bootstrap: str, records: list[Poison]) -> list[Sent]:
 
 
 def _letters(bootstrap: str, topics: set[str]) -> list[dict[str, object]]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(t, p)
-            for t in sorted(topics)
-            for p in sorted(consumer.partitions_for_topic(t) or ())
-        ]
-        ends = consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        letters: list[dict[str, object]] = []
-        remaining = {tp for tp in partitions if ends[tp] > 0}
-        deadline = time.monotonic() + 60
-        while remaining and time.monotonic() < deadline:
-            for tp, records in consumer.poll(timeout_ms=1000).items():
-                for record in records:
-                    if record.offset < ends[tp]:
-                        letters.append(json.loads(record.value))
-                if consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-        return letters
-    finally:
-        consumer.close()
+    return [json.loads(value) for value in read_all(bootstrap, topics)]
 
 
 def check(bootstrap: str, sent: list[Sent]) -> list[Parked]:

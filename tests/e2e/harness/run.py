@@ -20,6 +20,7 @@ from services.simulator.command import Plan, preparation_s
 from services.simulator.shops import DEFAULT_SHOPS, parse_shops
 from shared.db.engine import make_engine
 from shared.settings import DatabaseSettings
+from shared.topics import SEGMENTS_CHANGES
 from tests.e2e.harness import figures, infra, load, poison
 from tests.e2e.harness.faults import Faults
 from tests.e2e.harness.lag import CatchUp
@@ -28,6 +29,7 @@ from tests.e2e.harness.sampler import Sampler
 from tests.e2e.harness.schedule import PlannedFault, Scenario, duplicate_rate, plan_faults
 from tests.e2e.harness.services import service_specs
 from tests.e2e.harness.supervisor import Exit, Supervisor
+from tests.e2e.harness.topics_read import read_all
 from tests.e2e.model import ClockMap, Fault
 
 START_LEAD_S = 3.0
@@ -54,6 +56,8 @@ class RunOptions:
     base_port: int = 18080
 
 
+SEGMENT_CHANGES_FILE = "segments.changes.jsonl"
+"""Every record of segments.changes.v1 at the end of the run, one per line."""
 MARGIN_WALL_S = 3.0
 """Wall seconds of latency within which the oracle leaves the order of two things to the
 system (its `margin` is this times the scale). A simulator that sends later than this has
@@ -297,6 +301,9 @@ async def run(options: RunOptions, run_dir: Path | None = None) -> RunResult:
         # must account for, however long the drain went past the planned `until`.
         observed_until = clock.simulated(datetime.now(UTC))
         await supervisor.stop("dispatch-sender")
+        # The segmenter's decisions, as published: the oracle takes them as input.
+        changes = await asyncio.to_thread(read_all, layout.bootstrap, {SEGMENTS_CHANGES.name})
+        (run_dir / SEGMENT_CHANGES_FILE).write_bytes(b"".join(v + b"\n" for v in changes))
         parked: list[poison.Parked] = []
         if faults.poison_sent:
             parked = await asyncio.to_thread(poison.check, layout.bootstrap, faults.poison_sent)

@@ -10,7 +10,7 @@ with the reason, since the real services' latency decides it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from services.simulator.behaviour import Action, timeline
@@ -120,6 +120,7 @@ def replay_customer(
     until: datetime,
     margin: timedelta,
     replies_until: datetime | None = None,
+    segment_events: Sequence[EventEnvelope] = (),
 ) -> tuple[list[Expected], list[Withheld], int]:
     """One customer's expected and withheld messages, and how many events ingest publishes."""
     events = customer_events(plan, person)
@@ -131,6 +132,7 @@ def replay_customer(
         until=until,
         margin=margin,
         replies_until=replies_until,
+        segment_events=segment_events,
     )
     return expected, withheld, len(events)
 
@@ -144,6 +146,7 @@ def judge(
     until: datetime,
     margin: timedelta,
     replies_until: datetime | None = None,
+    segment_events: Sequence[EventEnvelope] = (),
 ) -> tuple[list[Expected], list[Withheld]]:
     """The expected and withheld messages of one customer's events (three replays);
     `replies_until`: when the customers' inboxes stopped answering."""
@@ -165,6 +168,7 @@ def judge(
                 skew=skew,
                 horizon=horizon,
                 replies_until=replies_until,
+                segment_events=segment_events,
             ).run(),
         )
         for label, skew in skews
@@ -195,6 +199,7 @@ def history(
     until: datetime | None = None,
     margin: timedelta = timedelta(0),
     replies_until: datetime | None = None,
+    segment_events: Sequence[EventEnvelope] = (),
 ) -> list[str]:
     """One customer's timeline and the oracle's decisions, replayed on demand."""
     person = find(plan, shop_id, customer_id)
@@ -214,6 +219,7 @@ def history(
         replies_to,
         horizon=horizon,
         replies_until=replies_until,
+        segment_events=segment_events,
         lines=lines,
     ).run()
     return lines
@@ -227,9 +233,12 @@ def predict(
     margin: timedelta,
     replies_to: RepliesTo | None = None,
     replies_until: datetime | None = None,
+    segment_events: Mapping[tuple[str, str], Sequence[EventEnvelope]] | None = None,
 ) -> Prediction:
     """The messages Nudge must and must not send for `plan` by `until` (simulated time);
-    `replies_until`: when the simulator's inboxes stopped answering (None: never)."""
+    `replies_until`: when the simulator's inboxes stopped answering (None: never);
+    `segment_events`: (shop, customer) -> the segmenter's published entries and exits."""
+    segments = segment_events or {}
     loaded = Loaded.load(config)
     answers = replies_to if replies_to is not None else simulator_replies()
     expected: list[Expected] = []
@@ -248,6 +257,7 @@ def predict(
             until=until,
             margin=margin,
             replies_until=replies_until,
+            segment_events=segments.get((person.shop, person.customer_id), ()),
         )
         expected += got
         withheld += kept
@@ -265,6 +275,7 @@ def predict(
             until=until,
             margin=margin,
             replies_until=replies_until,
+            segment_events=segments.get((shop_id, customer_id), ()),
         ),
         events=events,
         until=until,

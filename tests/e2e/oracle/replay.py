@@ -137,10 +137,13 @@ class Replay:
         skew: Skew = Skew(),
         horizon: datetime | None = None,
         replies_until: datetime | None = None,
+        segment_events: Sequence[EventEnvelope] = (),
         lines: list[str] | None = None,
     ) -> None:
         """`horizon`: nothing later is handled (the end of observation and its margin);
-        `replies_until`: the customers' inboxes stopped then, so no later answer comes."""
+        `replies_until`: the customers' inboxes stopped then, so no later answer comes;
+        `segment_events`: the segmenter's entries and exits for the customer, as it published
+        them (the oracle does not model the segmenter: it takes what it decided as input)."""
         self.customer = customer
         self.shop_id = customer.shop
         self.customer_id = customer.customer_id
@@ -164,6 +167,8 @@ class Replay:
         self._timer_version = 0
         for action, event in events:
             self._push(event.time + skew.events, _EVENT, (action, event))
+        for event in segment_events:
+            self._push(event.time + skew.events, _EVENT, (None, event))
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -195,7 +200,8 @@ class Replay:
         if action is not None and self.lines is not None:
             self._say(event.time, f"{event.type} ({action.kind.value} #{action.seq})")
         elif self.lines is not None:
-            self._say(event.time, f"{event.type} (reply)")
+            origin = "segmenter" if event.type.startswith("segment.") else "reply"
+            self._say(event.time, f"{event.type} ({origin})")
         facts = contact_facts(event)  # type: ignore[arg-type]
         if facts is not None:
             run_sync(self._contacts.record([facts]))

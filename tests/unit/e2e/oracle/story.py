@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -21,6 +22,7 @@ from services.simulator.behaviour import (
 from services.simulator.formats import Format
 from services.simulator.population import Customer, customer
 from services.simulator.products import CATALOG
+from shared.events import EventEnvelope
 from tests.e2e.model import Expected, Withheld
 from tests.e2e.oracle.config import Loaded, OracleConfig
 from tests.e2e.oracle.ingest import CustomerIngest, access
@@ -107,6 +109,7 @@ class Story:
         replies_to: RepliesTo = no_replies,
         format: Format = Format.NATIVE,
         replies_until_minutes: float | None = None,
+        segment_events: Sequence[EventEnvelope] = (),
     ) -> Answer:
         ingest = CustomerIngest(access(self.who.shop), format)
         events = list(ingest.events(self.actions))
@@ -120,6 +123,7 @@ class Story:
             replies_until=None
             if replies_until_minutes is None
             else self._at(replies_until_minutes),
+            segment_events=segment_events,
         )
         return Answer(expected, withheld)
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from services.simulator.command import Plan
 from services.simulator.formats import Format
 from services.simulator.replies import Reply, ReplyKind
+from shared.events.segments import SegmentChange, SegmentEnteredEvent
 from tests.e2e.oracle import OracleConfig, predict
 from tests.unit.e2e.oracle.story import START, Story, minutes_after_start, person
 
@@ -106,6 +107,24 @@ def test_no_reply_is_counted_after_the_inboxes_stopped() -> None:
         replies_until_minutes=closed + 30,
     )
     assert [e.channel for e in answer.sent("abandoned_cart", "reminder-3")] == ["sms"]
+
+
+def test_the_segmenters_vip_entry_starts_the_vip_campaign() -> None:
+    """The segmenter is not modelled: its published entry is input, as triggers reads it."""
+    who = person()
+    story = Story(who).profile(60)
+    entered = SegmentEnteredEvent(
+        id="seg-entry-1",
+        source="/segmenter",
+        time=START + timedelta(hours=2),
+        shopid=who.shop,
+        customerid=who.customer_id,
+        data=SegmentChange(segment_id="vip", entry=1),
+    )
+    answer = story.judge(until_minutes=24 * 60, segment_events=[entered])
+    (welcome,) = answer.sent("vip", "welcome-vip")
+    assert (welcome.channel, welcome.due_at, welcome.certain) == ("email", entered.time, True)
+    assert story.judge(until_minutes=24 * 60).sent("vip", "welcome-vip") == []
 
 
 def test_a_bouncing_address_is_refused_once_then_sms_takes_over() -> None:
