@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import json
 import sys
+import tempfile
 import time
 import traceback
 from datetime import timedelta
@@ -18,7 +19,7 @@ from shared.events import SegmentEvent
 from shared.events.segments import parse_segment_event
 from tests.e2e.harness import figures
 from tests.e2e.harness.exclusive import only_run
-from tests.e2e.harness.layout import E2E_DIR
+from tests.e2e.harness.layout import Ports
 from tests.e2e.harness.run import (
     MARGIN_WALL_S,
     SEGMENT_CHANGES_FILE,
@@ -118,7 +119,8 @@ def compare_run(result: RunResult) -> tuple[str | None, list[str], dict[str, Any
 
 def main(argv: list[str] | None = None) -> int:
     options = parse(sys.argv[1:] if argv is None else argv)
-    with only_run(E2E_DIR / "lock"):
+    # Machine-wide, not per checkout: every checkout's run takes the same ports.
+    with only_run(Path(tempfile.gettempdir()) / f"nudge-e2e-{Ports().kafka}.lock"):
         started = time.monotonic()
         run_dir = new_run_dir()
         result = asyncio.run(run(options, run_dir))
