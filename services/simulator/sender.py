@@ -99,6 +99,9 @@ class Tally:
     resent: int = 0
     late: int = 0
     max_late_s: float = 0.0
+    late_by_second: dict[int, float] = field(default_factory=dict)
+    """Wall second (epoch) -> the most a request started in it was late, for late ones:
+    lets a harness tell lateness its faults caused from a machine that cannot keep up."""
     wall_s: float = 0.0
     accepted_ids: list[str] = field(default_factory=list)
 
@@ -118,6 +121,7 @@ class Tally:
             "resent": self.resent,
             "late": self.late,
             "max_late_s": round(self.max_late_s, 3),
+            "late_by_second": {str(k): round(v, 3) for k, v in sorted(self.late_by_second.items())},
             "wall_s": round(self.wall_s, 3),
             "requests_per_s": round(self.attempts / wall, 1),
             "events_per_s": round(self.events_accepted / wall, 1),
@@ -239,6 +243,8 @@ class Sender:
         self.tally.max_late_s = max(self.tally.max_late_s, late)
         if late > self._options.late_after_s:
             self.tally.late += 1
+            second = int(time.time())
+            self.tally.late_by_second[second] = max(late, self.tally.late_by_second.get(second, 0))
         await self._send(request, request.expect_duplicate)
         if self._resend(request):
             self.tally.resent += 1

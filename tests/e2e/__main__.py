@@ -1,6 +1,7 @@
 """`python -m tests.e2e`: the whole system under the simulator's load and faults, then the
 oracle's comparison and the figures (issue 25). Exit status 0 when the acceptance invariants
-hold, 1 otherwise. `make e2e` runs the full version, `make e2e-short` the short one."""
+hold, 1 otherwise. `make e2e` runs the full version, `make e2e-short` the short one;
+`python -m tests.e2e --compare RUN_DIR` gives a finished run's verdict again."""
 
 from __future__ import annotations
 
@@ -11,17 +12,25 @@ import sys
 import tempfile
 import time
 import traceback
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from services.simulator.command import Plan
+from services.simulator.formats import Format
 from shared.events import SegmentEvent
 from shared.events.segments import parse_segment_event
+from tests.e2e.compare import compare
 from tests.e2e.harness import figures
 from tests.e2e.harness.exclusive import only_run
 from tests.e2e.harness.layout import Ports
 from tests.e2e.harness.run import (
     MARGIN_WALL_S,
+    MESSAGE_LOG_FILE,
     SEGMENT_CHANGES_FILE,
     RunOptions,
     RunResult,
@@ -30,6 +39,10 @@ from tests.e2e.harness.run import (
     write_result,
 )
 from tests.e2e.harness.schedule import Scenario
+from tests.e2e.model import ClockMap, Fault
+from tests.e2e.oracle import OracleConfig, predict
+from tests.e2e.report import as_json, render
+from tests.e2e.sink_logs import read_observed
 
 SHORT = RunOptions(
     customers=2000,
@@ -82,64 +95,139 @@ def segment_changes(path: Path) -> dict[tuple[str, str], list[SegmentEvent]]:
     if path.exists():
         for line in path.read_bytes().splitlines():
             if line.strip():
-                event = parse_segment_event(line)
+                try:
+                    event = parse_segment_event(line)
+                except ValidationError:
+                    continue  # a poison record of the run's: parked on the dead-letter topic
                 if event.customerid is not None:
                     found.setdefault((event.shopid, event.customerid), []).append(event)
     return found
 
 
-def compare_run(result: RunResult) -> tuple[str | None, list[str], dict[str, Any] | None]:
+@dataclass(frozen=True)
+class Observation:
+    """What the comparison needs of a run: its plan, its clock and where observing ended."""
+
+    run_dir: Path
+    plan: Plan
+    clock: ClockMap
+    until: datetime
+    replies_until: datetime | None
+    faults: list[Fault]
+
+    @classmethod
+    def of(cls, result: RunResult) -> Observation:
+        return cls(
+            result.run_dir,
+            result.plan,
+            result.clock,
+            result.until,
+            result.replies_until,
+            result.faults,
+        )
+
+    @classmethod
+    def read(cls, run_dir: Path) -> Observation:
+        """From a finished run's result.json."""
+        doc = json.loads((run_dir / "result.json").read_text())
+        plan = doc["plan"]
+        replies_until = doc.get("replies_until")
+        return cls(
+            run_dir,
+            Plan(
+                seed=plan["seed"],
+                customers=plan["customers"],
+                days=plan["days"],
+                start=datetime.fromisoformat(plan["start"]),
+                shops=tuple((shop, Format(fmt)) for shop, fmt in plan["shops"].items()),
+            ),
+            ClockMap(**doc["clock"]),
+            datetime.fromisoformat(doc["until"]),
+            None if replies_until is None else datetime.fromisoformat(replies_until),
+            [
+                Fault(
+                    f["kind"],
+                    f["target"],
+                    datetime.fromisoformat(f["started_at"]),
+                    datetime.fromisoformat(f["ended_at"]),
+                    f.get("detail", ""),
+                )
+                for f in doc["faults"]
+            ],
+        )
+
+
+def dispatch_log(path: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(shop, customer) -> dispatch's message log rows for them, as the run left them."""
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            rows.setdefault((row["shop_id"], row["customer_id"]), []).append(row)
+    return rows
+
+
+def with_dispatch_log(
+    history: Callable[[str, str], list[str]], rows: dict[tuple[str, str], list[dict[str, Any]]]
+) -> Callable[[str, str], list[str]]:
+    """The oracle's history of a customer, then what dispatch's log says of each trigger it
+    got for them: a missing message never logged was lost before dispatch."""
+
+    def both(shop_id: str, customer_id: str) -> list[str]:
+        logged = [
+            f"dispatch log: {r['campaign_id']}/{r['step_id']} {r['state']}"
+            f" {r['channel'] or '-'} {r['reason'] or ''} (trigger {r['trigger_id']},"
+            f" logged {r['created_at']}, sent {r['sent_at']})"
+            for r in rows.get((shop_id, customer_id), [])
+        ]
+        return history(shop_id, customer_id) + (logged or ["dispatch log: no row"])
+
+    return both
+
+
+def compare_run(
+    seen: Observation, figures_text: str | None
+) -> tuple[str | None, list[str], dict[str, Any] | None]:
     """The oracle's prediction against the sinks' logs: (report, violations, JSON); the
-    report None when a part is missing or failed (the harness's figures still print)."""
-    try:
-        from tests.e2e.compare import compare
-        from tests.e2e.oracle import OracleConfig, predict
-        from tests.e2e.report import as_json, render
-        from tests.e2e.sink_logs import read_observed
-    except ImportError as exc:
-        return None, [], {"error": f"comparison unavailable: {exc}"}
-    layout_dir = result.run_dir
+    report None when the comparison failed (the harness's figures still print)."""
     try:
         prediction = predict(
-            result.plan,
+            seen.plan,
             OracleConfig.e2e(),
-            until=result.until,
-            margin=timedelta(seconds=MARGIN_WALL_S * result.clock.scale),
-            replies_until=result.replies_until,
-            segment_events=segment_changes(layout_dir / SEGMENT_CHANGES_FILE),
+            until=seen.until,
+            margin=timedelta(seconds=MARGIN_WALL_S * seen.clock.scale),
+            replies_until=seen.replies_until,
+            segment_events=segment_changes(seen.run_dir / SEGMENT_CHANGES_FILE),
         )
-        observed = read_observed(layout_dir / "smtp-sink.jsonl", layout_dir / "sms-sink.jsonl")
-        comparison = compare(prediction, observed, result.faults, result.clock)
+        prediction.history = with_dispatch_log(
+            prediction.history, dispatch_log(seen.run_dir / MESSAGE_LOG_FILE)
+        )
+        observed = read_observed(seen.run_dir / "smtp-sink.jsonl", seen.run_dir / "sms-sink.jsonl")
+        comparison = compare(prediction, observed, seen.faults, seen.clock)
     except Exception:
         failure = traceback.format_exc()
         return None, [f"the comparison failed:\n{failure}"], {"error": failure}
-    text = render(comparison, figures.render(result.figures))
-    return text, comparison.violations(), as_json(comparison)
+    return render(comparison, figures_text), comparison.violations(), as_json(comparison)
 
 
-def main(argv: list[str] | None = None) -> int:
-    options = parse(sys.argv[1:] if argv is None else argv)
-    # Machine-wide, not per checkout: every checkout's run takes the same ports.
-    with only_run(Path(tempfile.gettempdir()) / f"nudge-e2e-{Ports().kafka}.lock"):
-        started = time.monotonic()
-        run_dir = new_run_dir()
-        result = asyncio.run(run(options, run_dir))
-    path = write_result(result)
-    compared_at = time.monotonic()
-    report, compare_violations, compared = compare_run(result)
-    violations = result.violations() + compare_violations
+def recompare(run_dir: Path) -> int:
+    """The verdict of a finished run again (after a change to the oracle or the comparison),
+    from its folder: the harness's own findings as the run recorded them."""
+    seen = Observation.read(run_dir)
+    report, violations, compared = compare_run(seen, None)
+    path = run_dir / "result.json"
     document = json.loads(path.read_text())
+    violations = list(document.get("harness_violations", [])) + violations
     document["comparison"] = compared
     document["violations"] = violations
-    document["compare_s"] = round(time.monotonic() - compared_at, 1)
-    document["wall_s"]["total"] = round(time.monotonic() - started, 1)
     path.write_text(json.dumps(document, indent=1, default=str))
-    print()
-    print(report if report is not None else figures.render(result.figures))
-    if compared and "error" in compared:
-        print(f"\n(no oracle comparison: {compared['error'].splitlines()[-1]})")
-    print(f"\nrun folder: {result.run_dir} (result.json, metrics.jsonl, logs/)")
-    print(f"wall time: {document['wall_s']['total']:.0f} s")
+    return _verdict(report, violations, run_dir)
+
+
+def _verdict(report: str | None, violations: list[str], run_dir: Path) -> int:
+    if report is not None:
+        print(report)
+    print(f"\nrun folder: {run_dir} (result.json, metrics.jsonl, logs/)")
     if violations:
         print("\nFAILED:")
         for line in violations:
@@ -147,6 +235,35 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print("\nPASSED: every acceptance invariant holds")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--compare"] and len(args) == 2:
+        return recompare(Path(args[1]))
+    options = parse(args)
+    # Machine-wide, not per checkout: every checkout's run takes the same ports.
+    with only_run(Path(tempfile.gettempdir()) / f"nudge-e2e-{Ports().kafka}.lock"):
+        started = time.monotonic()
+        run_dir = new_run_dir()
+        result = asyncio.run(run(options, run_dir))
+    path = write_result(result)
+    compared_at = time.monotonic()
+    figures_text = figures.render(result.figures)
+    report, compare_violations, compared = compare_run(Observation.of(result), figures_text)
+    harness_violations = result.violations()
+    violations = harness_violations + compare_violations
+    document = json.loads(path.read_text())
+    document["comparison"] = compared
+    document["harness_violations"] = harness_violations
+    document["violations"] = violations
+    document["compare_s"] = round(time.monotonic() - compared_at, 1)
+    document["wall_s"]["total"] = round(time.monotonic() - started, 1)
+    path.write_text(json.dumps(document, indent=1, default=str))
+    print()
+    print(report if report is not None else figures_text)
+    print(f"wall time: {document['wall_s']['total']:.0f} s")
+    return _verdict(None, violations, result.run_dir)
 
 
 if __name__ == "__main__":

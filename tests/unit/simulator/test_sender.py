@@ -4,6 +4,7 @@ same bytes, Retry-After, each customer's order, outcomes, pacing on an injected 
 from __future__ import annotations
 
 import asyncio
+import time as wall
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -206,6 +207,8 @@ async def test_actions_are_sent_when_due_and_late_ones_are_counted(ingest: FakeI
     tally = await _run(actions, ingest, time, late_after_s=1.0)
     assert tally.late == 1
     assert tally.max_late_s == pytest.approx(5.0)
+    ((second, most),) = tally.late_by_second.items()  # the wall second it was sent in
+    assert most == pytest.approx(5.0) and abs(second - wall.time()) < 60
     assert time.moment >= T0 + timedelta(seconds=100)
     assert sum(time.sleeps) == pytest.approx(95.0)
 
