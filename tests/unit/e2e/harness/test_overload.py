@@ -11,8 +11,12 @@ T = 1_800_000_000
 
 
 def _fault(start: int, end: int) -> Fault:
-    at = lambda s: datetime.fromtimestamp(s, UTC)  # noqa: E731
-    return Fault("broker_restart", "kafka", at(start), at(end))
+    return Fault(
+        "broker_restart",
+        "kafka",
+        datetime.fromtimestamp(start, UTC),
+        datetime.fromtimestamp(end, UTC),
+    )
 
 
 def test_lateness_during_a_fault_and_its_recovery_is_the_faults() -> None:
