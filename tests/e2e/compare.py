@@ -58,6 +58,7 @@ class Category(StrEnum):
     AFTER_OPT_OUT = "marketing after an opt-out or a suppression"
     WITHHELD = "withheld (certain)"
     WITHHELD_UNCERTAIN = "withheld (uncertain)"
+    WITHHELD_FAULT = "withheld, sent while a fault delayed its reason"
     UNKNOWN = "unknown"
     MISADDRESSED = "sent to another address"
     EARLY = "sent before it was due"
@@ -247,7 +248,7 @@ def compare(
             if known is None:
                 note(Category.UNKNOWN, None, copies, "no prediction has this message id")
             else:
-                _unexpected(known, copies, note)
+                _unexpected(known, copies, note, faults, clock, recovery)
                 tally(known).withheld_sent += 1
         if known is not None:
             wrong = _wrong_recipients(known, copies, prediction.customers)
@@ -295,11 +296,27 @@ def explains_email_duplicate(fault: Fault, first_copy: datetime, slack: timedelt
     return can and fault.started_at - slack <= first_copy <= fault.ended_at + slack
 
 
-def _unexpected(withheld: Withheld, copies: list[Observed], note: Note) -> None:
+def _unexpected(
+    withheld: Withheld,
+    copies: list[Observed],
+    note: Note,
+    faults: Sequence[Fault],
+    clock: ClockMap,
+    recovery: timedelta,
+) -> None:
+    """A withheld message that arrived. An opt-out or a suppression is never excused; another
+    reason (bought, added to cart, capped...) is, when a fault lay between the moment it
+    arose and the copy: the fault held back the event that would have withheld it (listed)."""
+    first = min(c.received_at for c in copies)
     if not withheld.certain:
         note(Category.WITHHELD_UNCERTAIN, withheld, copies, withheld.why_uncertain or "")
     elif breaks_withdrawn_consent(withheld):
         note(Category.AFTER_OPT_OUT, withheld, copies, withheld.reason)
+    elif _in_flight_during(clock.wall(withheld.decided_at), first, faults, recovery):
+        during = [f for f in faults if f.started_at <= first]
+        note(
+            Category.WITHHELD_FAULT, withheld, copies, f"{withheld.reason}; {_describe(during[-1])}"
+        )
     else:
         note(Category.WITHHELD, withheld, copies, withheld.reason)
 

@@ -138,6 +138,28 @@ def test_marketing_after_an_opt_out_or_a_suppression_is_counted_apart() -> None:
     assert sum(t.withheld_sent for t in result.campaigns) == 4
 
 
+def test_a_fault_between_the_reason_and_the_copy_excuses_all_but_an_opt_out() -> None:
+    """The purchase (at 5 s) reached triggers only after the broker came back: its reminder
+    went out meanwhile. An opt-out is never excused; a fault after the copy excuses nothing."""
+    bought = withheld("w1", "order_placed")
+    stopped = withheld("w2", "opted_out", channel="sms")
+    later = withheld("w3", "order_placed")
+    broker = fault("broker_restart", "kafka", 6, 20)
+
+    result = run(
+        withhold=[bought, stopped, later],
+        observed=[email("w1", 22), sms("w2", 22), email("w3", 5.5)],
+        faults=[broker],
+    )
+
+    assert only(result) == {
+        Category.WITHHELD_FAULT: ["w1"],
+        Category.AFTER_OPT_OUT: ["w2"],
+        Category.WITHHELD: ["w3"],
+    }
+    assert "broker_restart" in result.found[Category.WITHHELD_FAULT][0].note
+
+
 def test_a_withheld_message_the_oracle_was_unsure_of_is_tolerated() -> None:
     close_call = withheld("w1", "bought", certain=False, why_uncertain="bought within the margin")
 
