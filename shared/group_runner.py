@@ -18,7 +18,7 @@ from typing import Literal, Protocol
 
 from aiokafka import AIOKafkaConsumer
 
-from shared.kafka import consumer_fetch_options, pin_new_group_to_end
+from shared.kafka import consumer_fetch_options, pin_new_group_to_end, poll_gathering_options
 from shared.polls import PollGivenBack
 from shared.settings import KafkaSettings
 
@@ -69,6 +69,7 @@ class GroupRunner:
             *self.topics,
             **self.kafka.client_options(),
             **consumer_fetch_options(),
+            **poll_gathering_options(),
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

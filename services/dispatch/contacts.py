@@ -96,6 +96,22 @@ class ContactFacts:
     """Campaign categories the customer kept (granted) or dropped on the preference page."""
 
 
+FACT_EVENTS: tuple[type[ShopEvent | FeedbackEvent], ...] = (
+    shop_events.CustomerCreatedEvent,
+    shop_events.CustomerUpdatedEvent,
+    shop_events.SubscriptionChangedEvent,
+    fb.ConsentWithdrawnEvent,
+    fb.ConsentGrantedEvent,
+    fb.CategoryPreferenceEvent,
+    fb.ComplaintReceivedEvent,
+    fb.EmailBouncedEvent,
+    fb.AddressSuppressedEvent,
+    fb.AddressUnsuppressedEvent,
+    fb.SmsDeliveryFailedEvent,
+)
+"""The event types `facts_from` reads; it finds nothing in any other."""
+
+
 def facts_from(event: ShopEvent | FeedbackEvent) -> ContactFacts | None:
     """The contact facts an event carries, or None when it carries none (or no customer)."""
     if event.customerid is None:

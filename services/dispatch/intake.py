@@ -37,13 +37,17 @@ from services.dispatch.sender import StatusSink
 from shared.clock import Clock
 from shared.db import errors as db_errors
 from shared.dead_letters import Parked, park
-from shared.events import feedback as fb
 from shared.events import (
+    FeedbackEvent,
+    ShopEvent,
+    TriggerEvent,
     parse_feedback_event,
     parse_shop_event,
     parse_trigger_event,
 )
+from shared.events import feedback as fb
 from shared.events.messages import MessageStatus, MessageUpdate, message_id
+from shared.events.peek import Skipping, types_of
 from shared.events.triggers import TriggerFiredEvent
 from shared.loop_producer import LoopProducer
 from shared.polls import Record, consume_once
@@ -59,6 +63,14 @@ _ENGAGEMENT = {
     fb.MessageOpenedEvent: "opened",
     fb.MessageClickedEvent: "clicked",
     fb.ReplyReceivedEvent: "replied",
+}
+_WANTED = types_of((TriggerFiredEvent, *_ENGAGEMENT, *contacts.FACT_EVENTS))
+"""The types a record's effects come from; the other known types of the event topics are
+passed over without being validated (shared/events/peek.py)."""
+_SKIPPING = {
+    TRIGGERS_FIRED.name: Skipping(TriggerEvent, _WANTED),
+    SHOP_EVENTS.name: Skipping(ShopEvent, _WANTED),
+    FEEDBACK_EVENTS.name: Skipping(FeedbackEvent, _WANTED),
 }
 
 
@@ -148,7 +160,10 @@ class Intake:
         await asyncio.gather(*deliveries)  # acknowledged before the offsets are committed
 
     async def _store(self, work: Sequence[Effects]) -> Stored:
-        """The whole poll in one transaction; when PostgreSQL refuses a row, record by record."""
+        """The whole poll in one transaction; when PostgreSQL refuses a row, record by record.
+        A poll that asks nothing of the database costs no transaction."""
+        if not work:
+            return Stored()
         try:
             async with self.store.transaction() as tx:
                 stored = Stored(fired=[e.fired for e in work if e.fired is not None])
@@ -206,6 +221,8 @@ def _effects(record: Record) -> Effects | None:
         profile = profiles.facts_from(record)
         return None if profile is None else Effects(record, profile=profile)
     raw = record.value or b""
+    if _SKIPPING[record.topic].skips(raw):
+        return None
     if record.topic == TRIGGERS_FIRED.name:
         trigger = parse_trigger_event(raw)
         return Effects(record, fired=trigger) if isinstance(trigger, TriggerFiredEvent) else None

@@ -34,7 +34,7 @@ from shared.clock import make_clock
 from shared.db.engine import make_engine
 from shared.garbage import tune_garbage_collector
 from shared.health_http import health_app, start_site
-from shared.kafka import consumer_fetch_options, pin_new_group_to_end
+from shared.kafka import consumer_fetch_options, pin_new_group_to_end, poll_gathering_options
 from shared.keyring import LinkKeys
 from shared.polls import PollGivenBack
 from shared.settings import DatabaseSettings, KafkaSettings, LinkKeySettings
@@ -70,6 +70,7 @@ async def serve(settings: DispatchSettings, links: LinkKeys | None) -> None:
             *TOPICS,
             **kafka.client_options(),
             **consumer_fetch_options(),
+            **poll_gathering_options(),
             group_id=settings.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

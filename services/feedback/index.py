@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from services.feedback import metrics
+from services.feedback.attribution import consumer as attribution
 from services.feedback.directory import (
     ConsentFact,
     ContactFacts,
@@ -26,6 +27,7 @@ from services.feedback.directory import (
     SentMessage,
     SurveyAsk,
 )
+from services.feedback.reports import facts as reports
 from shared.db import errors as db_errors
 from shared.dead_letters import Parked, park
 from shared.events import (
@@ -41,6 +43,7 @@ from shared.events import (
 from shared.events import catalog as shop_events
 from shared.events import feedback as fb
 from shared.events.messages import MessageSentEvent
+from shared.events.peek import Skipping, types_of
 from shared.events.shop import Channel, ConsentStatus, CustomerData, SubscriptionStatus
 from shared.events.triggers import TriggerFired, TriggerFiredEvent
 from shared.loop_producer import LoopProducer
@@ -54,6 +57,27 @@ _PARSERS = {
     MESSAGES_STATUS.name: parse_message_event,
     FEEDBACK_EVENTS.name: parse_feedback_event,
     TRIGGERS_FIRED.name: parse_trigger_event,
+}
+_INDEXED = (
+    shop_events.CustomerCreatedEvent,
+    shop_events.CustomerUpdatedEvent,
+    shop_events.SubscriptionChangedEvent,
+    fb.ConsentWithdrawnEvent,
+    fb.ConsentGrantedEvent,
+    fb.CategoryPreferenceEvent,
+    MessageSentEvent,
+    TriggerFiredEvent,
+)
+"""The types `facts_from` learns something from."""
+_VALIDATED = types_of(_INDEXED) | attribution.WANTED_TYPES | reports.WANTED_TYPES
+"""The index parks, for the whole service, the unreadable records of every type one of its
+readers acts on (attribution and reports leave that to it); the other known types are passed
+over without being validated (shared/events/peek.py)."""
+_SKIPPING = {
+    SHOP_EVENTS.name: Skipping(ShopEvent, _VALIDATED),
+    MESSAGES_STATUS.name: Skipping(MessageEvent, _VALIDATED),
+    FEEDBACK_EVENTS.name: Skipping(FeedbackEvent, _VALIDATED),
+    TRIGGERS_FIRED.name: Skipping(TriggerEvent, _VALIDATED),
 }
 
 
@@ -182,8 +206,12 @@ class Indexer:
         parked: list[Parked] = []
         work: list[tuple[Record, Facts]] = []
         for record in records:
+            raw = record.value or b""
+            if _SKIPPING[record.topic].skips(raw):
+                metrics.INDEXED.labels(record.topic, "ignored").inc()
+                continue
             try:
-                facts = facts_from(_PARSERS[record.topic](record.value or b""))
+                facts = facts_from(_PARSERS[record.topic](raw))
             except (ValidationError, ValueError) as exc:
                 parked.append(self._park(record, f"invalid record: {exc}"))
                 continue
@@ -196,7 +224,10 @@ class Indexer:
         await asyncio.gather(*(self.producer.delivery(p.topic, p.value, p.key) for p in parked))
 
     async def _store(self, work: Sequence[tuple[Record, Facts]]) -> list[tuple[Record, str]]:
-        """All at once; when PostgreSQL refuses a row, each record alone. The refused ones."""
+        """All at once; when PostgreSQL refuses a row, each record alone. The refused ones.
+        A poll that says nothing to the directory costs no transaction."""
+        if not work:
+            return []
         everything = Facts()
         for _, facts in work:
             everything.add(facts)

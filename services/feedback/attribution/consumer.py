@@ -54,7 +54,7 @@ _PARSERS = {
     MESSAGES_STATUS.name: parse_message_event,
     FEEDBACK_EVENTS.name: parse_feedback_event,
 }
-_WANTED: Final = frozenset(
+WANTED_TYPES: Final = frozenset(
     {"order.placed", "message.sent", "message.delivered", "message.opened", "message.clicked"}
 )
 """The only types attribution reads; the others are not parsed in full."""
@@ -202,7 +202,7 @@ def _read(record: Record) -> Touch | Order | None:
     raw = record.value or b""
     peek = orjson.loads(raw)  # orjson.JSONDecodeError is a ValueError
     parse = _PARSERS.get(record.topic)
-    if parse is None or not isinstance(peek, dict) or peek.get("type") not in _WANTED:
+    if parse is None or not isinstance(peek, dict) or peek.get("type") not in WANTED_TYPES:
         return None
     return read_event(parse(raw))
 

@@ -152,6 +152,22 @@ async def test_a_poll_is_stored_and_its_bad_records_parked_on_their_own_topics()
     ]
 
 
+async def test_known_types_it_learns_nothing_from_are_passed_over_unvalidated() -> None:
+    directory, parking = MemoryDirectory(), Parking()
+    indexer = Indexer(None, parking, directory)  # type: ignore[arg-type]
+    viewed = shop_event("product.viewed", {"not": "a product"})
+    unknown = shop_event("nothing.known", {})
+    await indexer.handle(
+        [
+            record(SHOP_EVENTS.name, orjson.dumps(viewed), 0),
+            record(SHOP_EVENTS.name, orjson.dumps(unknown), 1),
+            record(MESSAGES_STATUS.name, orjson.dumps({**sent_status(), "type": "message.queued"})),
+        ]
+    )
+    assert [topic for topic, _ in parking.parked] == ["shop.events.dlq.v1"]
+    assert b"nothing.known" in parking.parked[0][1]  # the unknown type, not the view
+
+
 def test_a_complaint_is_not_a_consent_statement() -> None:
     raw = {
         **shop_event("complaint.received", {"email": "ada@example.com"}),
