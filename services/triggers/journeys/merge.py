@@ -7,7 +7,9 @@
   that campaign themselves since the visitor did (their own, newer journey decided it: e.g. a
   browse reminder the customer's add-to-cart already cancelled must not come back). A moved
   journey keeps its due time and counts as entered now in the customer's own event order, so
-  that only orders *after* the hand-over exit it. Consent is then checked when it fires.
+  that only orders *after* the hand-over exit it — or after the journey's anchor (the visitor's
+  last cart activity), when the customer's order got there before the hand-over did. Consent
+  is then checked when it fires.
 - Seen event ids are pooled, so a replayed visitor event does nothing to the customer.
 Merging twice gives the same result as merging once.
 """
@@ -56,7 +58,13 @@ def merge_identified(
         own = merged.campaigns.get(journey.campaign_id)
         if own is not None and own.last_entry >= journey.entered_at:
             continue
-        journey.entered_seq = merged.seq
+        ordered_since = (
+            merged.orders.last_at is not None and merged.orders.last_at >= journey.anchor
+        )
+        # An order placed after the visitor's last cart activity, which reached the customer
+        # before the hand-over did (it travels through a topic), counts as after the entry:
+        # the moved journey exits on it when next checked, instead of reminding a buyer.
+        journey.entered_seq = merged.orders.last_seq - 1 if ordered_since else merged.seq
         merged.journeys.append(journey)
         mark = merged.campaigns.setdefault(
             journey.campaign_id, CampaignMark(last_entry=journey.entered_at)

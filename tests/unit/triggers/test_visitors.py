@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from services.triggers.journeys import fire_due, merge_identified
@@ -67,6 +69,29 @@ def test_an_order_after_the_hand_over_still_stops_the_moved_journey() -> None:
     customer.state = merge_identified(visitor.state, customer.state)
     customer.send(order_placed(at(minutes=10)))
     assert open_journeys(customer.state, CART) == []
+
+
+def test_an_order_that_reached_the_customer_before_the_hand_over_stops_the_moved_journey() -> None:
+    """The checkout's hand-over travels through a topic; the order can get there first (found
+    by the e2e run: a Shopify buyer was reminded of the cart they had just paid for)."""
+    visitor = visitor_with_cart()  # cart activity at 1 min
+    customer = consenting_customer()
+    customer.send(order_placed(at(minutes=5)))
+    assert visitor.state is not None and customer.state is not None
+    customer.state = merge_identified(visitor.state, customer.state)
+    decision = fire_due(customer.state, at(minutes=31), customer.campaigns)
+    assert fires(decision.actions, CART) == []
+    assert open_journeys(decision.state, CART) == []
+
+
+def test_an_order_before_the_visitors_cart_activity_does_not_stop_its_journey() -> None:
+    customer = consenting_customer()
+    customer.send(order_placed(T0 - timedelta(days=2)))
+    visitor = visitor_with_cart()
+    assert visitor.state is not None and customer.state is not None
+    merged = merge_identified(visitor.state, customer.state)
+    (fire,) = fires(fire_due(merged, at(minutes=31), customer.campaigns).actions, CART)
+    assert fire.customer_id == "c1"
 
 
 def test_the_customers_own_open_journey_wins_and_merging_twice_changes_nothing() -> None:
