@@ -5,6 +5,7 @@ long goes untracked."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -201,6 +202,22 @@ def test_an_sms_that_tracked_links_would_make_too_long_goes_untracked() -> None:
     assert f"{PUBLIC}/c/" not in body
     assert f"{PUBLIC}/s/" in body and sms(job).segments <= 2
     assert untracked_sms() == before + 1
+
+
+def test_a_review_request_sms_with_its_survey_link_fits_two_parts_whatever_the_name(
+    tmp_path: Path,
+) -> None:
+    """The e2e run found review requests refused as three parts for customers with long
+    names at a shop with a long name: the first name is cut, and the text leaves room."""
+    profile = "brand:\n  name: Sim Segment Supplies Worldwide\n  from_email: hi@shop.example\n"
+    long_named = replace(ADA, first_name="Maximiliana-Josephine Alexandra")
+    job = sender({SHOP: profile}, tmp=tmp_path)._render(
+        row(review()), long_named, Send(Channel.SMS, "+31612345678"), NOW
+    )
+    body = sms(job).body
+    assert f"{PUBLIC}/s/" in body and sms(job).segments <= 2
+    assert body.startswith("Sim Segment Supplies Worldwide: Hi Maximiliana-Josephin,")
+    assert body.endswith("Reply STOP to opt out")
 
 
 def test_a_transactional_step_that_asks_for_an_answer_gets_its_survey_link_too() -> None:
