@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -59,6 +59,7 @@ class Category(StrEnum):
     WITHHELD = "withheld (certain)"
     WITHHELD_UNCERTAIN = "withheld (uncertain)"
     WITHHELD_FAULT = "withheld, sent while a fault delayed its reason"
+    FOLLOWS_FAULT = "decided otherwise after a fault changed the customer's history"
     UNKNOWN = "unknown"
     MISADDRESSED = "sent to another address"
     EARLY = "sent before it was due"
@@ -92,6 +93,8 @@ class Discrepancy:
     """Why: the reason it was withheld, the fault that excuses or explains it..."""
     history: list[str] | None = None
     """The customer's timeline; only for the first discrepancies of each category."""
+    at: datetime | None = None
+    """Wall time it concerns: when it was due, decided, or first received."""
 
 
 @dataclass
@@ -159,8 +162,23 @@ def compare(
     duplicate_slack_s: float = DUPLICATE_SLACK_S,
     early_slack_s: float = EARLY_SLACK_S,
     histories: int = HISTORIES_KEPT,
+    skipped: Mapping[str, str] | None = None,
 ) -> Comparison:
-    """Classify every expected, withheld and received message of a run (see the module)."""
+    """Classify every expected, withheld and received message of a run (see the module).
+
+    `skipped`: trigger id -> the reason dispatch's log gives for skipping it. A missing
+    message dispatch skipped as expired or capped while a fault delayed it, and every later
+    discrepancy of a customer whose history a fault changed (a message expired, held back or
+    sent late by it), are the fault's consequences: listed, not violations. Opt-outs and SMS
+    duplicates are never excused."""
+    skipped = skipped or {}
+    touched: dict[tuple[str, str], tuple[datetime, str]] = {}
+
+    def touch(shop_id: str, customer_id: str, at: datetime, why: str) -> None:
+        key = (shop_id, customer_id)
+        if key not in touched or at < touched[key][0]:
+            touched[key] = (at, why)
+
     faults = sorted(faults, key=lambda f: f.started_at)
     recovery = timedelta(seconds=recovery_s)
     copies_by_id: dict[str, list[Observed]] = {}
@@ -182,7 +200,11 @@ def compare(
     early_by = prediction.margin / clock.scale + timedelta(seconds=early_slack_s)
 
     def note(
-        category: Category, item: Expected | Withheld | None, copies: list[Observed], why: str
+        category: Category,
+        item: Expected | Withheld | None,
+        copies: list[Observed],
+        why: str,
+        at: datetime | None = None,
     ) -> None:
         customer = (
             prediction.customers.get((item.shop_id, item.customer_id))
@@ -199,6 +221,7 @@ def compare(
                 customer=customer,
                 copies=copies,
                 note=why,
+                at=at if at is not None else _when(item, copies, clock),
             )
         )
 
@@ -218,12 +241,20 @@ def compare(
                 note(Category.UNCERTAIN_MISSING, item, copies, item.why_uncertain or "")
                 continue
             excuse = _expired_during(item, faults, clock, recovery)
+            reason = skipped.get(item.trigger_id, "")
+            delayed = _skipped_after_fault(item, reason, faults, clock, recovery)
             if excuse is not None:
                 counts.expired += 1
                 note(Category.EXPIRED, item, copies, f"expired during {_describe(excuse)}")
+                touch(item.shop_id, item.customer_id, clock.wall(item.send_after), "expired")
+            elif delayed is not None:
+                counts.expired += 1
+                why = f"dispatch: {reason.split(':')[0]} after {_describe(delayed)}"
+                note(Category.FOLLOWS_FAULT, item, copies, why)
+                touch(item.shop_id, item.customer_id, clock.wall(item.send_after), why)
             else:
                 counts.missing += 1
-                note(Category.MISSING, item, copies, "")
+                note(Category.MISSING, item, copies, f"dispatch: {reason}" if reason else "")
             continue
         counts.received += 1
         matched += len(copies) == 1
@@ -237,6 +268,9 @@ def compare(
                 during_fault=_in_flight_during(due, first.received_at, faults, recovery),
             )
         )
+        held_back = first.received_at - due > early_by
+        if held_back and _in_flight_during(due, first.received_at, faults, recovery):
+            touch(item.shop_id, item.customer_id, due, f"{item.campaign_id}/{item.step_id} late")
         if item.certain and first.received_at < due - early_by:
             ahead = (due - first.received_at).total_seconds()
             note(Category.EARLY, item, copies, f"{ahead:.1f} s before {_iso(due)} (wall)")
@@ -261,6 +295,10 @@ def compare(
     for copy in anonymous:
         note(Category.UNKNOWN, None, [copy], "no message id")
 
+    for d in found.get(Category.WITHHELD_FAULT, []):
+        if d.customer is not None and d.at is not None:
+            touch(d.customer.shop_id, d.customer.customer_id, d.at, d.note)
+    _follow_faults(found, touched, FOLLOW_HORIZON / clock.scale)
     _look_up_histories(found, prediction.history, histories)
     return Comparison(
         expected=len(prediction.expected),
@@ -339,6 +377,70 @@ def _duplicate(
         note(Category.EMAIL_DUPLICATE_EXPLAINED, known, copies, why)
     else:
         note(Category.EMAIL_DUPLICATE, known, copies, f"{len(copies)} copies")
+
+
+FOLLOWED: tuple[Category, ...] = (
+    Category.MISSING,
+    Category.WITHHELD,
+    Category.EARLY,
+    Category.UNKNOWN,
+)
+"""What a fault earlier in a customer's history can explain (not an opt-out, not an SMS
+twice: those break a promise whatever came before)."""
+FOLLOW_HORIZON = timedelta(days=3)
+"""Simulated time after a fault changed a customer's history within which it explains their
+later discrepancies: the longest chain a decision feeds (a cart's reminders over 72 h, the
+frequency cap's window, a fallback's look back)."""
+TIME_DEPENDENT_SKIPS = ("expired", "frequency_cap")
+"""Dispatch's skip reasons that depend on when it decides, which a fault changes."""
+
+
+def _follow_faults(
+    found: dict[Category, list[Discrepancy]],
+    touched: Mapping[tuple[str, str], tuple[datetime, str]],
+    horizon: timedelta,
+) -> None:
+    """Move each discrepancy of a customer whose history a fault changed before it, within
+    `horizon` (wall time), to FOLLOWS_FAULT, with what the fault did."""
+    for category in FOLLOWED:
+        kept = []
+        for d in found.get(category, []):
+            key = None if d.customer is None else (d.customer.shop_id, d.customer.customer_id)
+            first = touched.get(key) if key is not None else None
+            if first is not None and d.at is not None and first[0] < d.at <= first[0] + horizon:
+                d.category = Category.FOLLOWS_FAULT
+                d.note = f"{category}: after {first[1]} at {_iso(first[0])}"
+                found.setdefault(Category.FOLLOWS_FAULT, []).append(d)
+            else:
+                kept.append(d)
+        if kept:
+            found[category] = kept
+        else:
+            found.pop(category, None)
+
+
+def _skipped_after_fault(
+    item: Expected, reason: str, faults: Sequence[Fault], clock: ClockMap, recovery: timedelta
+) -> Fault | None:
+    """The fault that delayed a message dispatch then skipped for a reason that depends on
+    when it decided (too late, or capped by what went out meanwhile)."""
+    if not reason.startswith(TIME_DEPENDENT_SKIPS):
+        return None
+    due = clock.wall(item.send_after)
+    for fault in faults:
+        if fault.started_at - recovery <= due <= fault.ended_at + recovery:
+            return fault
+    return None
+
+
+def _when(
+    item: Expected | Withheld | None, copies: list[Observed], clock: ClockMap
+) -> datetime | None:
+    if isinstance(item, Expected):
+        return clock.wall(item.send_after)
+    if isinstance(item, Withheld):
+        return clock.wall(item.decided_at)
+    return min((c.received_at for c in copies), default=None)
 
 
 def _expired_during(

@@ -3,7 +3,7 @@ wall second is a simulated minute, and builders for predictions, copies and faul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -99,6 +99,7 @@ def run(
     history: Histories | None = None,
     recovery_s: float = RECOVERY_S,
     histories: int = HISTORIES_KEPT,
+    skipped: Mapping[str, str] | None = None,
 ) -> Comparison:
     prediction = Prediction(
         expected=list(expect),
@@ -109,7 +110,15 @@ def run(
         until=sim(100),
         margin=timedelta(seconds=30),
     )
-    return compare(prediction, observed, faults, CLOCK, recovery_s=recovery_s, histories=histories)
+    return compare(
+        prediction,
+        observed,
+        faults,
+        CLOCK,
+        recovery_s=recovery_s,
+        histories=histories,
+        skipped=skipped,
+    )
 
 
 def only(comparison: Comparison) -> dict[Category, list[str | None]]:

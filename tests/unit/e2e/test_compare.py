@@ -3,6 +3,8 @@ what is a violation, what a fault excuses or explains, what is only counted."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.e2e.compare import Category
 from tests.e2e.latency import ORDER_CONFIRMATION
 from tests.unit.e2e.small_runs import (
@@ -158,6 +160,42 @@ def test_a_fault_between_the_reason_and_the_copy_excuses_all_but_an_opt_out() ->
         Category.WITHHELD: ["w3"],
     }
     assert "broker_restart" in result.found[Category.WITHHELD_FAULT][0].note
+
+
+def test_what_follows_a_fault_in_a_customers_history_is_its_consequence() -> None:
+    """Anna's welcome expired in the SMTP outage, so her next email went out as the first,
+    not the second, of the series; Ben's loss has no fault behind it. A loss days later is
+    no longer the fault's."""
+    outage = fault("smtp_outage", "smtp-sink", 5, 65)
+    welcome = expected("m1")  # due at 10, expires at 20: during the outage
+    next_one = expected("m2", send_after=sim(70), expires_at=sim(300))
+    much_later = expected("m4", send_after=sim(70) + timedelta(days=4), expires_at=None)
+    bens = expected("m3", customer_id=BEN.customer_id, send_after=sim(70), expires_at=sim(300))
+
+    result = run([welcome, next_one, much_later, bens], faults=[outage], recovery_s=30)
+
+    assert only(result) == {
+        Category.EXPIRED: ["m1"],
+        Category.FOLLOWS_FAULT: ["m2"],
+        Category.MISSING: ["m4", "m3"],
+    }
+    assert result.found[Category.FOLLOWS_FAULT][0].note.startswith("missing: after expired")
+
+
+def test_a_message_dispatch_skipped_as_capped_after_a_fault_delayed_it_is_the_faults() -> None:
+    outage = fault("smtp_outage", "smtp-sink", 5, 65)
+    capped = expected("m1", expires_at=sim(400))  # due during the outage, retried, capped
+    lost = expected("m2", customer_id=BEN.customer_id, expires_at=sim(400))
+    rendered = expected("m3", customer_id=BEN.customer_id, send_after=sim(200), expires_at=None)
+    skipped = {
+        "t-m1": "frequency_cap: 1 marketing email message(s) per 16 h already sent",
+        "t-m3": "render_error: 3 SMS parts",
+    }
+
+    result = run([capped, lost, rendered], faults=[outage], recovery_s=30, skipped=skipped)
+
+    assert only(result) == {Category.FOLLOWS_FAULT: ["m1"], Category.MISSING: ["m2", "m3"]}
+    assert result.found[Category.MISSING][1].note == "dispatch: render_error: 3 SMS parts"
 
 
 def test_a_withheld_message_the_oracle_was_unsure_of_is_tolerated() -> None:
