@@ -27,7 +27,7 @@ from shared.events.segments import parse_segment_event
 from tests.e2e.compare import compare
 from tests.e2e.harness import figures
 from tests.e2e.harness.exclusive import only_run
-from tests.e2e.harness.layout import Ports
+from tests.e2e.harness.layout import REPLIES_FILE, Ports
 from tests.e2e.harness.run import (
     MARGIN_WALL_S,
     MESSAGE_LOG_FILE,
@@ -203,6 +203,21 @@ def with_dispatch_log(
     return both
 
 
+def opt_outs(path: Path) -> dict[tuple[str, str], list[tuple[str, datetime]]]:
+    """(shop, customer) -> (channel, wall time) of each STOP or unsubscribe the simulated
+    customers made and feedback accepted (the inbox's replies log)."""
+    made: dict[tuple[str, str], list[tuple[str, datetime]]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            reply = json.loads(line)
+            if reply["kind"] in ("stop", "unsubscribe") and reply["outcome"] == "ok":
+                at = datetime.fromisoformat(reply["wall"])
+                made.setdefault((reply["shop_id"], reply["customer_id"]), []).append(
+                    (reply["channel"], at)
+                )
+    return made
+
+
 def compare_run(
     seen: Observation, figures_text: str | None
 ) -> tuple[str | None, list[str], dict[str, Any] | None]:
@@ -226,7 +241,16 @@ def compare_run(
             if row["state"] == "skipped"
         }
         observed = read_observed(seen.run_dir / "smtp-sink.jsonl", seen.run_dir / "sms-sink.jsonl")
-        comparison = compare(prediction, observed, seen.faults, seen.clock, skipped=skipped)
+        comparison = compare(
+            prediction,
+            observed,
+            seen.faults,
+            seen.clock,
+            skipped=skipped,
+            opt_outs=opt_outs(seen.run_dir / REPLIES_FILE)
+            if (seen.run_dir / REPLIES_FILE).exists()
+            else None,
+        )
     except Exception:
         failure = traceback.format_exc()
         return None, [f"the comparison failed:\n{failure}"], {"error": failure}

@@ -163,6 +163,7 @@ def compare(
     early_slack_s: float = EARLY_SLACK_S,
     histories: int = HISTORIES_KEPT,
     skipped: Mapping[str, str] | None = None,
+    opt_outs: Mapping[tuple[str, str], Sequence[tuple[str, datetime]]] | None = None,
 ) -> Comparison:
     """Classify every expected, withheld and received message of a run (see the module).
 
@@ -170,8 +171,14 @@ def compare(
     message dispatch skipped as expired or capped while a fault delayed it, and every later
     discrepancy of a customer whose history a fault changed (a message expired, held back or
     sent late by it), are the fault's consequences: listed, not violations. Opt-outs and SMS
-    duplicates are never excused."""
+    duplicates are never excused.
+
+    `opt_outs`: (shop, customer) -> (channel, wall time) of each opt-out the simulated
+    customers really made (the inbox's log). When given, a marketing copy after one of them
+    (beyond the margin) breaks invariant 3 whatever the oracle said, and an opt-out the oracle
+    predicted but the customer never made (the message it answered never came) is not one."""
     skipped = skipped or {}
+    performed = opt_outs
     touched: dict[tuple[str, str], tuple[datetime, str]] = {}
 
     def touch(shop_id: str, customer_id: str, at: datetime, why: str) -> None:
@@ -282,7 +289,7 @@ def compare(
             if known is None:
                 note(Category.UNKNOWN, None, copies, "no prediction has this message id")
             else:
-                _unexpected(known, copies, note, faults, clock, recovery)
+                _unexpected(known, copies, note, faults, clock, recovery, performed)
                 tally(known).withheld_sent += 1
         if known is not None:
             wrong = _wrong_recipients(known, copies, prediction.customers)
@@ -295,6 +302,27 @@ def compare(
     for copy in anonymous:
         note(Category.UNKNOWN, None, [copy], "no message id")
 
+    if performed is not None:
+        marketing = {e.message_id for e in prediction.expected if not e.transactional}
+        marketing |= {w.message_id for w in prediction.withheld if not w.transactional}
+        flagged = {d.message_id for d in found.get(Category.AFTER_OPT_OUT, [])}
+        for message_id, copies in copies_by_id.items():
+            if message_id not in marketing or message_id in flagged:
+                continue
+            marked: Expected | Withheld | None = expected_by_id.get(message_id)
+            if marked is None:
+                marked = withheld_by_id.get(message_id)
+            if marked is None:
+                continue
+            made = performed.get((marked.shop_id, marked.customer_id), ())
+            late = [
+                c
+                for c in copies
+                for channel, at in made
+                if channel == marked.channel and c.received_at > at + early_by
+            ]
+            if late:
+                note(Category.AFTER_OPT_OUT, marked, copies, "after the customer's own opt-out")
     for d in found.get(Category.WITHHELD_FAULT, []):
         if d.customer is not None and d.at is not None:
             touch(d.customer.shop_id, d.customer.customer_id, d.at, d.note)
@@ -341,20 +369,32 @@ def _unexpected(
     faults: Sequence[Fault],
     clock: ClockMap,
     recovery: timedelta,
+    opt_outs: Mapping[tuple[str, str], Sequence[tuple[str, datetime]]] | None = None,
 ) -> None:
-    """A withheld message that arrived. An opt-out or a suppression is never excused; another
-    reason (bought, added to cart, capped...) is, when a fault lay between the moment it
-    arose and the copy: the fault held back the event that would have withheld it (listed)."""
+    """A withheld message that arrived. An opt-out or a suppression is never excused (unless
+    the customer never made the opt-out the oracle expected); another reason (bought, added
+    to cart, capped...) is, when a fault lay between the moment it arose and the copy: the
+    fault held back the event that would have withheld it (listed)."""
     first = min(c.received_at for c in copies)
+    never_made = (
+        opt_outs is not None
+        and _CONSENT_WITHDRAWN.search(withheld.reason) is not None
+        and "suppress" not in withheld.reason
+        and not any(
+            channel == withheld.channel
+            for channel, _ in opt_outs.get((withheld.shop_id, withheld.customer_id), ())
+        )
+    )
     if not withheld.certain:
         note(Category.WITHHELD_UNCERTAIN, withheld, copies, withheld.why_uncertain or "")
-    elif breaks_withdrawn_consent(withheld):
+    elif breaks_withdrawn_consent(withheld) and not never_made:
         note(Category.AFTER_OPT_OUT, withheld, copies, withheld.reason)
+    elif never_made:
+        note(Category.WITHHELD, withheld, copies, f"{withheld.reason} (never made)")
     elif _in_flight_during(clock.wall(withheld.decided_at), first, faults, recovery):
         during = [f for f in faults if f.started_at <= first]
-        note(
-            Category.WITHHELD_FAULT, withheld, copies, f"{withheld.reason}; {_describe(during[-1])}"
-        )
+        why = f"{withheld.reason}; {_describe(during[-1])}"
+        note(Category.WITHHELD_FAULT, withheld, copies, why)
     else:
         note(Category.WITHHELD, withheld, copies, withheld.reason)
 
@@ -391,8 +431,10 @@ FOLLOW_HORIZON = timedelta(days=3)
 """Simulated time after a fault changed a customer's history within which it explains their
 later discrepancies: the longest chain a decision feeds (a cart's reminders over 72 h, the
 frequency cap's window, a fallback's look back)."""
-TIME_DEPENDENT_SKIPS = ("expired", "frequency_cap")
-"""Dispatch's skip reasons that depend on when it decides, which a fault changes."""
+TIME_DEPENDENT_SKIPS = ("expired", "frequency_cap", "no_consent")
+"""Dispatch's skip reasons that depend on when it decides, which a fault changes: too late,
+capped by what went out meanwhile, or decided before the consent event (another topic) got
+there — a broker restart can let a trigger overtake the shop event that granted consent."""
 
 
 def _follow_faults(

@@ -9,6 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG_DIR = ROOT / "tests" / "e2e" / "config"
 E2E_DIR = ROOT / ".local" / "e2e"
+REPLIES_FILE = "replies.jsonl"
+"""The simulator's inboxes' log of every reply they made, in the run folder."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ class Layout:
 
     @property
     def replies_log(self) -> Path:
-        return self.run_dir / "replies.jsonl"
+        return self.run_dir / REPLIES_FILE
 
     @property
     def metrics_file(self) -> Path:

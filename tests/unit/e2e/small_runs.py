@@ -100,6 +100,7 @@ def run(
     recovery_s: float = RECOVERY_S,
     histories: int = HISTORIES_KEPT,
     skipped: Mapping[str, str] | None = None,
+    opt_outs: Mapping[tuple[str, str], Sequence[tuple[str, datetime]]] | None = None,
 ) -> Comparison:
     prediction = Prediction(
         expected=list(expect),
@@ -118,6 +119,7 @@ def run(
         recovery_s=recovery_s,
         histories=histories,
         skipped=skipped,
+        opt_outs=opt_outs,
     )
 
 

@@ -18,6 +18,7 @@ from tests.unit.e2e.small_runs import (
     run,
     sim,
     sms,
+    wall,
     withheld,
 )
 
@@ -196,6 +197,41 @@ def test_a_message_dispatch_skipped_as_capped_after_a_fault_delayed_it_is_the_fa
 
     assert only(result) == {Category.FOLLOWS_FAULT: ["m1"], Category.MISSING: ["m2", "m3"]}
     assert result.found[Category.MISSING][1].note == "dispatch: render_error: 3 SMS parts"
+
+
+def test_an_opt_out_the_customer_never_made_is_no_broken_promise() -> None:
+    """The oracle expected Anna to unsubscribe from a welcome that never reached her: the
+    next email is then a plain discrepancy, not marketing after an opt-out. Ben did text STOP."""
+    anna_next = withheld("w1", "opted_out")
+    ben_sms = withheld("w2", "opted_out", customer_id=BEN.customer_id, channel="sms")
+    made = {(BEN.shop_id, BEN.customer_id): [("sms", wall(1))]}
+
+    result = run(
+        withhold=[anna_next, ben_sms],
+        observed=[email("w1", 8), sms("w2", 8, to="+15550100002")],
+        opt_outs=made,
+    )
+
+    assert only(result)[Category.AFTER_OPT_OUT] == ["w2"]
+    assert only(result)[Category.WITHHELD] == ["w1"]
+    assert result.found[Category.WITHHELD][0].note == "opted_out (never made)"
+
+
+def test_marketing_after_an_opt_out_the_customer_made_breaks_the_promise_anyway() -> None:
+    """Whatever the oracle expected: Anna unsubscribed at 10 s, a marketing email came at
+    60 s (the margin is 30 simulated seconds); a confirmation may still come."""
+    reminder = expected("m1", campaign_id="abandoned_cart", transactional=False)
+    confirmation = expected("m2")
+    made = {(ANNA.shop_id, ANNA.customer_id): [("email", wall(10))]}
+
+    result = run(
+        [reminder, confirmation],
+        observed=[email("m1", 60), email("m2", 60)],
+        opt_outs=made,
+    )
+
+    assert only(result)[Category.AFTER_OPT_OUT] == ["m1"]
+    assert result.found[Category.AFTER_OPT_OUT][0].note == "after the customer's own opt-out"
 
 
 def test_a_withheld_message_the_oracle_was_unsure_of_is_tolerated() -> None:
