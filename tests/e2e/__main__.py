@@ -51,7 +51,7 @@ SHORT = RunOptions(
     rate=500.0,
     scenario=Scenario.SIGKILL,
     short=True,
-    drain_days=0.5,
+    drain_days=0.25,
     drain_timeout_s=60.0,
     floor=False,
 )
