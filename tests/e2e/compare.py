@@ -5,7 +5,10 @@ go in; a `Comparison` comes out. Each message id is classified once: matched (ex
 received exactly once), missing (excused when a fault made it expire, tolerated when the oracle
 was not certain), duplicated (SMS always a violation; email explained or not by a fault that
 can leave an SMTP transaction unanswered), unexpected (withheld for certain, withheld
-uncertainly, or unknown to the oracle), sent to another address, or sent before it was due.
+uncertainly, sent while a fault held back its reason, or unknown to the oracle), sent to
+another address, or sent before it was due. A customer's discrepancies that follow from what a
+fault did to their history are listed with the fault; opt-outs and SMS duplicates never are
+(docs/E2E.md, "The verdict").
 """
 
 from __future__ import annotations
